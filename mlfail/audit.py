@@ -1,0 +1,130 @@
+"""``mlfail.psi(...)``: the ad-hoc PSI audit, callable from Python (the CLI is a thin shell)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+
+from mlfail.binning import BinSettings, build_specs
+from mlfail.config import Roles, select_features
+from mlfail.counts import count_source
+from mlfail.errors import UsageError
+from mlfail.io import Source, open_source
+from mlfail.psi import PsiSettings, compare_tables
+from mlfail.reference import Reference, SourceReference
+from mlfail.report.model import PsiReport
+
+
+def _as_source(x: str | Source, role: str) -> Source:
+    return x if isinstance(x, Source) else open_source(str(x), role=role)
+
+
+def check_roles_exist(roles: Roles, sources: Sequence[tuple[str, list[str]]]) -> None:
+    """Every column named by a role flag must exist in at least one source."""
+    for flag, col in (
+        ("--timestamp", roles.timestamp),
+        ("--label", roles.label),
+        ("--prediction", roles.prediction),
+        *(("--meta", m) for m in roles.meta),
+    ):
+        if col and not any(col in cols for _, cols in sources):
+            names = " or ".join(name for name, _ in sources)
+            raise UsageError(f"{flag} {col}: no such column in {names}")
+
+
+def reference_from_source(
+    source: Source,
+    roles: Roles,
+    *,
+    bin_settings: BinSettings,
+    progress: bool | None = None,
+) -> tuple[SourceReference, list[str]]:
+    """Resolve features on the reference schema and freeze their bin specs."""
+    features, skipped = select_features(source.schema, roles)
+    source.require(features, "--features")
+    source.require(roles.categorical, "--categorical")
+    source.require(roles.numeric, "--numeric")
+    if not features:
+        raise UsageError(
+            f"--reference {source.spec}: no feature columns left after removing roles; "
+            "name them with --features"
+        )
+    identifiers: list[str] = []
+    specs = build_specs(
+        source.lf,
+        features,
+        settings=bin_settings,
+        categorical=roles.categorical,
+        numeric=roles.numeric,
+        explicit=roles.features is not None,
+        identifiers=identifiers,
+    )
+    skipped += [f"{c} (identifier-like: most values distinct)" for c in identifiers]
+    if not specs:
+        raise UsageError(
+            f"--reference {source.spec}: every candidate feature looks like an identifier; "
+            "name the features with --features"
+        )
+    return SourceReference(source, specs, progress=progress), skipped
+
+
+def psi(
+    reference: str | Source | Reference,
+    live: str | Source,
+    *,
+    roles: Roles | None = None,
+    by: Sequence[str] = (),
+    bin_settings: BinSettings | None = None,
+    settings: PsiSettings | None = None,
+    progress: bool | None = None,
+) -> PsiReport:
+    """PSI of every feature, live vs reference, globally and per ``by`` slice value."""
+    roles = roles or Roles()
+    bin_settings = bin_settings or BinSettings()
+    settings = settings or PsiSettings()
+    live_src = _as_source(live, "--live")
+    skipped: list[str] = []
+    ref: Reference
+    if isinstance(reference, str | Source):
+        ref_src = _as_source(reference, "--reference")
+        check_roles_exist(
+            roles, [(ref_src.spec, ref_src.columns), (live_src.spec, live_src.columns)]
+        )
+        ref, skipped = reference_from_source(
+            ref_src, roles, bin_settings=bin_settings, progress=progress
+        )
+    else:
+        ref = reference
+        check_roles_exist(roles, [(ref.name, ref.columns), (live_src.spec, live_src.columns)])
+    live_src.require(by, "--by")
+    if roles.features is not None:
+        live_src.require(roles.features, "--features")
+
+    warnings = [
+        f"feature {s.feature!r} is not in --live {live_src.spec}; counted as all missing"
+        for s in ref.specs
+        if s.feature not in live_src.columns
+    ]
+    ref_by = None
+    if by and all(b in ref.columns for b in by):
+        ref_by = ref.table(by)
+        ref_table = ref.table(())
+    else:
+        ref_table = ref.table(())
+        if by:
+            warnings.append(
+                f"--by {','.join(by)}: not in the reference; each slice is compared with the "
+                "whole reference"
+            )
+    assert ref_table is not None
+    live_table = count_source(live_src, ref.specs, list(by), progress=progress)
+    records = compare_tables(ref.specs, ref_table, live_table, settings, by=by, ref_by_table=ref_by)
+    return PsiReport(
+        reference=ref.name,
+        live=live_src.spec,
+        settings={**asdict(bin_settings), **asdict(settings)},
+        features=records,
+        by=list(by),
+        skipped=skipped,
+        warnings=warnings,
+    )

@@ -1,0 +1,111 @@
+"""Shared CLI plumbing: one-line errors with exit 2, output destinations, consoles."""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+import polars as pl
+import typer
+from rich.console import Console
+
+from mlfail.errors import MlfailError
+from mlfail.outputs import write_atomic
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class FailOn(StrEnum):
+    drift = "drift"
+    watch = "watch"
+    never = "never"
+
+
+class PsiFormat(StrEnum):
+    human = "human"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+def err_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def error_line(message: str) -> None:
+    """Print one error line on stderr (no Rich markup interpretation, no wrapping)."""
+    sys.stderr.write(f"mlfail: error: {message}\n")
+    sys.stderr.flush()
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"mlfail: warning: {message}\n")
+
+
+def handle_errors(fn: F) -> F:
+    """Turn every failure into one line on stderr and exit code 2; never a traceback
+    (set MLFAIL_DEBUG=1 to see one)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except MlfailError as exc:
+            error_line(str(exc))
+            raise typer.Exit(EXIT_ERROR) from None
+        except pl.exceptions.PolarsError as exc:
+            if os.environ.get("MLFAIL_DEBUG"):
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            error_line(f"could not read or compute on the data: {first}")
+            raise typer.Exit(EXIT_ERROR) from None
+        except KeyboardInterrupt:
+            error_line("interrupted")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if os.environ.get("MLFAIL_DEBUG"):
+                raise
+            error_line(
+                f"internal error: {type(exc).__name__}: {exc} "
+                "(set MLFAIL_DEBUG=1 for the traceback and please report it)"
+            )
+            raise typer.Exit(EXIT_ERROR) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def render_to_text(render: Callable[[Console], None], *, width: int = 120) -> str:
+    """Render a Rich view to plain text (for --output files)."""
+    buf = io.StringIO()
+    console = Console(
+        file=buf, width=width, force_terminal=False, color_system=None, highlight=False
+    )
+    render(console)
+    return buf.getvalue()
+
+
+def emit(text: str, output: Path | None, *, force: bool) -> None:
+    """Data to stdout, or atomically to ``--output``."""
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        write_atomic(output, text, force=force)
+        err_console().print(f"[dim]wrote {output}[/dim]")
+
+
+def stdout_console() -> Console:
+    """Rich console for stdout; when piped (no terminal, no COLUMNS) use 120 columns, not 80."""
+    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        return Console(highlight=False, width=120)
+    return Console(highlight=False)

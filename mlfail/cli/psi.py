@@ -1,0 +1,164 @@
+"""``mlfail psi``: the ad-hoc PSI audit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlfail.audit import psi
+from mlfail.binning import BinSettings
+from mlfail.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    FailOn,
+    PsiFormat,
+    emit,
+    handle_errors,
+    render_to_text,
+    stdout_console,
+    warn,
+)
+from mlfail.config import Roles, split_list
+from mlfail.errors import UsageError
+from mlfail.report.human import render_psi
+from mlfail.report.jsonout import psi_json
+from mlfail.report.model import PsiReport
+from mlfail.report.tables import psi_csv, psi_markdown
+
+Ref = Annotated[
+    str | None,
+    typer.Option(
+        "--reference", "-r", help="Training snapshot: Parquet file, glob, hive directory or URL."
+    ),
+]
+Live = Annotated[
+    str,
+    typer.Option(
+        "--live", "-l", help="Live feature log: Parquet file, glob, hive directory or URL."
+    ),
+]
+Features = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--features",
+        help="Features to audit, comma-separated or repeated (default: every reference column without a role).",
+    ),
+]
+Timestamp = Annotated[
+    str | None, typer.Option("--timestamp", help="Event-time column (a role, never a feature).")
+]
+Label = Annotated[str | None, typer.Option("--label", help="Ground-truth label column (a role).")]
+Prediction = Annotated[
+    str | None, typer.Option("--prediction", help="Model output column (a role).")
+]
+Meta = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--meta", help="Metadata column such as pipeline_version (repeatable; never a feature)."
+    ),
+]
+Categorical = Annotated[
+    list[str] | None, typer.Option("--categorical", help="Treat COL as categorical (repeatable).")
+]
+Numeric = Annotated[
+    list[str] | None, typer.Option("--numeric", help="Treat COL as numeric (repeatable).")
+]
+
+
+def exit_code_for(report: PsiReport, fail_on: FailOn) -> int:
+    if fail_on == FailOn.never:
+        return EXIT_OK
+    bad = {"drifted"} if fail_on == FailOn.drift else {"drifted", "watch"}
+    return EXIT_FINDINGS if any(f.status in bad for f in report.features) else EXIT_OK
+
+
+@handle_errors
+def psi_command(
+    live: Live,
+    reference: Ref = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--by", help="Also audit each value of COL (repeatable: combinations of the columns)."
+        ),
+    ] = None,
+    features: Features = None,
+    timestamp: Timestamp = None,
+    label: Label = None,
+    prediction: Prediction = None,
+    meta: Meta = None,
+    categorical: Categorical = None,
+    numeric: Numeric = None,
+    bins: Annotated[int, typer.Option("--bins", help="Quantile bins per numeric feature.")] = 10,
+    threshold: Annotated[
+        float,
+        typer.Option("--threshold", help="PSI at/above which a significant feature is drifted."),
+    ] = 0.25,
+    watch: Annotated[
+        float, typer.Option("--watch", help="PSI at/above which a feature is on watch.")
+    ] = 0.1,
+    alpha: Annotated[
+        float,
+        typer.Option("--alpha", help="Benjamini–Hochberg false-discovery level across all tests."),
+    ] = 0.05,
+    epsilon: Annotated[
+        float, typer.Option("--epsilon", help="Proportion used in place of an empty bin's 0.")
+    ] = 1e-4,
+    fmt: Annotated[
+        PsiFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = PsiFormat.human,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write the report here (atomically) instead of stdout."
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite --output if it exists.")
+    ] = False,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="Exit 1 when a feature is at/above this status.")
+    ] = FailOn.drift,
+) -> None:
+    """PSI per feature, live vs reference (optionally per slice), with sample-size-aware
+    significance. Exit 1 when a feature is drifted (see --fail-on)."""
+    if reference is None:
+        raise UsageError("--reference is required: the training snapshot to compare against")
+    roles = Roles(
+        timestamp=timestamp,
+        label=label,
+        prediction=prediction,
+        meta=split_list(meta),
+        features=split_list(features) or None,
+        categorical=split_list(categorical),
+        numeric=split_list(numeric),
+    )
+    from mlfail.psi import PsiSettings
+
+    report = psi(
+        reference,
+        live,
+        roles=roles,
+        by=split_list(by),
+        bin_settings=BinSettings(bins=bins),
+        settings=PsiSettings(epsilon=epsilon, alpha=alpha, threshold=threshold, watch=watch),
+    )
+    for w in report.warnings:
+        warn(w)
+    if fmt == PsiFormat.json:
+        text = psi_json(report)
+    elif fmt == PsiFormat.csv:
+        text = psi_csv(report)
+    elif fmt == PsiFormat.markdown:
+        text = psi_markdown(report)
+    else:
+        if output is None:
+            render_psi(report, stdout_console())
+            text = None
+        else:
+            text = render_to_text(lambda c: render_psi(report, c))
+    if text is not None:
+        emit(text, output, force=force)
+    raise typer.Exit(exit_code_for(report, fail_on))

@@ -1,0 +1,220 @@
+"""The counting core (design §1): one streaming pass per source → a count table.
+
+A count table is a :class:`polars.DataFrame` in long form::
+
+    keys…, feature: String, bin: UInt32, n: UInt64
+
+with one row per (key values, feature, bin) that has at least one row of data. ``bin`` is the
+index into :meth:`BinSpec.labels`. Count tables are mergeable: concatenate and sum ``n`` by
+the other columns (:func:`merge`). Per feature, per slice, per day and per cohort are the same
+computation with other keys.
+
+The pass is a single ``select`` (no keys) or ``group_by(keys).agg`` of plain aggregations, run
+with ``collect(engine="streaming")``: numeric features contribute one cumulative count
+``sum(x <= edge)`` per inner edge plus a missing count; categorical features one equality count
+per kept category plus ``__other__`` and missing counts; the last bins follow from the row count.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from mlfail.binning import BinSpec
+from mlfail.errors import UsageError
+
+if TYPE_CHECKING:
+    from mlfail.io import Source
+
+Key = str | pl.Expr
+RESERVED = ("feature", "bin", "n")
+LEN = "__len"
+
+
+def key_names(keys: Sequence[Key]) -> list[str]:
+    names = [k if isinstance(k, str) else k.meta.output_name() for k in keys]
+    for n in names:
+        if n in RESERVED:
+            raise UsageError(
+                f"cannot group by a column named {n!r}: the name is reserved in count tables"
+            )
+    return names
+
+
+def empty_table(keys: Sequence[str] = (), key_schema: pl.Schema | None = None) -> pl.DataFrame:
+    schema: dict[str, pl.DataType] = {}
+    for k in keys:
+        schema[k] = key_schema[k] if key_schema is not None and k in key_schema else pl.String()
+    schema.update({"feature": pl.String(), "bin": pl.UInt32(), "n": pl.UInt64()})
+    return pl.DataFrame(schema=schema)
+
+
+def _value_expr(spec: BinSpec) -> pl.Expr:
+    col = pl.col(spec.feature)
+    if spec.kind == "numeric":
+        return col.cast(pl.Float64)
+    return col.cast(pl.String)
+
+
+def _count_exprs(i: int, spec: BinSpec, present: bool) -> list[pl.Expr]:
+    if not present:  # the column is absent: every row is missing
+        zero = pl.lit(0, dtype=pl.UInt32)
+        names = [f"c{i}_{j}" for j in range(len(spec.edges) or len(spec.categories))]
+        if spec.kind == "categorical" and spec.other:
+            names.append(f"c{i}_o")
+        return [*(zero.alias(n) for n in names), pl.len().alias(f"c{i}_m")]
+    x = _value_expr(spec)
+    exprs: list[pl.Expr] = []
+    if spec.kind == "numeric":
+        for j, edge in enumerate(spec.edges):
+            exprs.append((x <= edge).sum().alias(f"c{i}_{j}"))
+        exprs.append((x.is_null() | x.is_nan()).sum().alias(f"c{i}_m"))
+    else:
+        for j, cat in enumerate(spec.categories):
+            exprs.append((x == cat).sum().alias(f"c{i}_{j}"))
+        if spec.other:
+            exprs.append(x.is_in(list(spec.other)).sum().alias(f"c{i}_o"))
+        exprs.append(x.is_null().sum().alias(f"c{i}_m"))
+    return exprs
+
+
+def _bins_from_wide(wide: pl.DataFrame, i: int, spec: BinSpec) -> np.ndarray:
+    """(groups × n_bins) counts for spec ``i`` from the wide aggregate frame."""
+    total = wide[LEN].to_numpy().astype(np.int64)
+    missing = wide[f"c{i}_m"].to_numpy().astype(np.int64)
+    g = len(wide)
+    out = np.zeros((g, spec.n_bins), dtype=np.int64)
+    if spec.kind == "numeric":
+        k = len(spec.edges)
+        cum = np.zeros((g, k + 1), dtype=np.int64)
+        for j in range(k):
+            cum[:, j + 1] = wide[f"c{i}_{j}"].to_numpy()
+        # bin j covers (edge_{j-1}, edge_j]; cum[:, j] counts x <= edge_{j-1}.
+        out[:, :k] = np.diff(cum, axis=1)
+        out[:, k] = total - missing - cum[:, k]
+        out[:, k + 1] = missing
+    else:
+        c = len(spec.categories)
+        for j in range(c):
+            out[:, j] = wide[f"c{i}_{j}"].to_numpy()
+        pos = c
+        other = np.zeros(g, dtype=np.int64)
+        if spec.other:
+            other = wide[f"c{i}_o"].to_numpy().astype(np.int64)
+            out[:, pos] = other
+            pos += 1
+        out[:, pos] = total - missing - out[:, :c].sum(axis=1) - other  # __unseen__
+        out[:, pos + 1] = missing
+    return out
+
+
+def count_frame(
+    lf: pl.LazyFrame, specs: Sequence[BinSpec], keys: Sequence[Key] = ()
+) -> pl.DataFrame:
+    """Count every feature of ``specs`` in ``lf`` by ``keys`` in one streaming pass."""
+    names = key_names(keys)
+    schema = lf.collect_schema()
+    exprs: list[pl.Expr] = [pl.len().alias(LEN)]
+    for i, spec in enumerate(specs):
+        exprs.extend(_count_exprs(i, spec, spec.feature in schema))
+    if keys:
+        wide = lf.group_by(list(keys)).agg(exprs).collect(engine="streaming")
+    else:
+        wide = lf.select(exprs).collect(engine="streaming")
+    if wide.height == 0:
+        return empty_table(names, wide.schema)
+    parts: list[pl.DataFrame] = []
+    g = wide.height
+    key_frame = wide.select(names)
+    for i, spec in enumerate(specs):
+        mat = _bins_from_wide(wide, i, spec)
+        nb = spec.n_bins
+        grp = np.repeat(np.arange(g), nb)
+        cols = pl.DataFrame(
+            {
+                "feature": pl.Series("feature", [spec.feature] * (g * nb), dtype=pl.String),
+                "bin": pl.Series(
+                    "bin", np.tile(np.arange(nb, dtype=np.uint32), g), dtype=pl.UInt32
+                ),
+                "n": pl.Series("n", mat.ravel().astype(np.uint64), dtype=pl.UInt64),
+            }
+        )
+        part = pl.concat([key_frame[grp], cols], how="horizontal") if names else cols
+        parts.append(part.filter(pl.col("n") > 0))
+    return pl.concat(parts, how="vertical") if parts else empty_table(names, wide.schema)
+
+
+def merge(tables: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """Sum count tables by key; the identity of the merge is an empty table."""
+    tables = [t for t in tables if t is not None]
+    if not tables:
+        return empty_table()
+    if len(tables) == 1:
+        return tables[0]
+    by = [c for c in tables[0].columns if c != "n"]
+    return (
+        pl.concat(tables, how="vertical_relaxed")
+        .group_by(by, maintain_order=True)
+        .agg(pl.col("n").sum().cast(pl.UInt64))
+    )
+
+
+def _interactive() -> bool:
+    return sys.stderr.isatty()
+
+
+def count_source(
+    source: Source,
+    specs: Sequence[BinSpec],
+    keys: Sequence[Key] = (),
+    *,
+    progress: bool | None = None,
+    on_file: Callable[[int, int], None] | None = None,
+) -> pl.DataFrame:
+    """Count a source. With several files and an interactive stderr, count file by file (a
+    Rich progress bar on stderr) and merge; otherwise one pass over the whole scan."""
+    if progress is None:
+        progress = _interactive()
+    frames = source.file_frames() if (progress or on_file) else [source.lf]
+    if len(frames) <= 1:
+        return count_frame(source.lf, specs, keys)
+    tables: list[pl.DataFrame] = []
+    if progress:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        with Progress(
+            TextColumn(f"counting {source.role} {{task.description}}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        ) as bar:
+            task = bar.add_task(source.spec, total=len(frames))
+            for idx, lf in enumerate(frames):
+                tables.append(count_frame(lf, specs, keys))
+                bar.advance(task)
+                if on_file:
+                    on_file(idx + 1, len(frames))
+    else:
+        for idx, lf in enumerate(frames):
+            tables.append(count_frame(lf, specs, keys))
+            if on_file:
+                on_file(idx + 1, len(frames))
+    return merge(tables)
+
+
+def dense(table: pl.DataFrame, spec: BinSpec, where: pl.Expr | None = None) -> np.ndarray:
+    """The bin-count vector of one feature (optionally within a key filter), zeros filled."""
+    t = table.filter(pl.col("feature") == spec.feature)
+    if where is not None:
+        t = t.filter(where)
+    out = np.zeros(spec.n_bins, dtype=np.int64)
+    if t.height:
+        agg = t.group_by("bin").agg(pl.col("n").sum())
+        np.add.at(out, agg["bin"].to_numpy().astype(np.int64), agg["n"].to_numpy().astype(np.int64))
+    return out

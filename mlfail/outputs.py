@@ -1,0 +1,40 @@
+"""Writing outputs: atomically, and never over a user's file without ``force``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from mlfail.errors import UsageError
+
+
+def write_atomic(
+    path: str | Path, data: str | bytes, *, force: bool = False, flag: str = "--output"
+) -> Path:
+    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename.
+
+    An interrupted write leaves the old file (or nothing) in place, never a partial file.
+    """
+    path = Path(path)
+    if path.exists() and not force:
+        raise UsageError(f"{flag} {path}: file exists; pass --force to overwrite it")
+    if path.is_dir():
+        raise UsageError(f"{flag} {path}: is a directory; give a file path")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"{flag} {path}: directory {parent} does not exist")
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path

@@ -1,0 +1,65 @@
+"""What a comparison is made against: a reference source (training snapshot) — and, later, a
+saved baseline. Both give the frozen bin specs and reference count tables by key."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import polars as pl
+
+from mlfail.binning import BinSpec
+from mlfail.counts import count_source, merge
+from mlfail.io import Source
+
+
+class Reference(Protocol):
+    """The reference side of every comparison."""
+
+    name: str
+    specs: list[BinSpec]
+
+    @property
+    def columns(self) -> list[str]: ...
+
+    def table(self, keys: Sequence[str] = ()) -> pl.DataFrame | None:
+        """Reference count table by ``keys``; None when the reference lacks a key column."""
+        ...
+
+
+def coarsen(table: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
+    """Sum a count table over every key not in ``keys`` (a count table is mergeable)."""
+    by = [*keys, "feature", "bin"]
+    return merge([table.group_by(by, maintain_order=True).agg(pl.col("n").sum())])
+
+
+class SourceReference:
+    """A reference read from Parquet; each key set is counted once and cached."""
+
+    def __init__(self, source: Source, specs: list[BinSpec], *, progress: bool | None = None):
+        self.source = source
+        self.name = source.spec
+        self.specs = specs
+        self.progress = progress
+        self._tables: dict[tuple[str, ...], pl.DataFrame] = {}
+
+    @property
+    def columns(self) -> list[str]:
+        return self.source.columns
+
+    def prefetch(self, keys: Sequence[str]) -> None:
+        """Count once by ``keys`` so that every coarser key set is derived without a pass."""
+        self.table(keys)
+
+    def table(self, keys: Sequence[str] = ()) -> pl.DataFrame | None:
+        keys = tuple(keys)
+        if any(k not in self.columns for k in keys):
+            return None
+        if keys in self._tables:
+            return self._tables[keys]
+        for have, t in self._tables.items():
+            if set(keys) <= set(have):
+                self._tables[keys] = coarsen(t, keys)
+                return self._tables[keys]
+        self._tables[keys] = count_source(self.source, self.specs, keys, progress=self.progress)
+        return self._tables[keys]

@@ -1,0 +1,1 @@
+"""Typed report models and their renderers. Renderers compute nothing."""

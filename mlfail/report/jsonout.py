@@ -1,0 +1,52 @@
+"""JSON rendering: dataclasses → plain data, NaN/inf → null, stable key order."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+from typing import Any
+
+from mlfail._version import __version__
+from mlfail.report.model import PsiReport
+
+
+def plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {
+            f.name: plain(getattr(obj, f.name))
+            for f in dataclasses.fields(obj)
+            if not f.name.startswith("_")
+        }
+    if isinstance(obj, dict):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [plain(v) for v in obj]
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dt.datetime | dt.date):
+        return obj.isoformat()
+    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
+        return plain(obj.item())
+    return obj
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(plain(data), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def psi_json(report: PsiReport) -> str:
+    data = {
+        "schema_version": report.schema_version,
+        "mlfail_version": __version__,
+        "reference": report.reference,
+        "live": report.live,
+        "settings": report.settings,
+        "by": report.by,
+        "summary": {s: report.count(s) for s in ("drifted", "watch", "ok", "too_few_rows")},
+        "warnings": report.warnings,
+        "skipped": report.skipped,
+        "features": report.features,
+    }
+    return dumps(data)

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlfail.binning import BinSpec
+from mlfail.counts import count_frame, dense, merge
+
+
+def right_closed_counts(x: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
+    """Independent count: numpy searchsorted gives the right-closed bin; NaN → missing."""
+    out = np.zeros(len(edges) + 2, dtype=np.int64)
+    nan = np.isnan(x)
+    idx = np.searchsorted(np.asarray(edges), x[~nan], side="left")
+    np.add.at(out, idx, 1)
+    out[-1] = int(nan.sum())
+    return out
+
+
+def test_numeric_counts_right_closed_inf_and_missing() -> None:
+    spec = BinSpec("x", "numeric", edges=(0.0, 1.0, 2.0))
+    x = [-np.inf, -5.0, 0.0, 0.5, 1.0, 1.0000001, 2.0, 3.0, np.inf, np.nan, None]
+    df = pl.DataFrame({"x": x}, schema={"x": pl.Float64}, strict=False)
+    df = df.with_columns(
+        pl.when(pl.int_range(pl.len()) == 9).then(float("nan")).otherwise(pl.col("x")).alias("x")
+    )
+    got = dense(count_frame(df.lazy(), [spec]), spec)
+    # (-inf,0]: -inf,-5,0 | (0,1]: .5,1 | (1,2]: 1.0000001, 2 | (2,inf): 3, inf | missing: nan, None
+    assert got.tolist() == [3, 2, 2, 2, 2]
+
+
+def test_numeric_counts_match_numpy_on_random_data() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=5000)
+    x[rng.random(5000) < 0.03] = np.nan
+    edges = tuple(np.unique(np.quantile(x[~np.isnan(x)], np.arange(1, 10) / 10)))
+    spec = BinSpec("x", "numeric", edges=edges)
+    got = dense(count_frame(pl.DataFrame({"x": x}).lazy(), [spec]), spec)
+    assert got.tolist() == right_closed_counts(x, edges).tolist()
+    inner = np.histogram(x[~np.isnan(x)], bins=[-np.inf, *edges, np.inf])[0]
+    # numpy.histogram is left-closed; with continuous data no value sits on an edge except
+    # the quantile points themselves, so totals agree and each bin is off by at most a tie.
+    assert inner.sum() == got[:-1].sum()
+
+
+def test_integer_column_counts_with_float_edges() -> None:
+    spec = BinSpec("k", "numeric", edges=(1.5, 3.0))
+    df = pl.DataFrame({"k": [1, 2, 3, 4, None]})
+    assert dense(count_frame(df.lazy(), [spec]), spec).tolist() == [1, 2, 1, 1]
+
+
+def test_categorical_counts_other_unseen_missing() -> None:
+    spec = BinSpec("c", "categorical", categories=("web", "app"), other=("pos", "kiosk"))
+    df = pl.DataFrame({"c": ["web", "web", "app", "pos", "kiosk", "WEB", "tv", None]})
+    got = dense(count_frame(df.lazy(), [spec]), spec)
+    assert dict(zip(spec.labels(), got.tolist(), strict=True)) == {
+        "web": 2,
+        "app": 1,
+        "__other__": 2,
+        "__unseen__": 2,
+        "__missing__": 1,
+    }
+
+
+def test_boolean_and_integer_categories_compare_as_strings() -> None:
+    spec_b = BinSpec("b", "categorical", categories=("true", "false"))
+    spec_i = BinSpec("i", "categorical", categories=("1", "2"))
+    df = pl.DataFrame({"b": [True, False, True, None], "i": [1, 2, 3, 1]})
+    t = count_frame(df.lazy(), [spec_b, spec_i])
+    assert dense(t, spec_b).tolist() == [2, 1, 0, 1]
+    assert dense(t, spec_i).tolist() == [2, 1, 1, 0]
+
+
+def test_grouped_counts_sum_to_global() -> None:
+    rng = np.random.default_rng(5)
+    df = pl.DataFrame({"x": rng.normal(size=1000), "g": rng.choice(["a", "b", "c"], 1000)})
+    spec = BinSpec("x", "numeric", edges=(-1.0, 0.0, 1.0))
+    by_g = count_frame(df.lazy(), [spec], ["g"])
+    whole = count_frame(df.lazy(), [spec])
+    assert dense(by_g, spec).tolist() == dense(whole, spec).tolist()
+    for g in ("a", "b", "c"):
+        sub = df.filter(pl.col("g") == g)["x"].to_numpy()
+        expected = right_closed_counts(sub, spec.edges)
+        assert dense(by_g, spec, pl.col("g") == g).tolist() == expected.tolist()
+
+
+def test_absent_feature_counts_as_missing() -> None:
+    spec = BinSpec("gone", "numeric", edges=(0.0,))
+    df = pl.DataFrame({"x": [1.0, 2.0, 3.0]})
+    assert dense(count_frame(df.lazy(), [spec]), spec).tolist() == [0, 0, 3]
+
+
+values = st.lists(
+    st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.none()), min_size=0, max_size=60
+)
+EDGES = (-10.0, -1.0, 0.0, 0.5, 3.0, 1e6)
+SPEC = BinSpec("x", "numeric", edges=EDGES)
+CAT = BinSpec("c", "categorical", categories=("a", "b"), other=("z",))
+
+
+def _frame(xs: list[float | None], offset: int = 0) -> pl.DataFrame:
+    cats = ["a", "b", "z", "q", None]
+    idx = range(offset, offset + len(xs))
+    return pl.DataFrame(
+        {"x": xs, "c": [cats[i % 5] for i in idx], "k": [i % 3 for i in idx]},
+        schema={"x": pl.Float64, "c": pl.String, "k": pl.Int64},
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(values)
+def test_every_row_lands_in_exactly_one_bin(xs: list[float | None]) -> None:
+    t = count_frame(_frame(xs).lazy(), [SPEC, CAT])
+    assert int(dense(t, SPEC).sum()) == len(xs)
+    assert int(dense(t, CAT).sum()) == len(xs)
+
+
+@settings(max_examples=40, deadline=None)
+@given(values, values, values)
+def test_merge_is_associative_and_partitions_equal_whole(a: list, b: list, c: list) -> None:
+    offsets = (0, len(a), len(a) + len(b))
+    ta, tb, tc = (
+        count_frame(_frame(v, o).lazy(), [SPEC, CAT], ["k"])
+        for v, o in zip((a, b, c), offsets, strict=True)
+    )
+    left = merge([merge([ta, tb]), tc])
+    right = merge([ta, merge([tb, tc])])
+    whole = count_frame(_frame(a + b + c).lazy(), [SPEC, CAT], ["k"])
+
+    def canon(t: pl.DataFrame) -> list[tuple]:
+        return sorted(t.filter(pl.col("n") > 0).select("k", "feature", "bin", "n").rows())
+
+    assert canon(left) == canon(right) == canon(whole)
