@@ -68,6 +68,35 @@ def reference_from_source(
     return SourceReference(source, specs, progress=progress), skipped
 
 
+def load_reference(
+    reference: str | Source | None,
+    baseline: str | None,
+    roles: Roles,
+    *,
+    bin_settings: BinSettings | None = None,
+    progress: bool | None = None,
+) -> tuple[Reference, list[str]]:
+    """The reference side from ``--reference`` (data) or ``--baseline`` (a saved profile).
+
+    Every command that compares against a reference goes through here, so a baseline and the
+    data it was built from give the same numbers.
+    """
+    if reference is not None and baseline is not None:
+        raise UsageError("give either --reference or --baseline, not both")
+    if baseline is not None:
+        from mlfail.baseline import load_baseline_reference
+
+        return load_baseline_reference(baseline, roles), []
+    if reference is None:
+        raise UsageError(
+            "--reference or --baseline is required: the training snapshot to compare against"
+        )
+    src = _as_source(reference, "--reference")
+    return reference_from_source(
+        src, roles, bin_settings=bin_settings or BinSettings(), progress=progress
+    )
+
+
 def psi(
     reference: str | Source | Reference,
     live: str | Source,

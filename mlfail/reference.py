@@ -22,6 +22,11 @@ class Reference(Protocol):
     @property
     def columns(self) -> list[str]: ...
 
+    @property
+    def lazy(self) -> pl.LazyFrame | None:
+        """The reference rows, when the reference is data (None for a saved baseline)."""
+        ...
+
     def table(self, keys: Sequence[str] = ()) -> pl.DataFrame | None:
         """Reference count table by ``keys``; None when the reference lacks a key column."""
         ...
@@ -46,6 +51,10 @@ class SourceReference:
     @property
     def columns(self) -> list[str]:
         return self.source.columns
+
+    @property
+    def lazy(self) -> pl.LazyFrame | None:
+        return self.source.lf
 
     def prefetch(self, keys: Sequence[str]) -> None:
         """Count once by ``keys`` so that every coarser key set is derived without a pass."""

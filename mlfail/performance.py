@@ -1,0 +1,148 @@
+"""Model performance aggregates by key (the label-metric twin of the count tables).
+
+One ``group_by(keys).agg`` pass over the rows that carry a prediction gives, per key group:
+
+``rows`` (all rows), ``labelled`` (rows whose label is not null), and for classification
+``errors`` (labelled rows whose predicted class differs from the label), ``positives``
+(labelled rows with label 1/True), ``auc`` (exact, via the Mann–Whitney rank sum, when the
+prediction is a score and the group has both classes); for regression ``abs_error_sum`` and
+``mae``. ``mean_score`` is the mean prediction over all rows (labelled or not). ``rows``,
+``labelled``, ``errors``, ``positives`` and ``abs_error_sum`` are additive (mergeable by sum);
+``auc`` is not and is recomputed from rows.
+
+Rows whose label is null are "unlabelled": they count in ``rows`` and ``mean_score`` and in
+nothing else — a day without labels yet is never read as a day of zero accuracy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import polars as pl
+
+from mlfail.errors import UsageError
+
+Task = Literal["classification", "regression"]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """How labels and predictions are compared."""
+
+    task: Task
+    label: str
+    prediction: str
+    threshold: float = 0.5
+    is_score: bool = True  # classification: prediction is a probability/score, thresholded
+
+    @property
+    def metric(self) -> str:
+        return "accuracy" if self.task == "classification" else "mae"
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.task == "classification"
+
+
+def infer_task(
+    schema: pl.Schema,
+    label: str,
+    prediction: str,
+    *,
+    task: Task | None = None,
+    threshold: float = 0.5,
+) -> TaskSpec:
+    """Classification unless told otherwise; a float prediction is a score thresholded at
+    ``threshold``; an integer/string/boolean prediction is a class compared as-is."""
+    for flag, col in (("--label", label), ("--prediction", prediction)):
+        if col not in schema:
+            raise UsageError(f"{flag} {col}: no such column")
+    pdt = schema[prediction]
+    if task == "regression":
+        if not (pdt.is_numeric() and schema[label].is_numeric()):
+            raise UsageError(
+                f"--task regression needs numeric --label and --prediction ({label}: "
+                f"{schema[label]}, {prediction}: {pdt})"
+            )
+        return TaskSpec("regression", label, prediction, threshold, is_score=False)
+    if not 0 < threshold < 1:
+        raise UsageError(f"--threshold must be in (0, 1) (got {threshold})")
+    return TaskSpec("classification", label, prediction, threshold, is_score=pdt.is_float())
+
+
+def predicted_class(spec: TaskSpec) -> pl.Expr:
+    p = pl.col(spec.prediction)
+    if spec.is_score:
+        return (p >= spec.threshold).cast(pl.Int64)
+    return p
+
+
+def is_error(spec: TaskSpec) -> pl.Expr:
+    """1 for a labelled misclassified row, 0 for a labelled correct row, null if unlabelled."""
+    y = pl.col(spec.label)
+    if spec.is_score:
+        truth = y.cast(pl.Float64) >= 0.5
+        pred = pl.col(spec.prediction) >= spec.threshold
+        return (truth != pred).cast(pl.Int64)
+    return (pl.col(spec.prediction).cast(pl.String) != y.cast(pl.String)).cast(pl.Int64)
+
+
+def metric_aggs(spec: TaskSpec) -> list[pl.Expr]:
+    y = pl.col(spec.label)
+    labelled = y.is_not_null() & pl.col(spec.prediction).is_not_null()
+    aggs = [
+        pl.len().alias("rows"),
+        labelled.sum().cast(pl.Int64).alias("labelled"),
+        pl.col(spec.prediction).cast(pl.Float64, strict=False).mean().alias("mean_score")
+        if spec.is_score or spec.task == "regression"
+        else pl.lit(None, dtype=pl.Float64).alias("mean_score"),
+    ]
+    if spec.task == "regression":
+        abs_err = (y.cast(pl.Float64) - pl.col(spec.prediction).cast(pl.Float64)).abs()
+        aggs.append(abs_err.filter(labelled).sum().alias("abs_error_sum"))
+        return aggs
+    aggs.append(is_error(spec).filter(labelled).sum().cast(pl.Int64).alias("errors"))
+    truth = y.cast(pl.Float64) >= 0.5 if spec.is_score else y.cast(pl.String) == "1"
+    aggs.append(truth.filter(labelled).sum().cast(pl.Int64).alias("positives"))
+    if spec.is_score:
+        score = pl.col(spec.prediction).cast(pl.Float64).filter(labelled)
+        pos = (y.cast(pl.Float64) >= 0.5).filter(labelled)
+        ranks = score.rank("average")
+        aggs.append(ranks.filter(pos).sum().alias("_rank_pos"))
+    return aggs
+
+
+def performance_table(
+    lf: pl.LazyFrame, spec: TaskSpec, keys: Sequence[str | pl.Expr] = ()
+) -> pl.DataFrame:
+    """Per key group: rows, labelled, errors/positives/auc (classification) or abs_error_sum
+    (regression), the metric (accuracy or mae) and mean_score. Keys may be expressions."""
+    aggs = metric_aggs(spec)
+    if keys:
+        df = lf.group_by(list(keys)).agg(aggs).collect(engine="streaming")
+    else:
+        df = lf.select(aggs).collect(engine="streaming")
+    return finish(df, spec)
+
+
+def finish(df: pl.DataFrame, spec: TaskSpec) -> pl.DataFrame:
+    """Derive the metric columns from the additive ones."""
+    lab = pl.col("labelled")
+    if spec.task == "regression":
+        return df.with_columns(
+            pl.when(lab > 0).then(pl.col("abs_error_sum") / lab).alias("mae"),
+        )
+    out = df.with_columns(
+        pl.when(lab > 0).then(1 - pl.col("errors") / lab).alias("accuracy"),
+        pl.when(lab > 0).then(pl.col("errors") / lab).alias("error_rate"),
+    )
+    if "_rank_pos" in out.columns:
+        npos = pl.col("positives").cast(pl.Float64)
+        nneg = (lab - pl.col("positives")).cast(pl.Float64)
+        auc = (pl.col("_rank_pos") - npos * (npos + 1) / 2) / (npos * nneg)
+        out = out.with_columns(pl.when((npos > 0) & (nneg > 0)).then(auc).alias("auc")).drop(
+            "_rank_pos"
+        )
+    return out
