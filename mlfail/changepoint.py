@@ -1,0 +1,160 @@
+"""Onset of a change in a daily (or per-window) series — design §6.
+
+The question is "since when?", so the answer is the **change-point estimate** (the first
+window of the new level), not the alarm time.
+
+* Weekly rhythm: with at least three weeks of windows, a robust weekday effect (the median
+  per weekday of the residual from a centred 7-window rolling median) is removed first, so a
+  weekend bump is not an onset.
+* Noise scale: robust. With at least three weeks it comes from same-weekday differences
+  (x_t − x_{t−7}), otherwise from first differences: σ = 1.4826·MAD(d)/√2.
+* Change-point: the single split τ that maximises the two-sample statistic
+  T(τ) = |mean(x[τ:]) − mean(x[:τ])| / (σ·√(1/τ + 1/(n−τ))), segments at least
+  ``min_segment`` windows long. A change is reported when max T ≥ ``threshold`` (default 4.5:
+  the maximum over ~25 splits of a series of 30 pure-noise windows exceeds it well under 1% of
+  the time; see tests).
+* Alarm: a two-sided CUSUM on the series standardised by the pre-change median and σ
+  (k = 0.5, h = 5), reported as ``alarm_index`` — the first window the change would have paged.
+* Missing windows (NaN, e.g. days whose labels have not arrived) are skipped, not read as 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+MAD_SCALE = 1.4826
+
+
+@dataclass(frozen=True)
+class Onset:
+    """A detected level change. Indices refer to the input series (NaN positions included)."""
+
+    index: int  # first window of the new level
+    date: dt.date | None
+    before: float  # median level before
+    after: float  # median level after
+    delta: float  # after − before
+    direction: Literal["up", "down"]
+    statistic: float  # max T
+    sigma: float
+    alarm_index: int | None
+    alarm_date: dt.date | None
+
+
+def robust_sigma(x: np.ndarray, *, period: int = 7) -> float:
+    """Noise scale from same-period differences (≥ 3 periods of data) or first differences."""
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    if len(x) < 3:
+        return 0.0
+    lag = period if len(x) >= 3 * period else 1
+    d = x[lag:] - x[:-lag]
+    mad = float(np.median(np.abs(d - np.median(d))))
+    return MAD_SCALE * mad / math.sqrt(2.0)
+
+
+def deseasonalize(x: np.ndarray, phase: np.ndarray, *, period: int = 7) -> np.ndarray:
+    """Remove a robust per-phase (weekday) effect: the median, per phase, of the residual from
+    a centred rolling median over one period. Needs at least three periods of data."""
+    n = len(x)
+    if n < 3 * period:
+        return x
+    half = period // 2
+    trend = np.array([np.median(x[max(0, i - half) : min(n, i + half + 1)]) for i in range(n)])
+    resid = x - trend
+    effect = np.zeros(period)
+    for p in range(period):
+        sel = resid[phase == p]
+        if len(sel):
+            effect[p] = float(np.median(sel))
+    effect -= effect.mean()
+    return x - effect[phase]
+
+
+def split_statistics(x: np.ndarray, sigma: float, min_segment: int) -> np.ndarray:
+    """T(τ) for τ = min_segment … n − min_segment (NaN elsewhere)."""
+    n = len(x)
+    out = np.full(n, np.nan)
+    if n < 2 * min_segment or sigma <= 0:
+        return out
+    csum = np.cumsum(x)
+    total = csum[-1]
+    for tau in range(min_segment, n - min_segment + 1):
+        m1 = csum[tau - 1] / tau
+        m2 = (total - csum[tau - 1]) / (n - tau)
+        out[tau] = abs(m2 - m1) / (sigma * math.sqrt(1.0 / tau + 1.0 / (n - tau)))
+    return out
+
+
+def cusum_alarm(z: np.ndarray, k: float = 0.5, h: float = 5.0) -> int | None:
+    """First index at which a two-sided CUSUM of ``z`` crosses ``h``."""
+    hi = lo = 0.0
+    for i, v in enumerate(z):
+        hi = max(0.0, hi + v - k)
+        lo = max(0.0, lo - v - k)
+        if hi > h or lo > h:
+            return i
+    return None
+
+
+def detect_onset(
+    values: Sequence[float | None],
+    dates: Sequence[dt.date] | None = None,
+    *,
+    threshold: float = 4.5,
+    min_segment: int = 3,
+    period: int = 7,
+    min_sigma: float = 0.0,
+) -> Onset | None:
+    """The onset of the largest level change in ``values``, or None when there is none.
+
+    ``min_sigma`` floors the noise scale (useful for series such as PSI whose day-to-day noise
+    can be near zero on big data, so that practically irrelevant wiggles don't count).
+    """
+    raw = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+    keep = np.flatnonzero(np.isfinite(raw))
+    x = raw[keep]
+    if len(x) < 2 * min_segment:
+        return None
+    if dates is not None:
+        phase = np.array([dates[i].weekday() % period for i in keep])
+    else:
+        phase = keep % period
+    x = deseasonalize(x, phase, period=period)
+    sigma = robust_sigma(x, period=period)
+    spread = float(np.max(x) - np.min(x))
+    if spread == 0:
+        return None
+    # A perfectly flat series then a step has MAD 0: floor σ so the statistic stays finite.
+    sigma = max(sigma, min_sigma, 1e-9 * max(1.0, float(np.max(np.abs(x)))))
+    stats = split_statistics(x, sigma, min_segment)
+    if not np.isfinite(stats).any():
+        return None
+    tau = int(np.nanargmax(stats))
+    best = float(stats[tau])
+    if best < threshold:
+        return None
+    before = float(np.median(x[:tau]))
+    after = float(np.median(x[tau:]))
+    z = (x - before) / sigma
+    alarm_pos = cusum_alarm(z[tau:])
+    alarm = None if alarm_pos is None else int(keep[tau + alarm_pos])
+    idx = int(keep[tau])
+    return Onset(
+        index=idx,
+        date=dates[idx] if dates is not None else None,
+        before=before,
+        after=after,
+        delta=after - before,
+        direction="up" if after >= before else "down",
+        statistic=best,
+        sigma=sigma,
+        alarm_index=alarm,
+        alarm_date=dates[alarm] if dates is not None and alarm is not None else None,
+    )
