@@ -123,7 +123,7 @@ def detect_onset(
     if len(x) < 2 * min_segment:
         return None
     if dates is not None:
-        phase = np.array([dates[i].weekday() % period for i in keep])
+        phase = np.array([dates[int(i)].weekday() % period for i in keep])
     else:
         phase = keep % period
     x = deseasonalize(x, phase, period=period)
