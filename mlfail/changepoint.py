@@ -13,6 +13,9 @@ window of the new level), not the alarm time.
   ``min_segment`` windows long. A change is reported when max T ≥ ``threshold`` (default 4.5:
   the maximum over ~25 splits of a series of 30 pure-noise windows exceeds it well under 1% of
   the time; see tests).
+* Ramps: a staged rollout moves the level gradually and the best split lands mid-ramp; the
+  onset is moved back to the first window of the run that already sits beyond 3σ of the old
+  level and at least 5% of the way to the new one (the start of the ramp).
 * Alarm: a two-sided CUSUM on the series standardised by the pre-change median and σ
   (k = 0.5, h = 5), reported as ``alarm_index`` — the first window the change would have paged.
 * Missing windows (NaN, e.g. days whose labels have not arrived) are skipped, not read as 0.
@@ -104,7 +107,7 @@ def cusum_alarm(z: np.ndarray, k: float = 0.5, h: float = 5.0) -> int | None:
 
 
 def detect_onset(
-    values: Sequence[float | None],
+    values: Sequence[float | None] | np.ndarray,
     dates: Sequence[dt.date] | None = None,
     *,
     threshold: float = 4.5,
@@ -142,6 +145,14 @@ def detect_onset(
         return None
     before = float(np.median(x[:tau]))
     after = float(np.median(x[tau:]))
+    # A gradual change (a staged rollout) is a ramp: the split lands mid-ramp. The onset is
+    # where the ramp starts — walk back while windows already sit beyond 3σ of the old level.
+    sign = 1.0 if after >= before else -1.0
+    local = max(robust_sigma(x[:tau], period=1), min_sigma, 1e-12)
+    bar = max(3 * local, 0.05 * abs(after - before))
+    while tau > 1 and sign * (x[tau - 1] - before) > bar:
+        tau -= 1
+    before = float(np.median(x[:tau]))
     z = (x - before) / sigma
     alarm_pos = cusum_alarm(z[tau:])
     alarm = None if alarm_pos is None else int(keep[tau + alarm_pos])

@@ -218,3 +218,31 @@ def dense(table: pl.DataFrame, spec: BinSpec, where: pl.Expr | None = None) -> n
         agg = t.group_by("bin").agg(pl.col("n").sum())
         np.add.at(out, agg["bin"].to_numpy().astype(np.int64), agg["n"].to_numpy().astype(np.int64))
     return out
+
+
+def matrix(
+    table: pl.DataFrame, spec: BinSpec, key: str, order: Sequence[object] | None = None
+) -> tuple[list[object], np.ndarray]:
+    """Counts of one feature as a (key values × bins) matrix: rows in ``order`` (default: the
+    sorted key values present), zero-filled. Per-day / per-cohort PSI reads this."""
+    t = (
+        table.filter(pl.col("feature") == spec.feature)
+        .group_by([key, "bin"])
+        .agg(pl.col("n").sum())
+    )
+    keys = (
+        list(order)
+        if order is not None
+        else sorted(t[key].unique().to_list(), key=lambda v: (v is None, v))
+    )
+    pos = {k: i for i, k in enumerate(keys)}
+    out = np.zeros((len(keys), spec.n_bins), dtype=np.int64)
+    if t.height:
+        rows = np.array([pos.get(k, -1) for k in t[key].to_list()], dtype=np.int64)
+        ok = rows >= 0
+        np.add.at(
+            out,
+            (rows[ok], t["bin"].to_numpy().astype(np.int64)[ok]),
+            t["n"].to_numpy().astype(np.int64)[ok],
+        )
+    return keys, out

@@ -270,3 +270,16 @@ def compare_tables(
                     )
                 )
     return finalize(records, settings)
+
+
+def psi_rows(ref_counts: np.ndarray, live_matrix: np.ndarray, epsilon: float = 1e-4) -> np.ndarray:
+    """PSI of each row of ``live_matrix`` (windows × bins) against one reference vector;
+    NaN for rows without data."""
+    p = shares(np.asarray(ref_counts))
+    p = np.where(p == 0, epsilon, p)
+    totals = live_matrix.sum(axis=1, keepdims=True).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        q = np.where(totals > 0, live_matrix / np.where(totals > 0, totals, 1.0), 0.0)
+    q = np.where(q == 0, epsilon, q)
+    out = ((q - p) * np.log(q / p)).sum(axis=1)
+    return np.where(totals[:, 0] > 0, out, np.nan)

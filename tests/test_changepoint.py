@@ -72,3 +72,12 @@ def test_robust_sigma_recovers_noise_scale() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(0, 2.0, 5000)
     assert robust_sigma(x, period=1) == pytest.approx(2.0, rel=0.05)
+
+
+def test_gradual_rollout_onset_is_the_start_of_the_ramp() -> None:
+    rng = np.random.default_rng(9)
+    x = 0.01 + rng.normal(0, 0.003, 30)
+    for i in range(10, 30):
+        x[i] += min(0.9, (i - 9) / 10) * 0.5  # 5% … 45% of traffic switched, growing
+    onset = detect_onset(x, DAYS)
+    assert onset is not None and abs(onset.index - 10) <= 1

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from mlfail._version import __version__
+from mlfail.cli import explain as explain_cmd
 from mlfail.cli import psi as psi_cmd
 
 app = typer.Typer(
@@ -41,6 +42,7 @@ def _root(
 
 
 app.command(name="psi")(psi_cmd.psi_command)
+app.command(name="explain")(explain_cmd.explain_command)
 
 
 def main() -> None:

@@ -1,0 +1,120 @@
+"""``mlfail explain``: ranked root-cause hypotheses."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlfail.audit import check_roles_exist, load_reference
+from mlfail.binning import BinSettings
+from mlfail.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    emit,
+    handle_errors,
+    render_to_text,
+    stdout_console,
+    warn,
+)
+from mlfail.cli.options import (
+    Categorical,
+    Features,
+    Label,
+    Live,
+    Meta,
+    Numeric,
+    Prediction,
+    Ref,
+    Timestamp,
+)
+from mlfail.config import Roles, split_list
+from mlfail.events import load_changes, load_metrics
+from mlfail.io import open_source
+from mlfail.owners import load_owners
+from mlfail.psi import PsiSettings
+from mlfail.report.explain_render import explain_json, explain_markdown, render_explain
+from mlfail.rootcause import ExplainSettings, explain
+
+
+class ExplainFormat(StrEnum):
+    human = "human"
+    json = "json"
+    markdown = "markdown"
+
+
+@handle_errors
+def explain_command(
+    live: Live,
+    reference: Ref = None,
+    baseline: Annotated[
+        str | None, typer.Option("--baseline", help="A saved baseline instead of --reference.")
+    ] = None,
+    timestamp: Timestamp = None,
+    label: Label = None,
+    prediction: Prediction = None,
+    meta: Meta = None,
+    features: Features = None,
+    categorical: Categorical = None,
+    numeric: Numeric = None,
+    changes: Annotated[
+        Path | None, typer.Option("--changes", help="Change events (CSV, JSON or Parquet).")
+    ] = None,
+    owners: Annotated[Path | None, typer.Option("--owners", help="owners.toml.")] = None,
+    metrics: Annotated[
+        Path | None,
+        typer.Option("--metrics", help="Monitoring metrics (ts, layer, metric, value)."),
+    ] = None,
+    threshold: Annotated[
+        float, typer.Option("--threshold", help="PSI at/above which a feature is drifted.")
+    ] = 0.25,
+    min_confidence: Annotated[
+        float, typer.Option("--min-confidence", help="Hide hypotheses below this confidence.")
+    ] = 0.3,
+    fmt: Annotated[ExplainFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        ExplainFormat.human
+    ),
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report here (atomically).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite --output.")] = False,
+) -> None:
+    """Ranked root-cause hypotheses: each drifted feature tied to its onset, the cohort that
+    carries it, the change event just before it and its signature, with a failure mode and
+    the owner to page. Exit 1 when the verdict is model_incident."""
+    roles = Roles(
+        timestamp=timestamp,
+        label=label,
+        prediction=prediction,
+        meta=split_list(meta),
+        features=split_list(features) or None,
+        categorical=split_list(categorical),
+        numeric=split_list(numeric),
+    )
+    live_src = open_source(live, role="--live")
+    ref, _ = load_reference(reference, baseline, roles, bin_settings=BinSettings())
+    check_roles_exist(roles, [(ref.name, ref.columns), (live_src.spec, live_src.columns)])
+    ex = explain(
+        ref,
+        live_src,
+        roles,
+        changes=load_changes(changes) if changes else None,
+        owners=load_owners(owners) if owners else None,
+        metrics=load_metrics(metrics) if metrics else None,
+        settings=ExplainSettings(
+            psi=PsiSettings(threshold=threshold), min_confidence=min_confidence
+        ),
+    )
+    for w in ex.warnings:
+        warn(w)
+    if fmt == ExplainFormat.json:
+        emit(explain_json(ex), output, force=force)
+    elif fmt == ExplainFormat.markdown:
+        emit(explain_markdown(ex), output, force=force)
+    elif output is None:
+        render_explain(ex, stdout_console())
+    else:
+        emit(render_to_text(lambda c: render_explain(ex, c)), output, force=force)
+    raise typer.Exit(EXIT_FINDINGS if ex.verdict == "model_incident" else EXIT_OK)

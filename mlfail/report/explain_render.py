@@ -1,0 +1,146 @@
+"""Renderings of a root-cause explanation (``mlfail explain``): human, JSON, Markdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.panel import Panel
+from rich.text import Text
+
+from mlfail._version import __version__
+from mlfail.report.jsonout import dumps
+from mlfail.rootcause import Explanation, Hypothesis
+
+MODE_STYLE = {
+    "pipeline_drift": "bold red",
+    "data_quality": "bold red",
+    "training_serving_skew": "bold red",
+    "infrastructure": "bold red",
+    "concept_drift": "bold magenta",
+    "data_drift": "yellow",
+}
+
+
+def slice_text(s: dict[str, Any] | None) -> str:
+    return ", ".join(f"{k}={v}" for k, v in s.items()) if s else "all rows"
+
+
+def explain_data(ex: Explanation) -> dict[str, Any]:
+    return {
+        "schema_version": ex.schema_version,
+        "mlfail_version": __version__,
+        "verdict": ex.verdict,
+        "verdict_reason": ex.verdict_reason,
+        "reference": ex.reference,
+        "live": ex.live,
+        "window": {"first_day": ex.first_day, "last_day": ex.last_day},
+        "performance": ex.performance,
+        "prediction": ex.prediction,
+        "settings": ex.settings,
+        "warnings": ex.warnings,
+        "hypotheses": ex.hypotheses,
+    }
+
+
+def explain_json(ex: Explanation) -> str:
+    return dumps(explain_data(ex))
+
+
+def _hyp_panel(i: int, h: Hypothesis) -> Panel:
+    title = Text.assemble(
+        (f"#{i} ", "bold"),
+        (h.feature or "(no single feature)", "bold"),
+        "  ",
+        (h.failure_mode.replace("_", " "), MODE_STYLE.get(h.failure_mode, "")),
+        (f"  confidence {h.confidence:.2f}", "dim"),
+    )
+    facts = Text()
+    facts.append("since ", "dim")
+    facts.append(str(h.onset) if h.onset else "unknown")
+    facts.append("   where ", "dim")
+    facts.append(slice_text(h.slice))
+    facts.append("   page ", "dim")
+    facts.append(
+        (h.owner or "nobody (no owner on record)") + (f" ({h.pager})" if h.pager else ""), "bold"
+    )
+    lines: list[Text | str] = [Text(h.summary), facts, Text("evidence", style="dim")]
+    for e in h.evidence:
+        lines.append(Text.assemble(("  • ", "dim"), (f"{e.kind}: ", "cyan"), e.text))
+    lines.append(Text.assemble(("next: ", "bold green"), h.next_action))
+    return Panel(Group(*lines), title=title, title_align="left", border_style="dim")
+
+
+def render_explain(ex: Explanation, console: Console, *, limit: int = 10) -> None:
+    style = "bold red" if ex.verdict == "model_incident" else "bold green"
+    console.print(
+        Text.assemble(
+            ("Root cause  ", "bold"),
+            ("live ", "dim"),
+            ex.live,
+            ("  vs  ", "dim"),
+            ex.reference,
+            (f"  ({ex.first_day} … {ex.last_day})", "dim"),
+        )
+    )
+    console.print(
+        Text.assemble(
+            ("verdict: ", "bold"),
+            (ex.verdict.replace("_", " "), style),
+            (" — ", "dim"),
+            ex.verdict_reason,
+        )
+    )
+    if not ex.hypotheses:
+        console.print(
+            "[green]No hypothesis above the reporting threshold "
+            f"({ex.settings['min_confidence']}).[/green]"
+        )
+    for i, h in enumerate(ex.hypotheses[:limit], 1):
+        console.print(_hyp_panel(i, h))
+    if len(ex.hypotheses) > limit:
+        console.print(f"[dim]… {len(ex.hypotheses) - limit} more (--format json lists all)[/dim]")
+    for w in ex.warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(w)}")
+
+
+def _md(s: str) -> str:
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def explain_markdown(ex: Explanation) -> str:
+    out = [
+        "## Root cause",
+        "",
+        f"**Verdict:** {ex.verdict.replace('_', ' ')} — {_md(ex.verdict_reason)}  ",
+        f"Live `{_md(ex.live)}` ({ex.first_day} … {ex.last_day}) vs reference "
+        f"`{_md(ex.reference)}`.",
+        "",
+    ]
+    if not ex.hypotheses:
+        out.append("No hypothesis above the reporting threshold.")
+    if ex.hypotheses:
+        out += [
+            "| # | feature | failure mode | confidence | since | where | page |",
+            "|---:|---|---|---:|---|---|---|",
+        ]
+        for i, h in enumerate(ex.hypotheses, 1):
+            page = (h.owner or "—") + (f" ({h.pager})" if h.pager else "")
+            out.append(
+                f"| {i} | {_md(h.feature or '—')} | {h.failure_mode} | "
+                f"{h.confidence:.2f} | {h.onset or '—'} | {_md(slice_text(h.slice))} | "
+                f"{_md(page)} |"
+            )
+        for i, h in enumerate(ex.hypotheses, 1):
+            out += [
+                "",
+                f"### {i}. {_md(h.feature or 'no single feature')}: "
+                f"{h.failure_mode.replace('_', ' ')}",
+                "",
+                _md(h.summary),
+                "",
+            ]
+            out += [f"- **{e.kind}**: {_md(e.text)}" for e in h.evidence]
+            out += ["", f"**Next:** {_md(h.next_action)}"]
+    return "\n".join(out) + "\n"
