@@ -9,6 +9,7 @@ import typer
 from mlfail._version import __version__
 from mlfail.cli import explain as explain_cmd
 from mlfail.cli import psi as psi_cmd
+from mlfail.cli import shadow as shadow_cmd
 
 app = typer.Typer(
     name="mlfail",
@@ -43,6 +44,7 @@ def _root(
 
 app.command(name="psi")(psi_cmd.psi_command)
 app.command(name="explain")(explain_cmd.explain_command)
+app.command(name="shadow")(shadow_cmd.shadow_command)
 
 
 def main() -> None:
