@@ -23,8 +23,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from mlfail.binning import BinSettings, build_specs
-from mlfail.binning import BinSpec
+from mlfail.binning import BinSettings, BinSpec, build_specs
 from mlfail.counts import count_frame, dense
 from mlfail.errors import UsageError
 from mlfail.io import Source
@@ -122,8 +121,13 @@ def shadow(
         )
 
     # output distribution: bins frozen on the current model's outputs, one pass for all keys
-    spec_cur = build_specs(lf, [current], settings=BinSettings(), explicit=True,
-                           numeric=[current] if schema[current].is_numeric() else ())[0]
+    spec_cur = build_specs(
+        lf,
+        [current],
+        settings=BinSettings(),
+        explicit=True,
+        numeric=[current] if schema[current].is_numeric() else (),
+    )[0]
     spec_cand = replace(spec_cur, feature=CAND, _labels=())
     seg = list(segments)
     table = count_frame(lf, [spec_cur, spec_cand], seg)
@@ -145,13 +149,19 @@ def shadow(
     aggs = [
         pl.len().alias("rows"),
         (decide_cur == decide_cand).sum().alias("agree"),
-        (pl.col(current).cast(pl.Float64, strict=False).mean() if score or tspec else
-         pl.lit(None, dtype=pl.Float64)).alias("mean_cur"),
-        (pl.col(CAND).cast(pl.Float64, strict=False).mean() if score or tspec else
-         pl.lit(None, dtype=pl.Float64)).alias("mean_cand"),
+        (
+            pl.col(current).cast(pl.Float64, strict=False).mean()
+            if score or tspec
+            else pl.lit(None, dtype=pl.Float64)
+        ).alias("mean_cur"),
+        (
+            pl.col(CAND).cast(pl.Float64, strict=False).mean()
+            if score or tspec
+            else pl.lit(None, dtype=pl.Float64)
+        ).alias("mean_cand"),
     ]
     if tspec is not None:
-        y = pl.col(label)
+        y = pl.col(tspec.label)
         lab = y.is_not_null()
         aggs.append(lab.sum().alias("labelled"))
         if tspec.task == "classification":
@@ -159,7 +169,8 @@ def shadow(
             ok_cur = (decide_cur == truth) & lab
             ok_cand = (decide_cand == truth) & lab
             aggs += [
-                ok_cur.sum().alias("ok_cur"), ok_cand.sum().alias("ok_cand"),
+                ok_cur.sum().alias("ok_cur"),
+                ok_cand.sum().alias("ok_cand"),
                 (ok_cur & ~ok_cand).sum().alias("only_cur"),
                 (ok_cand & ~ok_cur).sum().alias("only_cand"),
             ]
@@ -167,21 +178,26 @@ def shadow(
             e_cur = (y.cast(pl.Float64) - pl.col(current).cast(pl.Float64)).abs()
             e_cand = (y.cast(pl.Float64) - pl.col(CAND).cast(pl.Float64)).abs()
             d = (e_cand - e_cur).filter(lab)
-            aggs += [e_cur.filter(lab).mean().alias("mae_cur"),
-                     e_cand.filter(lab).mean().alias("mae_cand"),
-                     d.mean().alias("d_mean"), d.std().alias("d_std")]
+            aggs += [
+                e_cur.filter(lab).mean().alias("mae_cur"),
+                e_cand.filter(lab).mean().alias("mae_cand"),
+                d.mean().alias("d_mean"),
+                d.std().alias("d_std"),
+            ]
     groups: list[list[str]] = [[]] + [[s] for s in seg]
     comps: list[ModelComparison] = []
     for keys in groups:
-        agg = (lf.group_by(keys).agg(aggs) if keys else lf.select(aggs)).collect(
-            engine="streaming")
+        agg = (lf.group_by(keys).agg(aggs) if keys else lf.select(aggs)).collect(engine="streaming")
         for row in agg.iter_rows(named=True):
             sl = {k: row[k] for k in keys} or None
             comps.append(_compare(row, sl, table, spec_cur, spec_cand, keys, tspec, ps))
     if tspec is not None and tspec.is_score and tspec.task == "classification":
         _add_auc(lf, label or "", current, comps[0])
-    tested = [c for c in comps if c.p_value is not None and (c.slice is None or
-                                                            c.labelled_rows >= min_rows)]
+    tested = [
+        c
+        for c in comps
+        if c.p_value is not None and (c.slice is None or c.labelled_rows >= min_rows)
+    ]
     q = bh_adjust([c.p_value for c in tested if c.p_value is not None])
     for c, qv in zip(tested, q, strict=True):
         c.q_value = float(qv)
@@ -191,26 +207,51 @@ def shadow(
     slices.sort(key=lambda c: (c.delta if c.delta is not None else 0.0, -(c.output_psi or 0)))
     verdict, reasons = _verdict(overall, slices, tspec, ps)
     return ShadowReport(
-        live=live.spec, current=current, candidate=cand_name, verdict=verdict, reasons=reasons,
-        overall=overall, slices=slices,
-        settings={"threshold": threshold, "psi_threshold": ps.threshold, "alpha": ps.alpha,
-                  "min_rows": min_rows, "task": tspec.task if tspec else None},
+        live=live.spec,
+        current=current,
+        candidate=cand_name,
+        verdict=verdict,
+        reasons=reasons,
+        overall=overall,
+        slices=slices,
+        settings={
+            "threshold": threshold,
+            "psi_threshold": ps.threshold,
+            "alpha": ps.alpha,
+            "min_rows": min_rows,
+            "task": tspec.task if tspec else None,
+        },
     )
 
 
-def _compare(row: dict[str, Any], sl: dict[str, Any] | None, table: pl.DataFrame,
-             spec_cur: BinSpec, spec_cand: BinSpec, keys: list[str], tspec: TaskSpec | None,
-             ps: PsiSettings) -> ModelComparison:
+def _compare(
+    row: dict[str, Any],
+    sl: dict[str, Any] | None,
+    table: pl.DataFrame,
+    spec_cur: BinSpec,
+    spec_cand: BinSpec,
+    keys: list[str],
+    tspec: TaskSpec | None,
+    ps: PsiSettings,
+) -> ModelComparison:
     t = table
     for k in keys:
         t = t.filter(pl.col(k) == row[k] if row[k] is not None else pl.col(k).is_null())
     out_psi = assess_feature(spec_cur, dense(t, spec_cur), dense(t, spec_cand), ps).psi
     rows = int(row["rows"])
     comp = ModelComparison(
-        slice=sl, rows=rows, labelled_rows=int(row.get("labelled") or 0),
-        agreement=row["agree"] / rows if rows else None, output_psi=out_psi,
-        mean_current=row["mean_cur"], mean_candidate=row["mean_cand"], metric=None,
-        current=None, candidate=None, delta=None, p_value=None,
+        slice=sl,
+        rows=rows,
+        labelled_rows=int(row.get("labelled") or 0),
+        agreement=row["agree"] / rows if rows else None,
+        output_psi=out_psi,
+        mean_current=row["mean_cur"],
+        mean_candidate=row["mean_cand"],
+        metric=None,
+        current=None,
+        candidate=None,
+        delta=None,
+        p_value=None,
     )
     if tspec is None or not comp.labelled_rows:
         return comp
@@ -235,9 +276,15 @@ def _compare(row: dict[str, Any], sl: dict[str, Any] | None, table: pl.DataFrame
 
 
 def _add_auc(lf: pl.LazyFrame, label: str, current: str, comp: ModelComparison) -> None:
-    df = lf.filter(pl.col(label).is_not_null()).select(
-        pl.col(label).cast(pl.Float64), pl.col(current).cast(pl.Float64),
-        pl.col(CAND).cast(pl.Float64)).collect(engine="streaming")
+    df = (
+        lf.filter(pl.col(label).is_not_null())
+        .select(
+            pl.col(label).cast(pl.Float64),
+            pl.col(current).cast(pl.Float64),
+            pl.col(CAND).cast(pl.Float64),
+        )
+        .collect(engine="streaming")
+    )
     y = (df[label].to_numpy() >= 0.5).astype(int)
     comp.current_auc = _auc(y, df[current].to_numpy())
     comp.candidate_auc = _auc(y, df[CAND].to_numpy())
@@ -247,30 +294,41 @@ def _fmt_slice(s: dict[str, Any] | None) -> str:
     return ", ".join(f"{k}={v}" for k, v in s.items()) if s else "all rows"
 
 
-def _verdict(overall: ModelComparison, slices: list[ModelComparison], tspec: TaskSpec | None,
-             ps: PsiSettings) -> tuple[Literal["promote", "hold"], list[str]]:
+def _verdict(
+    overall: ModelComparison, slices: list[ModelComparison], tspec: TaskSpec | None, ps: PsiSettings
+) -> tuple[Literal["promote", "hold"], list[str]]:
     reasons: list[str] = []
     hold = False
     if tspec is not None and overall.labelled_rows:
         worse = [c for c in [overall, *slices] if c.significant_worse]
         for c in worse:
             hold = True
-            reasons.append(f"candidate is worse on {_fmt_slice(c.slice)}: {c.metric} "
-                           f"{c.candidate:.4g} vs {c.current:.4g} (paired test q={c.q_value:.2g})")
+            reasons.append(
+                f"candidate is worse on {_fmt_slice(c.slice)}: {c.metric} "
+                f"{c.candidate:.4g} vs {c.current:.4g} (paired test q={c.q_value:.2g})"
+            )
         if not worse:
             better = [c for c in [overall, *slices] if c.significant_better]
             reasons.append(
                 f"no segment is significantly worse; overall {overall.metric} "
                 f"{overall.candidate:.4g} vs {overall.current:.4g}"
-                + (f"; better on {', '.join(_fmt_slice(c.slice) for c in better[:3])}"
-                   if better else ""))
+                + (
+                    f"; better on {', '.join(_fmt_slice(c.slice) for c in better[:3])}"
+                    if better
+                    else ""
+                )
+            )
     else:
         if overall.output_psi is not None and overall.output_psi >= ps.threshold:
             hold = True
-            reasons.append(f"no labels, and the candidate's outputs moved too far to promote "
-                           f"blind (output PSI {overall.output_psi:.3f} ≥ {ps.threshold})")
+            reasons.append(
+                f"no labels, and the candidate's outputs moved too far to promote "
+                f"blind (output PSI {overall.output_psi:.3f} ≥ {ps.threshold})"
+            )
         else:
-            reasons.append(f"no labels: judged on outputs only (output PSI "
-                           f"{overall.output_psi or 0:.3f}, agreement "
-                           f"{(overall.agreement or 0):.1%}); confirm once labels arrive")
+            reasons.append(
+                f"no labels: judged on outputs only (output PSI "
+                f"{overall.output_psi or 0:.3f}, agreement "
+                f"{(overall.agreement or 0):.1%}); confirm once labels arrive"
+            )
     return ("hold" if hold else "promote"), reasons

@@ -27,8 +27,9 @@ def _frame(seed: int = 0, worse_in: str | None = None, n: int = 4000) -> pl.Data
         cand = np.where(bad, rng.random(n), cand)  # ... except it is noise on one geo
     lab = y.astype(float)
     lab[rng.random(n) < 0.05] = np.nan
-    return pl.DataFrame({"id": np.arange(n), "geo": geo, "score": cur, "score_v2": cand,
-                         "y": lab}).with_columns(pl.col("y").fill_nan(None))
+    return pl.DataFrame(
+        {"id": np.arange(n), "geo": geo, "score": cur, "score_v2": cand, "y": lab}
+    ).with_columns(pl.col("y").fill_nan(None))
 
 
 def _write(df: pl.DataFrame, path: Path) -> Path:
@@ -38,8 +39,13 @@ def _write(df: pl.DataFrame, path: Path) -> Path:
 
 def test_metrics_agreement_and_mcnemar_match_numpy(tmp_path: Path) -> None:
     df = _frame()
-    r = shadow(open_source(str(_write(df, tmp_path / "l.parquet"))), "score", "score_v2",
-               label="y", segments=["geo"])
+    r = shadow(
+        open_source(str(_write(df, tmp_path / "l.parquet"))),
+        "score",
+        "score_v2",
+        label="y",
+        segments=["geo"],
+    )
     lab = df.filter(pl.col("y").is_not_null())
     y = lab["y"].to_numpy() >= 0.5
     c1, c2 = lab["score"].to_numpy() >= 0.5, lab["score_v2"].to_numpy() >= 0.5
@@ -53,13 +59,21 @@ def test_metrics_agreement_and_mcnemar_match_numpy(tmp_path: Path) -> None:
     assert r.overall.candidate_auc == pytest.approx(u.statistic / (y.sum() * (~y).sum()))
     assert r.verdict == "promote" and r.overall.significant_better
     assert {tuple(c.slice.items()) for c in r.slices if c.slice} == {
-        (("geo", "US"),), (("geo", "BR"),), (("geo", "DE"),)}
+        (("geo", "US"),),
+        (("geo", "BR"),),
+        (("geo", "DE"),),
+    }
 
 
 def test_hold_when_worse_on_one_segment(tmp_path: Path) -> None:
     df = _frame(1, worse_in="BR")
-    r = shadow(open_source(str(_write(df, tmp_path / "l.parquet"))), "score", "score_v2",
-               label="y", segments=["geo"])
+    r = shadow(
+        open_source(str(_write(df, tmp_path / "l.parquet"))),
+        "score",
+        "score_v2",
+        label="y",
+        segments=["geo"],
+    )
     assert r.verdict == "hold"
     worst = r.slices[0]
     assert worst.slice == {"geo": "BR"} and worst.significant_worse
@@ -67,8 +81,9 @@ def test_hold_when_worse_on_one_segment(tmp_path: Path) -> None:
 
 
 def test_no_labels_judged_on_output_psi(tmp_path: Path) -> None:
-    df = _frame(2).with_columns(pl.col("score").alias("same"),
-                                (pl.col("score") * 0.2).alias("squashed"))
+    df = _frame(2).with_columns(
+        pl.col("score").alias("same"), (pl.col("score") * 0.2).alias("squashed")
+    )
     src = open_source(str(_write(df, tmp_path / "l.parquet")))
     assert shadow(src, "score", "same").verdict == "promote"
     r = shadow(src, "score", "squashed")
@@ -79,16 +94,57 @@ def test_cli_join_on_id_and_exit_codes(tmp_path: Path) -> None:
     df = _frame(1, worse_in="BR")
     live = _write(df.drop("score_v2"), tmp_path / "live.parquet")
     cand = _write(df.select("id", pl.col("score_v2").alias("score")), tmp_path / "cand.parquet")
-    r = runner.invoke(app, ["shadow", "-l", str(live), "--current-prediction", "score",
-                            "--candidate-prediction", "score", "--candidate-source", str(cand),
-                            "--id", "id", "--label", "y", "--segment", "geo", "-f", "json"])
+    r = runner.invoke(
+        app,
+        [
+            "shadow",
+            "-l",
+            str(live),
+            "--current-prediction",
+            "score",
+            "--candidate-prediction",
+            "score",
+            "--candidate-source",
+            str(cand),
+            "--id",
+            "id",
+            "--label",
+            "y",
+            "--segment",
+            "geo",
+            "-f",
+            "json",
+        ],
+    )
     assert r.exit_code == 1, r.stderr
     data = json.loads(r.stdout)
     assert data["schema_version"] == 1 and data["verdict"] == "hold"
     assert data["overall"]["rows"] == df.height
-    r = runner.invoke(app, ["shadow", "-l", str(live), "--current-prediction", "score",
-                            "--candidate-prediction", "score", "--candidate-source", str(cand)])
+    r = runner.invoke(
+        app,
+        [
+            "shadow",
+            "-l",
+            str(live),
+            "--current-prediction",
+            "score",
+            "--candidate-prediction",
+            "score",
+            "--candidate-source",
+            str(cand),
+        ],
+    )
     assert r.exit_code == 2 and "--candidate-source needs --id" in r.stderr
-    r = runner.invoke(app, ["shadow", "-l", str(live), "--current-prediction", "nope",
-                            "--candidate-prediction", "score"])
+    r = runner.invoke(
+        app,
+        [
+            "shadow",
+            "-l",
+            str(live),
+            "--current-prediction",
+            "nope",
+            "--candidate-prediction",
+            "score",
+        ],
+    )
     assert r.exit_code == 2 and "column 'nope' (from --current-prediction)" in r.stderr

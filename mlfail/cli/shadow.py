@@ -42,8 +42,10 @@ def shadow_command(
     ],
     candidate_source: Annotated[
         str | None,
-        typer.Option("--candidate-source",
-                     help="Parquet with the candidate's outputs, joined to --live on --id."),
+        typer.Option(
+            "--candidate-source",
+            help="Parquet with the candidate's outputs, joined to --live on --id.",
+        ),
     ] = None,
     id_column: Annotated[
         str | None, typer.Option("--id", help="Row id column joining --candidate-source.")
@@ -76,7 +78,8 @@ def shadow_command(
         label=label,
         segments=split_list(segment),
         candidate_source=open_source(candidate_source, role="--candidate-source")
-        if candidate_source else None,
+        if candidate_source
+        else None,
         id_column=id_column,
         threshold=threshold,
         psi=PsiSettings(threshold=psi_threshold),
