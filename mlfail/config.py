@@ -134,3 +134,108 @@ def select_features(schema: pl.Schema, roles: Roles) -> tuple[list[str], list[st
 
 def as_tuple(values: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(values or ())
+
+
+# ---- mlfail.toml / [tool.mlfail] / MLFAIL_* ---------------------------------------------
+#
+# Every flag can be set in a config file so that `mlfail triage` alone works in a configured
+# repository. Precedence: flags > environment (MLFAIL_<FLAG>, e.g. MLFAIL_THRESHOLD=0.2,
+# MLFAIL_META=pipeline_version,sdk_version) > file. Top-level keys apply to every command that
+# has the flag; a table named after a command ([triage], [psi], [check.quality] …) overrides
+# them for that command. Keys are flag names without dashes, '-' or '_' alike
+# (fail-on = fail_on).
+
+
+def _find_config_arg(argv: Sequence[str]) -> str | None:
+    for i, a in enumerate(argv):
+        if a == "--config" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--config="):
+            return a.split("=", 1)[1]
+    return None
+
+
+def find_config(argv: Sequence[str], env: dict[str, str], cwd: str) -> tuple[str | None, bool]:
+    """(path, explicit). Explicit: --config or MLFAIL_CONFIG; else ./mlfail.toml, else
+    ./pyproject.toml when it has a [tool.mlfail] table."""
+    import os
+
+    arg = _find_config_arg(argv) or env.get("MLFAIL_CONFIG")
+    if arg:
+        return arg, True
+    for name in ("mlfail.toml", "pyproject.toml"):
+        p = os.path.join(cwd, name)
+        if os.path.isfile(p):
+            return p, False
+    return None, False
+
+
+def load_config_file(path: str, *, explicit: bool = True) -> dict[str, object]:
+    """Parse mlfail.toml (or pyproject.toml's [tool.mlfail]); problems are one InputError line."""
+    import re
+    import tomllib
+
+    from mlfail.errors import InputError
+
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise InputError(f"--config {path}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        where = f"{path}:{m.group(1)}" if m else path
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise InputError(f"--config {where}: invalid TOML: {msg}") from None
+    except OSError as exc:
+        raise InputError(f"--config {path}: cannot read ({exc.strerror})") from None
+    if path.endswith("pyproject.toml"):
+        tool = data.get("tool", {})
+        cfg = tool.get("mlfail", {}) if isinstance(tool, dict) else {}
+        if not cfg and explicit:
+            raise InputError(f"--config {path}: no [tool.mlfail] table")
+        return cfg if isinstance(cfg, dict) else {}
+    return data
+
+
+def _norm(key: str) -> str:
+    return key.replace("-", "_").lower()
+
+
+def default_map_for(
+    tree: dict[str, object], cfg: dict[str, object], env: dict[str, str]
+) -> dict[str, object]:
+    """Build Click's ``default_map`` for a command tree
+    ``{name: {flag: (param, multiple)} | subtree}``
+    from the config file ``cfg`` and ``MLFAIL_*`` environment variables (env wins)."""
+    top = {_norm(k): v for k, v in cfg.items() if not isinstance(v, dict)}
+    out: dict[str, object] = {}
+
+    def leaf(params: dict[str, tuple[str, bool]], section: dict[str, object]) -> dict[str, object]:
+        vals: dict[str, object] = {}
+        merged = {**top, **{_norm(k): v for k, v in section.items() if not isinstance(v, dict)}}
+        for flag, (param, multiple) in params.items():
+            if flag in merged:
+                v = merged[flag]
+                vals[param] = (list(v) if isinstance(v, list) else [v]) if multiple else v
+            ev = env.get(f"MLFAIL_{flag.upper()}")
+            if ev is not None:
+                vals[param] = [p.strip() for p in ev.split(",") if p.strip()] if multiple else ev
+        return vals
+
+    def walk(node: dict[str, object], section: dict[str, object], dst: dict[str, object]) -> None:
+        for name, sub in node.items():
+            sec = section.get(name, {}) if isinstance(section.get(name), dict) else {}
+            assert isinstance(sub, dict)
+            if sub and all(isinstance(v, tuple) for v in sub.values()):
+                vals = leaf(sub, sec)  # type: ignore[arg-type]
+                if vals:
+                    dst[name] = vals
+            else:
+                child: dict[str, object] = {}
+                walk(sub, sec, child)  # type: ignore[arg-type]
+                if child:
+                    dst[name] = child
+
+    walk(tree, cfg, out)
+    return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -38,6 +38,14 @@ def _root(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            help="Config file with defaults for every flag (default: ./mlfail.toml, or "
+            "[tool.mlfail] in ./pyproject.toml). Precedence: flags > MLFAIL_* env > file.",
+        ),
+    ] = None,
 ) -> None:
     """Triage production ML incidents."""
 
@@ -47,5 +55,46 @@ app.command(name="explain")(explain_cmd.explain_command)
 app.command(name="shadow")(shadow_cmd.shadow_command)
 
 
+def command_tree() -> dict[str, object]:
+    """{command: {flag_name: (param_name, is_multiple)} | {subcommand: …}}."""
+
+    def walk(cmd: Any) -> dict[str, object]:
+        subs = getattr(cmd, "commands", None)
+        if isinstance(subs, dict):
+            return {name: walk(sub) for name, sub in subs.items()}
+        out: dict[str, object] = {}
+        for p in cmd.params:
+            if getattr(p, "param_type_name", "") != "option" or not p.name:
+                continue
+            if p.name in ("help", "config", "version"):
+                continue
+            for flag in p.opts:
+                if flag.startswith("--"):
+                    out[flag[2:].replace("-", "_")] = (p.name, bool(getattr(p, "multiple", False)))
+        return out
+
+    return walk(typer.main.get_command(app))
+
+
+def build_default_map(argv: list[str], env: dict[str, str], cwd: str) -> dict[str, object]:
+    """Defaults from mlfail.toml / [tool.mlfail] / MLFAIL_* (flags still win)."""
+    from mlfail.config import default_map_for, find_config, load_config_file
+
+    path, explicit = find_config(argv, env, cwd)
+    cfg = load_config_file(path, explicit=explicit) if path else {}
+    return default_map_for(command_tree(), cfg, env)
+
+
 def main() -> None:
-    app()
+    import os
+    import sys
+
+    from mlfail.cli.common import error_line
+    from mlfail.errors import MlfailError
+
+    try:
+        dm = build_default_map(sys.argv[1:], dict(os.environ), os.getcwd())
+    except MlfailError as exc:
+        error_line(str(exc))
+        raise SystemExit(2) from None
+    app(default_map=dm)
