@@ -263,6 +263,9 @@ class Explanation:
     prediction: dict[str, Any] | None
     settings: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    days: list[dt.date] = field(default_factory=list)
+    daily_psi: dict[str, list[float | None]] = field(default_factory=dict)  # per hypothesis feature
+    daily_metric: list[float | None] = field(default_factory=list)  # accuracy / MAE per day
     schema_version: int = EXPLAIN_SCHEMA_VERSION
 
 
@@ -647,6 +650,15 @@ def explain(
     hypotheses = [h for h in hypotheses if h.confidence >= cfg.min_confidence]
     hypotheses.sort(key=lambda h: (-h.confidence, h.feature or ""))
     verdict, reason = _verdict(hypotheses, perf_info, pred_info, has_labels, ps)
+    daily_psi = {
+        h.feature: [None if not math.isfinite(v) else float(v) for v in states[h.feature].daily]
+        for h in hypotheses
+        if h.feature in states
+    }
+    daily_metric: list[float | None] = []
+    if task is not None and perf_day is not None:
+        by_day = dict(zip(perf_day[DAY].to_list(), perf_day[task.metric].to_list(), strict=True))
+        daily_metric = [by_day.get(d) for d in dates]
     return Explanation(
         verdict=verdict,
         verdict_reason=reason,
@@ -667,6 +679,9 @@ def explain(
             "onset_threshold": cfg.onset_threshold,
         },
         warnings=warnings,
+        days=dates,
+        daily_psi=daily_psi,
+        daily_metric=daily_metric,
     )
 
 

@@ -41,6 +41,9 @@ def explain_data(ex: Explanation) -> dict[str, Any]:
         "settings": ex.settings,
         "warnings": ex.warnings,
         "hypotheses": ex.hypotheses,
+        "days": ex.days,
+        "daily_psi": ex.daily_psi,
+        "daily_metric": ex.daily_metric,
     }
 
 
