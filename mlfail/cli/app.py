@@ -8,6 +8,8 @@ import typer
 
 from mlfail._version import __version__
 from mlfail.cli import psi as psi_cmd
+from mlfail.cli.baseline import baseline_app
+from mlfail.cli.check import check_app
 
 app = typer.Typer(
     name="mlfail",
@@ -41,6 +43,8 @@ def _root(
 
 
 app.command(name="psi")(psi_cmd.psi_command)
+app.add_typer(baseline_app, name="baseline")
+app.add_typer(check_app, name="check")
 
 
 def main() -> None:

@@ -12,6 +12,14 @@ Ref = Annotated[
         "--reference", "-r", help="Training snapshot: Parquet file, glob, hive directory or URL."
     ),
 ]
+BaselinePath = Annotated[
+    str | None,
+    typer.Option(
+        "--baseline",
+        "-b",
+        help="Saved baseline (mlfail baseline create) to compare against instead of --reference.",
+    ),
+]
 Live = Annotated[
     str,
     typer.Option(
