@@ -131,14 +131,17 @@ def two_proportion_test(
 
 
 def outside_range_p_value(k: int, m: int, n_ref: int) -> float:
-    """P(at least k of m live values fall outside the reference [min, max] by chance).
+    """P(at least k of m live values fall outside the [min, max] of n_ref reference values)
+    when live and reference come from the same continuous distribution.
 
-    For exchangeable data a new value exceeds the maximum (or undercuts the minimum) of n
-    reference values with probability 1/(n+1) each, so the chance share is 2/(n+1)."""
-    if m <= 0 or k <= 0:
+    The probability mass outside the reference range is U = F(min) + 1 − F(max), the sum of two
+    of the n+1 uniform spacings: U ~ Beta(2, n−1). Given U the count is Binomial(m, U), so the
+    count is Beta-Binomial(m, 2, n−1) (mean 2m/(n+1)). A plain binomial with p = 2/(n+1) would
+    ignore that all live values share the same reference extremes and cry wolf. With ties
+    (discrete data) the test is conservative."""
+    if m <= 0 or k <= 0 or n_ref < 2:
         return 1.0
-    p0 = min(1.0, 2.0 / (n_ref + 1))
-    return float(stats.binomtest(k, m, p0, alternative="greater").pvalue)
+    return float(stats.betabinom.sf(k - 1, m, 2, n_ref - 1))
 
 
 # ---- schema ----------------------------------------------------------------------------------
@@ -179,14 +182,15 @@ def _family_of(text: str) -> str:
     return "other"
 
 
-def dtype_change_severity(ref: str, live: pl.DataType) -> Severity:
-    """Same family, other width (Int32→Int64): info; integer↔float: warning; anything else
-    (number↔string, …): error."""
+def dtype_change_severity(ref: str, live: pl.DataType, kind: str | None = None) -> Severity:
+    """Same family, other width (Int32→Int64): info; integer↔float: warning for a numeric
+    feature, error for an integer feature binned as categories (3 is logged as "3.0" and no
+    longer matches its category); anything else (number↔string, …): error."""
     a, b = _family_of(ref), dtype_family(live)
     if a == b:
         return "info"
     if {a, b} == {"integer", "float"}:
-        return "warning"
+        return "error" if kind == "categorical" else "warning"
     return "error"
 
 
@@ -326,6 +330,8 @@ def check_quality(
     checks: list[tuple[str, str]] = []
     live_schema = live.schema
     feature_names = {s.feature for s in ref.specs}
+    spec_kind = {s.feature: s.kind for s in ref.specs}
+    broken: set[str] = set()  # features whose type change is an error: no further rules
 
     # -- schema diff
     for col, ref_dtype in ref.schema.items():
@@ -348,8 +354,12 @@ def check_quality(
         live_dtype = live_schema[col]
         if str(live_dtype) != ref_dtype:
             dsev: Severity = (
-                dtype_change_severity(ref_dtype, live_dtype) if col in feature_names else "info"
+                dtype_change_severity(ref_dtype, live_dtype, spec_kind.get(col))
+                if col in feature_names
+                else "info"
             )
+            if dsev == "error":
+                broken.add(col)
             findings.append(
                 QualityFinding(
                     col,
@@ -376,7 +386,11 @@ def check_quality(
 
     # -- per-feature rules on the features the live data can be counted for
     specs = [
-        s for s in ref.specs if s.feature in live_schema and countable(s, live_schema[s.feature])
+        s
+        for s in ref.specs
+        if s.feature in live_schema
+        and s.feature not in broken
+        and countable(s, live_schema[s.feature])
     ]
     ref_stats = ref.stats
     ref_table = ref.table(())
