@@ -597,6 +597,7 @@ def check_quality(
             fd for (fd, _, _), qv in zip(default_tests, q, strict=True) if qv <= settings.alpha
         ]
 
+    warnings = [] if m else [f"--live {live.spec}: no rows; only the schema was checked"]
     rule_rank = {r: i for i, r in enumerate(RULES)}
     findings.sort(key=lambda x: (-SEVERITY_ORDER[x.severity], rule_rank[x.rule], x.feature))
     return QualityReport(
@@ -607,4 +608,5 @@ def check_quality(
         findings=findings,
         checks=checks,
         settings=settings.__dict__.copy(),
+        warnings=warnings,
     )

@@ -249,3 +249,9 @@ def test_string_default_fill_in_a_known_category(tmp_path: Path) -> None:
     f = r.findings[0]
     assert f.reference == pytest.approx(0.05, abs=0.01) and f.live == pytest.approx(0.35, abs=0.03)
     assert "'' makes up" in f.message
+
+
+def test_empty_live_checks_the_schema_only(profile, tmp_path: Path) -> None:
+    r = run(profile, clean().head(0), tmp_path)
+    assert r.findings == [] and r.live_rows == 0
+    assert r.warnings and r.warnings[0].endswith("no rows; only the schema was checked")

@@ -17,7 +17,8 @@ BaselinePath = Annotated[
     typer.Option(
         "--baseline",
         "-b",
-        help="Saved baseline (mlfail baseline create) to compare against instead of --reference.",
+        help="Saved baseline (mlfail baseline create) to compare against instead of "
+        "--reference; its features and bins are used as frozen.",
     ),
 ]
 Live = Annotated[
