@@ -62,6 +62,7 @@ STRING_DEFAULTS = ("", "unknown", "none", "null", "n/a")
 MEAN_DEFAULT = "mean"
 MAX_FREQUENCIES = 1000
 MAX_SEGMENT_VALUES = 1000
+MAX_JOINT_GROUPS = 5000  # count all segments in one pass when their combinations are few
 ADDITIVE_PERF = ("rows", "labelled", "errors", "positives", "abs_error_sum", "scored")
 
 
@@ -722,9 +723,6 @@ def _scalar_stats(
         else:
             s = pl.col(spec.feature).cast(pl.String)
             exprs.append(s.is_null().sum().alias(f"{i}|nulls"))
-            if is_string_dtype(dtype):
-                norm = s.str.strip_chars().str.to_lowercase()
-                exprs += [(norm == c).sum().alias(f"{i}|d|{c}") for c in STRING_DEFAULTS]
     row = lf.select(exprs).collect(engine="streaming").row(0, named=True)
     out: dict[str, dict[str, Any]] = {"__rows": {"rows": int(row["__rows"])}}
     for i, spec in enumerate(specs):
@@ -794,6 +792,12 @@ def _profile_features(
                 )
             )
             st.frequencies_rest = int(vc["len"].slice(MAX_FREQUENCIES).sum())
+            if is_string_dtype(dtype):  # default-fill values, from the distinct values only
+                norm = vc.select(
+                    pl.col("v").str.strip_chars().str.to_lowercase().alias("n"), pl.col("len")
+                )
+                for c in STRING_DEFAULTS:
+                    st.defaults[c] = int(norm.filter(pl.col("n") == c)["len"].sum())
         stats[spec.feature] = st
     return rows, stats
 
@@ -868,6 +872,7 @@ def build_baseline(
                 f"--segment {seg}: column has type {source.schema[seg]}; a segment must be a "
                 "low-cardinality string, integer, boolean or date column"
             )
+    n_values: dict[str, int] = {}
     if segments:
         nu = (
             source.lf.select([pl.col(s).n_unique().alias(s) for s in segments])
@@ -875,6 +880,7 @@ def build_baseline(
             .row(0, named=True)
         )
         for s in segments:
+            n_values[s] = int(nu[s])
             if nu[s] > MAX_SEGMENT_VALUES:
                 raise UsageError(
                     f"--segment {s}: {nu[s]} distinct values in {source.spec}; a segment column "
@@ -902,6 +908,7 @@ def build_baseline(
                 f"drop --prediction {roles.prediction} or rebuild it with the same flag"
             )
         settings_dict = dict(specs_from.bin_settings)
+        skipped = list(specs_from.skipped)
     else:
         from mlfail.audit import reference_from_source
 
@@ -927,6 +934,9 @@ def build_baseline(
         source, [*specs, *([pred_spec] if pred_spec else [])], progress=progress
     )
     tables: dict[tuple[str, ...], pl.DataFrame] = {}
+    if len(segments) > 1 and math.prod(n_values.values()) <= MAX_JOINT_GROUPS:
+        # one pass by every segment together; each single segment and () are sums of it
+        counter.prefetch(segments)
     for seg in segments:
         t = counter.table((seg,))
         assert t is not None

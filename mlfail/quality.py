@@ -39,6 +39,7 @@ from mlfail.io import Source
 from mlfail.psi import bh_adjust
 
 QUALITY_SCHEMA_VERSION = 1
+NORM = "__mlfail_norm_"  # temporary columns: normalised strings for default-fill counts
 Severity = Literal["error", "warning", "info"]
 SEVERITY_ORDER: dict[str, int] = {"error": 3, "warning": 2, "info": 1}
 RULES = (
@@ -238,6 +239,7 @@ def _live_aggregates(
     """One select over live: out-of-range counts, default-value counts and min/max per
     feature."""
     exprs: list[pl.Expr] = [pl.len().alias("__rows")]
+    norm_cols: dict[str, pl.Expr] = {}
     cands_by: dict[str, dict[str, float | str]] = {}
     for i, spec in enumerate(specs):
         st = ref_stats[spec.feature]
@@ -248,14 +250,12 @@ def _live_aggregates(
             exprs += [val.count().alias(f"{i}|n"), val.min().alias(f"{i}|min")]
             exprs.append(val.max().alias(f"{i}|max"))
             if st.numeric and st.min is not None and st.max is not None:
-                exprs.append((val < st.min).sum().alias(f"{i}|below"))
-                above = val > st.max
-                if st.pos_inf:  # +inf was in the reference too
-                    above = above & (val != math.inf)
-                below = val < st.min
-                if st.neg_inf:
+                below, above = val < st.min, val > st.max
+                if st.neg_inf:  # -inf was in the reference too
                     below = below & (val != -math.inf)
-                exprs[-1] = below.sum().alias(f"{i}|below")
+                if st.pos_inf:
+                    above = above & (val != math.inf)
+                exprs.append(below.sum().alias(f"{i}|below"))
                 exprs.append(above.sum().alias(f"{i}|above"))
         else:
             s = pl.col(spec.feature).cast(pl.String)
@@ -265,14 +265,19 @@ def _live_aggregates(
         cands_by[spec.feature] = cands
         for j, (label, v) in enumerate(cands.items()):
             if isinstance(v, str):
-                norm = pl.col(spec.feature).cast(pl.String).str.strip_chars().str.to_lowercase()
-                exprs.append((norm == v).sum().alias(f"{i}|d{j}"))
+                if f"{NORM}{i}" not in norm_cols:  # normalise once per column, not per value
+                    norm_cols[f"{NORM}{i}"] = (
+                        pl.col(spec.feature).cast(pl.String).str.strip_chars().str.to_lowercase()
+                    )
+                exprs.append((pl.col(f"{NORM}{i}") == v).sum().alias(f"{i}|d{j}"))
             elif label == MEAN_DEFAULT:
                 x = pl.col(spec.feature).cast(pl.Float64)
                 exprs.append(((x - v).abs() <= mean_tolerance(v)).sum().alias(f"{i}|d{j}"))
             else:
                 x = pl.col(spec.feature).cast(pl.Float64)
                 exprs.append((x == v).sum().alias(f"{i}|d{j}"))
+    if norm_cols:
+        lf = lf.with_columns(expr.alias(name) for name, expr in norm_cols.items())
     row = lf.select(exprs).collect(engine="streaming").row(0, named=True)
     out: dict[str, dict[str, Any]] = {"__rows": {"rows": int(row["__rows"])}}
     for i, spec in enumerate(specs):

@@ -181,6 +181,7 @@ def test_merge_cli(drift_pair: tuple[Path, Path], tmp_path: Path) -> None:
     assert "approximate: defaults.mean, quantiles" in r.stderr
     merged, full = json.loads(m.read_text()), json.loads(whole.read_text())
     assert merged["rows"] == 4000 and merged["counts"] == full["counts"]
+    assert merged["skipped"] == full["skipped"] and merged["schema"] == full["schema"]
     # PSI against the merged baseline is the PSI against the whole reference
     x = run("psi", "-b", str(m), "-l", str(live), "-f", "json")
     y = run("psi", "-r", str(ref), "-l", str(live), "-f", "json")
