@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv lint format test demo sample-data clean
+.PHONY: venv lint format test demo sample-data baseline clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -36,6 +36,15 @@ demo: $(STAMP)
 
 sample-data: $(STAMP)
 	$(BIN)/python sample_data/generate.py --out sample_data
+
+# The pre-launch step on the sample: save the reference profile. Dated 2026-09-01 (launch day)
+# through SOURCE_DATE_EPOCH so the committed file is reproducible byte for byte.
+BASELINE_EPOCH ?= 1788220800
+baseline: $(STAMP)
+	SOURCE_DATE_EPOCH=$(BASELINE_EPOCH) $(BIN)/mlfail baseline create --force \
+		--reference sample_data/reference.parquet --out sample_data/baseline.json \
+		--timestamp ts --label is_fraud --prediction score --meta pipeline_version --meta sdk_version \
+		--segment geo --segment channel --segment user_segment
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

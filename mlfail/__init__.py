@@ -8,6 +8,7 @@ Python API (the CLI is a thin shell over these)::
 
 from mlfail._version import __version__
 from mlfail.audit import psi
+from mlfail.baseline import Baseline, build_baseline, load_baseline, merge_baselines
 from mlfail.binning import BinSettings, BinSpec, build_specs
 from mlfail.config import Roles
 from mlfail.counts import count_frame, count_source, merge
@@ -16,6 +17,7 @@ from mlfail.io import Source, open_source
 from mlfail.psi import PsiSettings
 
 __all__ = [
+    "Baseline",
     "BinSettings",
     "BinSpec",
     "InputError",
@@ -25,10 +27,13 @@ __all__ = [
     "Source",
     "UsageError",
     "__version__",
+    "build_baseline",
     "build_specs",
     "count_frame",
     "count_source",
+    "load_baseline",
     "merge",
+    "merge_baselines",
     "open_source",
     "psi",
 ]

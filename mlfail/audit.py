@@ -124,6 +124,7 @@ def psi(
         )
     else:
         ref = reference
+        skipped = list(getattr(ref, "skipped", []))  # a baseline remembers what it left out
         check_roles_exist(roles, [(ref.name, ref.columns), (live_src.spec, live_src.columns)])
     live_src.require(by, "--by")
     if roles.features is not None:
@@ -138,6 +139,12 @@ def psi(
     if by and all(b in ref.columns for b in by):
         ref_by = ref.table(by)
         ref_table = ref.table(())
+        if ref_by is None:
+            warnings.append(
+                f"--by {','.join(by)}: {ref.name} holds no reference counts by these columns "
+                "(a baseline stores them only for its --segment columns); each slice is "
+                "compared with the whole reference"
+            )
     else:
         ref_table = ref.table(())
         if by:

@@ -174,7 +174,10 @@ def test_unknown_feature_and_by_column(drift_pair: tuple[Path, Path]) -> None:
 def test_missing_reference_flag(drift_pair: tuple[Path, Path]) -> None:
     _, live = drift_pair
     line = _err(run("psi", "-l", str(live)))
-    assert "--reference is required" in line
+    assert line == (
+        "mlfail: error: --reference or --baseline is required: "
+        "the training snapshot to compare against"
+    )
 
 
 def test_bad_flag_values(drift_pair: tuple[Path, Path]) -> None:

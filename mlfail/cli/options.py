@@ -12,6 +12,15 @@ Ref = Annotated[
         "--reference", "-r", help="Training snapshot: Parquet file, glob, hive directory or URL."
     ),
 ]
+BaselinePath = Annotated[
+    str | None,
+    typer.Option(
+        "--baseline",
+        "-b",
+        help="Saved baseline (mlfail baseline create) to compare against instead of "
+        "--reference; its features and bins are used as frozen.",
+    ),
+]
 Live = Annotated[
     str,
     typer.Option(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mlfail.audit import psi
+from mlfail.audit import load_reference, psi
 from mlfail.binning import BinSettings
 from mlfail.cli.common import (
     EXIT_FINDINGS,
@@ -21,6 +21,7 @@ from mlfail.cli.common import (
     warn,
 )
 from mlfail.cli.options import (
+    BaselinePath,
     Categorical,
     Features,
     Label,
@@ -32,7 +33,7 @@ from mlfail.cli.options import (
     Timestamp,
 )
 from mlfail.config import Roles, split_list
-from mlfail.errors import UsageError
+from mlfail.reference import Reference
 from mlfail.report.human import render_psi
 from mlfail.report.jsonout import psi_json
 from mlfail.report.model import PsiReport
@@ -50,6 +51,7 @@ def exit_code_for(report: PsiReport, fail_on: FailOn) -> int:
 def psi_command(
     live: Live,
     reference: Ref = None,
+    baseline: BaselinePath = None,
     by: Annotated[
         list[str] | None,
         typer.Option(
@@ -94,10 +96,8 @@ def psi_command(
         FailOn, typer.Option("--fail-on", help="Exit 1 when a feature is at/above this status.")
     ] = FailOn.drift,
 ) -> None:
-    """PSI per feature, live vs reference (optionally per slice), with sample-size-aware
-    significance. Exit 1 when a feature is drifted (see --fail-on)."""
-    if reference is None:
-        raise UsageError("--reference is required: the training snapshot to compare against")
+    """PSI per feature, live vs reference or a saved baseline (optionally per slice), with
+    sample-size-aware significance. Exit 1 when a feature is drifted (see --fail-on)."""
     roles = Roles(
         timestamp=timestamp,
         label=label,
@@ -109,8 +109,14 @@ def psi_command(
     )
     from mlfail.psi import PsiSettings
 
+    ref: str | Reference
+    if baseline is not None or reference is None:
+        # a saved baseline (or the one-line error when neither is given)
+        ref = load_reference(reference, baseline, roles)[0]
+    else:
+        ref = reference
     report = psi(
-        reference,
+        ref,
         live,
         roles=roles,
         by=split_list(by),
