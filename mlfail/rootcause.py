@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from mlfail.baseline import NUMERIC_DEFAULTS, QUANTILE_LEVELS, STRING_DEFAULTS, FeatureStats
 from mlfail.binning import BinSettings, BinSpec, build_specs
 from mlfail.changepoint import Onset, detect_onset
 from mlfail.config import Roles
@@ -85,8 +86,9 @@ DQ_SIGNATURES = (
     "out_of_range",
     "clipping",
 )
-DEFAULT_FILLS_NUM = (0.0, -1.0, -999.0, -9999.0, 999.0)
-DEFAULT_FILLS_CAT = ("", "unknown", "none", "null", "n/a", "na", "nan", "-", "?")
+DEFAULT_FILLS_NUM = tuple(NUMERIC_DEFAULTS.values())
+DEFAULT_FILLS_CAT = STRING_DEFAULTS
+DECILES = [k / 10 for k in range(1, 10)]
 NAMED_FACTORS = {
     10.0: "×10",
     100.0: "×100 (units→cents?)",
@@ -419,7 +421,8 @@ def _moved_bins(rec: FeaturePsi, k: int = 3) -> list[dict[str, Any]]:
 
 
 def _p(p: float) -> str:
-    return "<1e-300" if p < 1e-300 else f"{p:.2g}"
+    """'<1e-300' or '=0.0012', to follow a 'p'."""
+    return "<1e-300" if p < 1e-300 else f"={p:.2g}"
 
 
 def _fmt_share(x: float | None) -> str:
@@ -714,7 +717,8 @@ def _prediction_drift(
         )[0]
     if spec is None:
         return None, None
-    table = getattr(reference, "prediction_table", None)
+    pt = getattr(reference, "prediction_table", None)
+    table = pt(()) if callable(pt) else pt
     if table is not None:
         ref_counts = dense(table, spec)
     elif ref_lazy is not None:
@@ -736,15 +740,21 @@ def _prediction_drift(
         .collect(engine="streaming")
     )
     n_live = int(mat.sum())
-    if top.height and n_live and ref_lazy is not None and pred in reference.columns:
+    if top.height and n_live:
         value = top[pred][0]
         live_share = int(top["len"][0]) / n_live
-        ref_row = (
-            ref_lazy.select((pl.col(pred) == value).sum().alias("k"), pl.len().alias("n"))
-            .collect(engine="streaming")
-            .row(0, named=True)
-        )
-        ref_share = ref_row["k"] / ref_row["n"] if ref_row["n"] else 0.0
+        if ref_lazy is not None and pred in reference.columns:
+            ref_row = (
+                ref_lazy.select((pl.col(pred) == value).sum().alias("k"), pl.len().alias("n"))
+                .collect(engine="streaming")
+                .row(0, named=True)
+            )
+            ref_share = ref_row["k"] / ref_row["n"] if ref_row["n"] else 0.0
+        else:
+            # a baseline has no rows: the share of the reference bin holding the value bounds
+            # the reference share of the value itself from above
+            b = int(dense(count_frame(pl.LazyFrame({pred: [value]}), [spec]), spec).argmax())
+            ref_share = float(ref_counts[b] / max(ref_counts.sum(), 1))
         if live_share >= 0.05 and live_share >= 5 * ref_share + 0.02:
             spike = {"value": value, "reference_share": ref_share, "live_share": live_share}
     pred_onset = onset.date if onset and onset.direction == "up" else None
@@ -1072,12 +1082,14 @@ def _signatures(
         ):
             ref_filter = cond
     ref_lazy = reference.lazy
-    if ref_lazy is None:
+    ref_stats: dict[str, FeatureStats] | None = getattr(reference, "stats", None)
+    if ref_lazy is None and (ref_stats is None or f not in ref_stats):
         return []
     out: list[SignatureEvidence] = []
     x = pl.col(f)
+    # A saved baseline keeps its own quantile levels (and no rows): compare at those levels.
+    levels = DECILES if ref_lazy is not None else list(QUANTILE_LEVELS)
     if spec.kind == "numeric":
-        levels = [k / 10 for k in range(1, 10)]
 
         def q(lf: pl.LazyFrame, flt: pl.Expr) -> dict[str, Any]:
             xf = x.cast(pl.Float64)
@@ -1100,7 +1112,13 @@ def _signatures(
                 .row(0, named=True)
             )
 
-        r = q(ref_lazy, ref_filter)
+        r = (
+            q(ref_lazy, ref_filter)
+            if ref_lazy is not None
+            else _stats_row(ref_stats[f], levels, DEFAULT_FILLS_NUM)
+            if ref_stats
+            else {}
+        )
         lv = q(live.lf, live_filter)
     else:
         vocab = [*spec.categories, *spec.other]
@@ -1123,7 +1141,13 @@ def _signatures(
                 .row(0, named=True)
             )
 
-        r = qc(ref_lazy, ref_filter)
+        r = (
+            qc(ref_lazy, ref_filter)
+            if ref_lazy is not None
+            else _stats_row(ref_stats[f], levels, DEFAULT_FILLS_CAT)
+            if ref_stats
+            else {}
+        )
         lv = qc(live.lf, live_filter)
     n_r, n_l = max(r["n"], 1), max(lv["n"], 1)
     if lv["n"] < cfg.min_cohort_rows:
@@ -1223,6 +1247,32 @@ def _signatures(
     return out
 
 
+def _stats_row(st: FeatureStats, levels: list[float], fills: Sequence[Any]) -> dict[str, Any]:
+    """The reference side of the signature query, read from a saved baseline's stats."""
+    row: dict[str, Any] = {
+        "n": st.rows,
+        "missing": st.nulls,
+        "min": st.min,
+        "max": st.max,
+        "std": st.std,
+        "mean": st.mean,
+        "at_max": 0,
+        "at_min": 0,
+        "unseen": 0,
+        "distinct": len(st.frequencies) + (1 if st.frequencies_rest else 0),
+        "q": [st.quantiles.get(str(lv)) for lv in levels] if st.numeric else None,
+    }
+    if row["q"] is not None and any(v is None for v in row["q"]):
+        row["q"] = None
+    for i, v in enumerate(fills):
+        if isinstance(v, str):
+            row[f"fill_{i}"] = int(st.defaults.get(v, 0))
+        else:
+            key = next((k for k, dv in NUMERIC_DEFAULTS.items() if dv == v), None)
+            row[f"fill_{i}"] = int(st.defaults.get(key, 0)) if key is not None else 0
+    return row
+
+
 def _numeric_signatures(
     r: dict[str, Any], lv: dict[str, Any], n_r: int, n_l: int, filled: bool
 ) -> list[SignatureEvidence]:
@@ -1259,7 +1309,7 @@ def _numeric_signatures(
                         None,
                         factor,
                         None,
-                        f"every decile is ×{factor:.3g} the reference's"
+                        f"every quantile is ×{factor:.3g} the reference's"
                         + (f" — {name}" if name else "")
                         + " (a unit or scale change)",
                     )
@@ -1282,7 +1332,7 @@ def _numeric_signatures(
                         None,
                         float(slope),
                         None,
-                        f"live deciles ≈ {slope:.3g}·x {'+' if icpt >= 0 else '−'} "
+                        f"live quantiles ≈ {slope:.3g}·x {'+' if icpt >= 0 else '−'} "
                         f"{abs(icpt):.3g} of the reference's (an affine transform changed)",
                     )
                 )
@@ -1591,7 +1641,7 @@ def _performance_evidence(
             rows=li,
             text=(
                 f"accuracy {acc_in:.1%} on {cohort.column}={_value_str(cohort.value)} vs "
-                f"{acc_out:.1%} on {what} ({li} labelled rows, p={_p(p)})"
+                f"{acc_out:.1%} on {what} ({li} labelled rows, p{_p(p)})"
                 if p is not None
                 else ""
             ),

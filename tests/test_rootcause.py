@@ -200,3 +200,38 @@ def test_noisy_or_and_factor_names() -> None:
     assert name_factor(100.4) is not None and "×100" in name_factor(100.4)  # type: ignore[operator]
     assert name_factor(1000) is not None and "×1000" in name_factor(1000)  # type: ignore[operator]
     assert name_factor(2.0) is None
+
+
+@pytest.mark.parametrize("make", [S.pipeline_x100, S.default_fill], ids=lambda f: f.__name__)
+def test_baseline_gives_the_same_explanation(make: Any, tmp_path: Path) -> None:
+    from mlfail.baseline import build_baseline
+
+    sc = make()
+    p = sc.write(tmp_path)
+    bpath = tmp_path / "baseline.json"
+    build_baseline(str(p["reference"]), ROLES, segments=["geo", "source"]).save(bpath)
+    with_ref = run(sc, tmp_path / "again")
+    base_ref, _ = load_reference(None, str(bpath), ROLES)
+    with_base = explain(
+        base_ref,
+        open_source(str(p["live"])),
+        ROLES,
+        changes=load_changes(p["changes"]),
+        owners=load_owners(p["owners"]),
+    )
+    a, b = with_ref.hypotheses[0], with_base.hypotheses[0]
+    assert (a.feature, a.failure_mode, a.onset, a.slice, a.owner) == (
+        b.feature,
+        b.failure_mode,
+        b.onset,
+        b.slice,
+        b.owner,
+    )
+    ida = [x.id for x in a.evidence if x.kind == "change_event"]
+    assert ida == [x.id for x in b.evidence if x.kind == "change_event"]
+    psi_a = next(x for x in a.evidence if x.kind == "psi")
+    psi_b = next(x for x in b.evidence if x.kind == "psi")
+    assert psi_a.psi == pytest.approx(psi_b.psi, abs=1e-12)
+    assert with_ref.verdict == with_base.verdict
+    sig_b = {x.signature for x in b.evidence if x.kind == "signature"}
+    assert sig_b  # signatures come from the baseline's stored statistics
