@@ -8,6 +8,8 @@ import typer
 
 from mlfail._version import __version__
 from mlfail.cli import psi as psi_cmd
+from mlfail.cli import slices as slices_cmd
+from mlfail.cli import timeline as timeline_cmd
 
 app = typer.Typer(
     name="mlfail",
@@ -41,6 +43,8 @@ def _root(
 
 
 app.command(name="psi")(psi_cmd.psi_command)
+app.command(name="slices")(slices_cmd.slices_command)
+app.command(name="timeline")(timeline_cmd.timeline_command)
 
 
 def main() -> None:
