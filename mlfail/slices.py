@@ -458,15 +458,42 @@ def count_slices(
 # --------------------------------------------------------------------------- statistics
 
 
-def two_proportion_p(e1: np.ndarray, n1: np.ndarray, e2: np.ndarray, n2: np.ndarray) -> np.ndarray:
-    """One-sided p-value that group 1's error rate exceeds group 2's (pooled z-test)."""
+EXACT_BELOW = 100.0  # expected errors (or non-errors) in group 1 under which the test is exact
+
+
+def fisher_p(
+    e1: np.ndarray,
+    n1: np.ndarray,
+    e2: np.ndarray,
+    n2: np.ndarray,
+    where: np.ndarray | None = None,
+) -> np.ndarray:
+    """One-sided p-value that group 1's error rate exceeds group 2's.
+
+    Fisher's exact test — the hypergeometric upper tail P(X ≥ e1) of n1 draws from n1 + n2
+    rows holding e1 + e2 errors — where group 1 expects fewer than ``EXACT_BELOW`` errors (or
+    non-errors): there the two-proportion z-test is anti-conservative on this tail (small
+    slices with few errors would page on noise). Elsewhere the pooled two-proportion z-test,
+    its normal approximation, which is accurate there and much cheaper. Computed only
+    ``where`` (else 1)."""
     e1, n1, e2, n2 = (np.asarray(a, dtype=float) for a in (e1, n1, e2, n2))
+    ok = (n1 > 0) & (n2 > 0)
+    if where is not None:
+        ok &= where
+    out = np.ones(len(e1))
     with np.errstate(divide="ignore", invalid="ignore"):
-        pooled = (e1 + e2) / (n1 + n2)
-        se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-        z = (e1 / n1 - e2 / n2) / se
-    p = stats.norm.sf(z)
-    return np.where(np.isfinite(z) & (n1 > 0) & (n2 > 0), p, 1.0)
+        total, bad = n1 + n2, e1 + e2
+        expected = n1 * bad / total
+        exact = ok & (np.minimum(expected, n1 - expected) < EXACT_BELOW)
+        approx = ok & ~exact
+        if exact.any():
+            out[exact] = stats.hypergeom.sf(e1[exact] - 1, total[exact], bad[exact], n1[exact])
+        if approx.any():
+            pooled = bad[approx] / total[approx]
+            se = np.sqrt(pooled * (1 - pooled) * (1 / n1[approx] + 1 / n2[approx]))
+            z = (e1[approx] / n1[approx] - e2[approx] / n2[approx]) / se
+            out[approx] = np.where(np.isfinite(z), stats.norm.sf(z), 1.0)
+    return np.clip(out, 0.0, 1.0)
 
 
 def welch_p(
@@ -741,10 +768,24 @@ def _labelled_report(
         rbar = None
         ref_shr = np.full(len(n), np.nan)
     has_ref = np.isfinite(ref_shr)
-    base = np.where(has_ref, ref_shr, rate_c)
+    # The baseline: the slice's own reference, moved by as much as the rest of the traffic
+    # moved since the reference (so a slice that only shares a global shift, or that holds a
+    # few rows of a broken segment, is not "degraded"); the live complement without one.
+    if ref_tot is not None and ref_tot[LAB] > 0:
+        r_n, r_e = ref_tot[LAB], ref_tot[ABS if reg else ERR]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rest_ref = np.where(r_n - rn > 0, (r_e - re) / (r_n - rn), rbar)
+        drift = np.where(np.isfinite(rate_c), rate_c - rest_ref, 0.0)
+        base = np.where(has_ref, ref_shr + drift, rate_c)
+    else:
+        base = rate_c
+    base = np.maximum(base, 0.0) if reg else np.clip(base, 0.0, 1.0)
     excess = n * (shr - base)
-    # one-sided p-values: worse than the complement (now), and worse than the baseline (the
-    # slice's own reference when there is one: live vs reference rows of the same slice)
+    support = settings.min_support or max(30, math.ceil(0.005 * N))
+    tested = (n >= support) & (nc > 0)
+    # One-sided p-values: worse than the rest of the live traffic now, and (with a reference)
+    # worse than the same slice in the reference. A slice is significant when both hold: the
+    # intersection-union test, p = max of the two (valid at level α).
     if reg:
         p_comp = welch_p(e, q, n, ec, qc, nc)
         rq = _col(t, f"r{SQ}")
@@ -754,12 +795,11 @@ def _labelled_report(
             rq = np.where(rq > 0, rq, (rn - 1) * live_var + re * re / rn)
         p_ref = welch_p(e, q, n, re, rq, rn)
     else:
-        p_comp = two_proportion_p(e, n, ec, nc)
-        p_ref = two_proportion_p(e, n, re, rn)
-    p = np.where(has_ref, p_ref, p_comp)
+        p_comp = fisher_p(e, n, ec, nc, where=tested)
+        p_ref = fisher_p(e, n, re, rn, where=tested & has_ref)
+    p_ref = np.where(has_ref, p_ref, np.nan)
+    p = np.where(has_ref, np.fmax(p_ref, p_comp), p_comp)
 
-    support = settings.min_support or max(30, math.ceil(0.005 * N))
-    tested = (n >= support) & (nc > 0)
     qv = np.full(len(n), np.nan)
     if tested.any():
         qv[tested] = bh_adjust(list(p[tested]))
@@ -781,9 +821,21 @@ def _labelled_report(
     )
     beats = _beats_parents(t, reg, settings.alpha)
     keep = tested & (excess > 0) & ((t["b_col"].to_numpy() == NO_KEY) | beats)
-    order = [int(i) for i in np.argsort(-excess, kind="stable") if keep[i]]
+    ranked = [int(i) for i in np.argsort(-excess, kind="stable") if keep[i]]
     keys = t.select(KEY_COLS).rows()
-    order, explained = _explained_reorder(order, keys, excess, beats, impact)
+    head = max(settings.top, 20) * 3 if settings.top else 500
+    order, explained = _explained_reorder(
+        ranked[:head],
+        keys,
+        beats,
+        (n, e, q),
+        (rn, re, _col(t, f"r{SQ}")),
+        ref_match,
+        base,
+        reg,
+        settings.alpha,
+    )
+    order += ranked[head:]
     if settings.top:
         order = order[: settings.top]
 
@@ -816,8 +868,9 @@ def _labelled_report(
             shrunken=metric(shr[i]),
             baseline=metric(base[i]),
             baseline_source=_source(keys[i], ref_match[i]) if has_ref[i] else "complement",
-            delta=(float(shr[i] - base[i]) if reg else float(base[i] - shr[i])),
+            delta=float(shr[i] - base[i]),
             p_value=float(p[i]),
+            p_value_reference=_opt(p_ref[i]),
             p_value_complement=float(p_comp[i]),
             q_value=float(qv[i]),
             significant=bool(sig[i]),
@@ -862,6 +915,10 @@ def _labelled_report(
         ),
         notes=notes,
     )
+
+
+def _opt(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
 
 
 def _ref_dict(
@@ -979,7 +1036,7 @@ def _beats_parents(t: pl.DataFrame, reg: bool, alpha: float) -> np.ndarray:
         pl.col("_q").alias("_pq"),
         pl.col("_shr").alias("_pshr"),
     )
-    pairs = t.filter(pl.col("b_col") != NO_KEY).select(
+    pairs = t.filter((pl.col("b_col") != NO_KEY) & pl.col("_tested")).select(
         "_i", "a_col", "a_val", "b_col", "b_val", "_n", "_e", "_q", "_shr"
     )
     out = np.zeros(t.height, dtype=bool)
@@ -991,21 +1048,59 @@ def _beats_parents(t: pl.DataFrame, reg: bool, alpha: float) -> np.ndarray:
         n, e, q, shr = (_col(j, c) for c in ("_n", "_e", "_q", "_shr"))
         pn, pe, pq, pshr = (_col(j, c) for c in ("_pn", "_pe", "_pq", "_pshr"))
         rn, re, rq = pn - n, pe - e, pq - q
-        p = welch_p(e, q, n, re, rq, rn) if reg else two_proportion_p(e, n, re, rn)
+        p = welch_p(e, q, n, re, rq, rn) if reg else fisher_p(e, n, re, rn)
         ok &= (rn > 0) & (p < alpha) & (shr > pshr)
     out[pairs["_i"].to_numpy()] = ok
     return out
 
 
+def rest_is_fine(
+    rest: tuple[float, float, float],
+    rest_ref: tuple[float, float, float] | None,
+    baseline: float,
+    reg: bool,
+    alpha: float,
+) -> bool:
+    """Whether the rest of a parent (its rows outside a child) is *not* significantly worse
+    than before: against the same rows of the reference when both slices have their own
+    reference (Fisher's exact test; Welch's for MAE), else against the parent's baseline
+    (exact binomial tail; a z-test of the mean for MAE). ``rest`` = (n, errors, squares)."""
+    n, e, q = rest
+    if n <= 0:
+        return True
+    if rest_ref is not None and rest_ref[0] > 0:
+        rn, re, rq = rest_ref
+        one = np.array([1.0])
+        if reg:
+            p = welch_p(e * one, q * one, n * one, re * one, rq * one, rn * one)[0]
+        else:
+            p = fisher_p(e * one, n * one, re * one, rn * one)[0]
+        return bool(p >= alpha)
+    if not reg:
+        return bool(stats.binom.sf(e - 1, int(n), min(max(baseline, 0.0), 1.0)) >= alpha)
+    if n < 2:
+        return True
+    mean = e / n
+    var = max(q - n * mean * mean, 0.0) / (n - 1)
+    if var == 0:
+        return mean <= baseline
+    return bool(stats.norm.sf((mean - baseline) / math.sqrt(var / n)) >= alpha)
+
+
 def _explained_reorder(
     order: list[int],
     keys: list[tuple[Any, ...]],
-    excess: np.ndarray,
     beats: np.ndarray,
-    impact: float,
+    live: tuple[np.ndarray, np.ndarray, np.ndarray],
+    ref: tuple[np.ndarray, np.ndarray, np.ndarray],
+    ref_match: Sequence[tuple[Any, ...] | None],
+    base: np.ndarray,
+    reg: bool,
+    alpha: float,
 ) -> tuple[list[int], dict[int, int]]:
-    """Move a 1-predicate parent ranked above a child that beats it, when the child carries
-    its excess (parent's excess − child's < the minimum impact), to right after the child."""
+    """Move a 1-predicate parent ranked above a 2-predicate child that beats it to right after
+    the child when the child carries the parent's problem: the rest of the parent is not
+    significantly worse than before (:func:`rest_is_fine`)."""
     pos = {(k[0], k[1]): i for i, k in enumerate(keys) if k[2] == NO_KEY}
     explained: dict[int, int] = {}
     out = list(order)
@@ -1016,7 +1111,10 @@ def _explained_reorder(
                 continue
             if out.index(parent) > out.index(child):
                 continue
-            if excess[parent] - excess[child] < impact:
+            rest = tuple(float(x[parent] - x[child]) for x in live)
+            own = ref_match[child] == keys[child] and ref_match[parent] == keys[parent]
+            rest_ref = tuple(float(x[parent] - x[child]) for x in ref) if own else None
+            if rest_is_fine(rest, rest_ref, float(base[parent]), reg, alpha):  # type: ignore[arg-type]
                 out.remove(parent)
                 out.insert(out.index(child) + 1, parent)
                 explained[parent] = child

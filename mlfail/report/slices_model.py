@@ -54,10 +54,11 @@ class SliceRecord:
     reference_rows: int | None  # labelled reference rows in the slice
     reference_slice: dict[str, Any] | None  # the predicates the reference has (time: never)
     shrunken: float | None  # empirical-Bayes estimate, ẽ = (e + κē)/(n + κ)
-    baseline: float | None  # what the slice is judged against
-    baseline_source: str | None  # "reference" (the slice's own) | "complement" (live)
-    delta: float | None  # shrunken − baseline, in metric units
-    p_value: float | None  # one-sided: the slice is worse than its baseline
+    baseline: float | None  # what the slice is judged against (see docs/slices-json.md)
+    baseline_source: str | None  # reference | reference_partial | reference_global | complement
+    delta: float | None  # how much worse than the baseline, in metric units (> 0 = worse)
+    p_value: float | None  # one-sided, worse than the complement and than its own reference
+    p_value_reference: float | None = None  # one-sided: live slice worse than reference slice
     p_value_complement: float | None = None  # one-sided: worse than the live complement
     q_value: float | None = None  # Benjamini–Hochberg (of p_value) across every slice tested
     significant: bool = False
