@@ -774,7 +774,7 @@ def _labelled_report(
     if ref_tot is not None and ref_tot[LAB] > 0:
         r_n, r_e = ref_tot[LAB], ref_tot[ABS if reg else ERR]
         with np.errstate(divide="ignore", invalid="ignore"):
-            rest_ref = np.where(r_n - rn > 0, (r_e - re) / (r_n - rn), rbar)
+            rest_ref = np.where(r_n - rn > 0, (r_e - re) / (r_n - rn), r_e / r_n)
         drift = np.where(np.isfinite(rate_c), rate_c - rest_ref, 0.0)
         base = np.where(has_ref, ref_shr + drift, rate_c)
     else:
