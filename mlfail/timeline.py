@@ -20,7 +20,8 @@ metrics file has no series of that layer. Layers whose onsets fall within one wi
 earliest are a tie.
 
 Infra check: every infra series without an onset and with no point outside its band (robust
-baseline ± ``band`` noise scales, after removing the weekly rhythm) → green, "infra green, move
+baseline ± ``band`` noise scales — the larger of the difference-based and the MAD-around-median
+estimates — after removing the weekly rhythm) → green, "infra green, move
 on"; otherwise anomalous; no infra series → skipped.
 """
 
@@ -158,9 +159,12 @@ def analyse_series(
     if len(base) == 0:
         base = xs
     med = float(np.median(base))
-    sigma = robust_sigma(base, period=period) if len(base) >= 3 else 0.0
-    if sigma == 0 and len(base) >= 3:
-        sigma = MAD_SCALE * float(np.median(np.abs(base - med)))
+    # noise scale: the larger of the difference-based estimate (robust to slow drifts) and
+    # the MAD around the median (stabler on ~30 points): either alone is too often small
+    sigma = 0.0
+    if len(base) >= 3:
+        level = MAD_SCALE * float(np.median(np.abs(base - med)))
+        sigma = max(robust_sigma(base, period=period), level)
     s.baseline_median, s.baseline_sigma = med, sigma
     if onset is not None:
         s.onset = s.dates[onset.index]

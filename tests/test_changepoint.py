@@ -72,3 +72,14 @@ def test_robust_sigma_recovers_noise_scale() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(0, 2.0, 5000)
     assert robust_sigma(x, period=1) == pytest.approx(2.0, rel=0.05)
+
+
+def test_a_single_outlier_window_is_not_an_onset() -> None:
+    rng = np.random.default_rng(4)
+    for day in (3, 15, 26):
+        x = 180 + rng.normal(0, 4, 30)
+        x[day] = 400  # a one-day latency spike
+        assert detect_onset(x, DAYS) is None
+        x[day:] += 30  # a real step at the same place still is one
+        onset = detect_onset(x, DAYS)
+        assert onset is not None and abs(onset.index - day) <= 1
