@@ -38,8 +38,8 @@ class Onset:
 
     index: int  # first window of the new level
     date: dt.date | None
-    before: float  # median level before
-    after: float  # median level after
+    before: float  # median of the observed values before
+    after: float  # median of the observed values from the onset on
     delta: float  # after − before
     direction: Literal["up", "down"]
     statistic: float  # max T
@@ -121,6 +121,7 @@ def detect_onset(
     raw = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
     keep = np.flatnonzero(np.isfinite(raw))
     x = raw[keep]
+    observed = x
     if len(x) < 2 * min_segment:
         return None
     if dates is not None:
@@ -141,15 +142,16 @@ def detect_onset(
     best = float(stats[tau])
     if best < threshold:
         return None
-    before = float(np.median(x[:tau]))
-    after = float(np.median(x[tau:]))
+    level_before = float(np.median(x[:tau]))
+    level_after = float(np.median(x[tau:]))
     # A level change shows in the medians too; one outlier window moves the means only.
-    if (
-        abs(after - before) / (sigma * math.sqrt(1.0 / tau + 1.0 / (len(x) - tau)))
-        < 0.5 * threshold
-    ):
+    shift = abs(level_after - level_before)
+    if shift / (sigma * math.sqrt(1.0 / tau + 1.0 / (len(x) - tau))) < 0.5 * threshold:
         return None
-    z = (x - before) / sigma
+    z = (x - level_before) / sigma
+    # reported levels: medians of the observed values (not of the weekday-adjusted ones)
+    before = float(np.median(observed[:tau]))
+    after = float(np.median(observed[tau:]))
     alarm_pos = cusum_alarm(z[tau:])
     alarm = None if alarm_pos is None else int(keep[tau + alarm_pos])
     idx = int(keep[tau])
@@ -159,7 +161,7 @@ def detect_onset(
         before=before,
         after=after,
         delta=after - before,
-        direction="up" if after >= before else "down",
+        direction="up" if (after - before or level_after - level_before) >= 0 else "down",
         statistic=best,
         sigma=sigma,
         alarm_index=alarm,

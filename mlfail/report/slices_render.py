@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -76,36 +77,37 @@ def _flag(r: SliceRecord) -> Text:
     if r.degraded:
         return Text("drifted" if r.metric == "prediction_psi" else "degraded", style="bold red")
     if r.significant:
-        return Text("significant", style="yellow")
+        return Text("signif.", style="yellow")
     return Text("n.s.", style="dim")
 
 
 def slices_table(report: SliceReport) -> Table:
     labels = report.mode == "labels"
-    t = Table(title="Slices, worst first", title_justify="left", header_style="bold", expand=False)
-    t.add_column("#", justify="right")
-    t.add_column("slice")
-    t.add_column("rows", justify="right")
+    t = Table(
+        title="Slices, worst first",
+        title_justify="left",
+        header_style="bold",
+        expand=False,
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    t.add_column("#", justify="right", no_wrap=True)
+    t.add_column("slice", min_width=20, overflow="fold")
+    t.add_column("rows", justify="right", no_wrap=True)
     if labels:
         m = report.metric
-        t.add_column("labelled", justify="right")
-        t.add_column(m, justify="right")
-        t.add_column("shrunk", justify="right")
-        t.add_column("baseline", justify="right")
-        t.add_column("complement", justify="right")
-        t.add_column("excess", justify="right")
-        t.add_column("q", justify="right")
-        t.add_column("AUC", justify="right")
+        for name in ("labels", m, "baseline"):
+            t.add_column(name, justify="right", no_wrap=True)
+        t.add_column("vs", no_wrap=True)
+        for name in ("compl.", "excess", "q", "AUC"):
+            t.add_column(name, justify="right", no_wrap=True)
     else:
-        t.add_column("PSI", justify="right")
-        t.add_column("crit.", justify="right")
-        t.add_column("q", justify="right")
-        t.add_column("mean score", justify="right")
-        t.add_column("ref.", justify="right")
-    t.add_column("")
+        for name in ("PSI", "crit.", "q", "mean score", "ref."):
+            t.add_column(name, justify="right", no_wrap=True)
+    t.add_column("", no_wrap=True)
     rank = {slice_text(r.slice): i for i, r in enumerate(report.slices, 1)}
     for i, r in enumerate(report.slices, 1):
-        label = slice_text(r.slice)
+        label = "\n".join(f"{k}={_value(v)}" for k, v in r.slice.items())
         if r.explained_by is not None:
             label += f" (mostly #{rank.get(slice_text(r.explained_by), '?')})"
         cells: list[str | Text] = [str(i), Text(label), f"{r.rows:,}"]
@@ -113,11 +115,8 @@ def slices_table(report: SliceReport) -> Table:
             cells += [
                 f"{r.labelled_rows:,}",
                 fmt_metric(r.metric, r.live),
-                fmt_metric(r.metric, r.shrunken),
-                Text.assemble(
-                    fmt_metric(r.metric, r.baseline),
-                    (" " + _src(r.baseline_source), "dim"),
-                ),
+                fmt_metric(r.metric, r.baseline),
+                Text(_src(r.baseline_source), style="dim"),
                 fmt_metric(r.metric, r.complement),
                 "—" if r.excess_errors is None else f"{r.excess_errors:,.0f}",
                 _p(r.q_value),
@@ -140,7 +139,7 @@ def _src(source: str | None) -> str:
     return {
         "reference": "ref",
         "reference_partial": "ref*",
-        "reference_global": "ref(all)",
+        "reference_global": "all",
         "complement": "compl.",
     }.get(source or "", "")
 
@@ -195,7 +194,8 @@ def render_slices(report: SliceReport, console: Console) -> None:
         for r in worst[:HEADLINE_SLICES]:
             console.print(_headline(r))
         if len(worst) > HEADLINE_SLICES:
-            console.print(f"[dim]  … and {len(worst) - HEADLINE_SLICES} more degraded slices[/dim]")
+            word = "drifted" if report.mode == "no_labels" else "degraded"
+            console.print(f"[dim]  … and {len(worst) - HEADLINE_SLICES} more {word} slices[/dim]")
     else:
         what = (
             "significantly worse than its baseline by the --fail-on-delta margin"
@@ -222,9 +222,11 @@ def render_slices(report: SliceReport, console: Console) -> None:
         console.print(
             f"[dim]{report.tested:,} slices tested (≥ {s.get('min_support')} labelled rows). "
             f"Ranked by excess {unit} n·(ẽ − baseline), ẽ shrunk toward the global rate with "
-            f"κ={s.get('kappa'):g}; baseline = the slice's own reference (ref; ref* = the "
-            "predicates the reference has, e.g. without the time cohort) or the live complement "
-            f"when the reference has no labels. q = Benjamini–Hochberg; degraded = q ≤ "
+            f"κ={s.get('kappa'):g}; baseline (vs) = the slice's own reference (ref; ref* = the "
+            "predicates the reference has, e.g. not the time cohort; all = the whole reference) "
+            "moved by as much as the rest of the traffic moved, or the live complement (compl.) "
+            "when the reference has no labels. q = Benjamini–Hochberg of the one-sided p "
+            "(worse than its reference and than the rest now); degraded = q ≤ "
             f"{s.get('alpha')}, ≥ {s.get('min_impact_errors', 0):,.0f} excess {unit} and "
             f"worse than baseline by ≥ {delta_text}.[/dim]"
         )
