@@ -56,6 +56,7 @@ from mlfail.performance import Task, TaskSpec, infer_task, is_error
 from mlfail.psi import bh_adjust, critical_psi, psi_p_value, psi_value
 from mlfail.reference import Reference
 from mlfail.report.slices_model import SliceGlobal, SliceRecord, SliceReport
+from mlfail.timekeys import utc_naive
 
 NULL_KEY = "\x00null"  # a null key value in the long slice table (decoded back to None)
 NO_KEY = ""  # b_col / b_val of a 1-predicate slice
@@ -279,7 +280,7 @@ def choose_candidates(
                 f"--timestamp {ts}: column has type {schema[ts]} in --live {live.spec}; "
                 "it must be a date or datetime"
             )
-        t = pl.col(ts)
+        t = utc_naive(ts, schema[ts])
         cands.append(Candidate(f"day({ts})", "day", t.dt.date().alias(f"day({ts})"), False, 0))
         cands.append(
             Candidate(f"week({ts})", "week", t.dt.strftime("%G-W%V").alias(f"week({ts})"), False, 0)
@@ -899,7 +900,9 @@ def _labelled_report(
         auc=aucs[0],
         reference_auc=_reference_auc(ref, tspec),
         mean_score=tot[SSUM] / tot[SN] if tot.get(SN) else None,
-        reference_mean_score=(ref_tot[SSUM] / ref_tot[SN]) if ref_tot and ref_tot[SN] else None,
+        reference_mean_score=(
+            ref_tot[SSUM] / ref_tot[SN] if ref_tot is not None and ref_tot.get(SN) else None
+        ),
     )
     return SliceReport(
         reference=ref.name,

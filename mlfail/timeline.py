@@ -57,6 +57,7 @@ from mlfail.report.timeline_model import (
     When,
     WindowStats,
 )
+from mlfail.timekeys import utc_naive
 
 WIDX = "__window"
 _WINDOW = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
@@ -99,15 +100,6 @@ def _period(width: dt.timedelta) -> int:
 
 def _when(t: dt.datetime, width: dt.timedelta) -> When:
     return t.date() if width % DAY == dt.timedelta(0) and t.time() == dt.time() else t
-
-
-def _ts_expr(ts: str, dtype: pl.DataType) -> pl.Expr:
-    col = pl.col(ts)
-    if dtype == pl.Date:
-        return col.cast(pl.Datetime("us"))
-    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
-        col = col.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-    return col.cast(pl.Datetime("us"))
 
 
 def window_key(ts: pl.Expr, start: dt.datetime, width: dt.timedelta) -> pl.Expr:
@@ -350,7 +342,7 @@ def build_timeline(
     elif reference is not None:
         ref = reference
 
-    tsx = _ts_expr(ts, schema[ts])
+    tsx = utc_naive(ts, schema[ts])
     bounds = live_src.lf.select(tsx.min().alias("lo"), tsx.max().alias("hi")).collect().row(0)
     if bounds[0] is None:
         raise UsageError(f"--timestamp {ts}: every value is null in --live {live_src.spec}")

@@ -446,3 +446,43 @@ def test_time_cohort_values_are_dates_and_iso_weeks(planted: tuple[str, str, Sli
         assert isinstance(s.slice["day(ts)"], dt.date)
     for s in weeks:
         assert s.slice["week(ts)"].startswith("2026-W")
+
+
+def test_class_predictions_null_keys_and_time_zones(tmp_path: Path) -> None:
+    rng = np.random.default_rng(13)
+
+    def tweak(df: pl.DataFrame) -> pl.DataFrame:
+        return df.with_columns(
+            pl.when(pl.col("channel") == "pos")
+            .then(None)
+            .otherwise(pl.col("channel"))
+            .alias("channel"),
+            pl.when(pl.col("score") >= 0.5)
+            .then(pl.lit("fraud"))
+            .otherwise(pl.lit("ok"))
+            .alias("p"),
+            pl.when(pl.col("y") == 1).then(pl.lit("fraud")).otherwise(pl.lit("ok")).alias("label"),
+            pl.col("ts").dt.replace_time_zone("America/Sao_Paulo"),
+        ).drop("y", "score")
+
+    ref = tweak(frame(rng, 3000))
+    planted = rates(0.07, ({"geo": "BR"}, 0.5), ({"channel": "pos"}, 0.2))  # pos → null below
+    live = tweak(frame(rng, 4000, error_rate=planted))
+    r, lv = write(tmp_path, ref, live)
+    rep = find_slices(r, lv, roles=Roles(timestamp="ts", label="label", prediction="p"))
+    assert rep.slices[0].slice == {"geo": "BR"} and rep.slices[0].auc is None
+    m = live["geo"] == "BR"
+    wrong = (live["p"] != live["label"]).filter(m)
+    assert rep.slices[0].live == pytest.approx(1 - wrong.mean(), abs=1e-12)  # type: ignore[operator]
+    all_slices = find_slices(
+        r,
+        lv,
+        roles=Roles(timestamp="ts", label="label", prediction="p"),
+        settings=SliceSettings(top=0, max_predicates=1),
+    )
+    null = find(all_slices, {"channel": None})
+    assert null is not None and all_slices.slices[null].rows == live["channel"].null_count()
+    assert all_slices.slices[null].reference_slice == {"channel": None}
+    utc_days = {t.astimezone(dt.UTC).date() for t in live["ts"].to_list()}
+    days = {s.slice["day(ts)"] for s in all_slices.slices if "day(ts)" in s.slice}
+    assert days <= utc_days and len(utc_days) == 15  # São Paulo evenings fall on the next UTC day
