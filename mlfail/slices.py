@@ -549,31 +549,52 @@ def _mask(cands: dict[str, Candidate], sl: dict[str, Any]) -> pl.Expr:
     return m
 
 
+AUC_SIG_FIGS = 5  # scores are grouped at this precision for AUC (|error| ≲ 1e-5)
+
+
 def auc_for(lf: pl.LazyFrame, task: TaskSpec, masks: Sequence[pl.Expr]) -> list[float | None]:
-    """Exact AUC (Mann–Whitney) of the score within each mask, one pass for all masks."""
+    """AUC (Mann–Whitney, ties counted ½) of the score within each mask, in one pass.
+
+    One ``group_by(score, class)`` counts the labelled rows of every mask per distinct score
+    (rounded to ``AUC_SIG_FIGS`` significant digits, so that the table stays small on big
+    data); each mask's AUC then follows from cumulative sums over the sorted scores."""
     if not masks:
         return []
     y = pl.col(task.label)
     p = pl.col(task.prediction).cast(pl.Float64)
     lab = y.is_not_null() & p.is_not_null() & p.is_not_nan()
-    truth = y.cast(pl.Float64) >= 0.5
-    exprs: list[pl.Expr] = []
-    for i, m in enumerate(masks):
-        sel = lab & m.fill_null(False)
-        exprs += [
-            p.filter(sel).rank("average").filter(truth.filter(sel)).sum().alias(f"r{i}"),
-            truth.filter(sel).sum().cast(pl.Int64).alias(f"p{i}"),
-            sel.sum().cast(pl.Int64).alias(f"n{i}"),
-        ]
-    row = lf.select(exprs).collect().row(0, named=True)
+    counts = (
+        lf.filter(lab)
+        .group_by(
+            p.round_sig_figs(AUC_SIG_FIGS).alias("_s"),
+            (y.cast(pl.Float64) >= 0.5).alias("_pos"),
+        )
+        .agg(  # "& y.is_not_null()" makes a literal mask (all rows) count rows, not groups
+            [
+                (m.fill_null(False) & y.is_not_null()).sum().cast(pl.Int64).alias(f"m{i}")
+                for i, m in enumerate(masks)
+            ]
+        )
+        .collect(engine="streaming")
+    )
+    if counts.height == 0:
+        return [None] * len(masks)
+    scores = np.unique(counts["_s"].to_numpy())
+    idx = np.searchsorted(scores, counts["_s"].to_numpy())
+    is_pos = counts["_pos"].to_numpy().astype(bool)
     out: list[float | None] = []
     for i in range(len(masks)):
-        npos, n = float(row[f"p{i}"] or 0), float(row[f"n{i}"] or 0)
-        nneg = n - npos
-        if npos == 0 or nneg == 0:
+        c = counts[f"m{i}"].to_numpy().astype(float)
+        pos = np.zeros(len(scores))
+        neg = np.zeros(len(scores))
+        np.add.at(pos, idx[is_pos], c[is_pos])
+        np.add.at(neg, idx[~is_pos], c[~is_pos])
+        n_pos, n_neg = pos.sum(), neg.sum()
+        if n_pos == 0 or n_neg == 0:
             out.append(None)
-        else:
-            out.append((float(row[f"r{i}"]) - npos * (npos + 1) / 2) / (npos * nneg))
+            continue
+        below = np.cumsum(neg) - neg  # negatives with a strictly lower score
+        out.append(float((pos * (below + 0.5 * neg)).sum() / (n_pos * n_neg)))
     return out
 
 
@@ -673,6 +694,7 @@ def find_slices(
     ):
         if col is not None and col not in live_src.columns:
             raise UsageError(f"{flag} {col}: no such column in --live {live_src.spec}")
+    check_roles_exist(roles, [(ref.name, ref.columns), (live_src.spec, live_src.columns)])
     pred = roles.prediction
     pred_numeric = live_src.schema[pred].is_numeric()
 

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mlfail.audit import load_reference
+from mlfail.audit import check_roles_exist, load_reference
 from mlfail.binning import BinSpec, build_specs
 from mlfail.changepoint import MAD_SCALE, Onset, deseasonalize, detect_onset, robust_sigma
 from mlfail.config import Roles, select_features
@@ -341,6 +341,10 @@ def build_timeline(
             notes.append("not profiled: " + "; ".join(skipped))
     elif reference is not None:
         ref = reference
+    sources = [(live_src.spec, live_src.columns)]
+    if ref is not None:
+        sources.append((ref.name, ref.columns))
+    check_roles_exist(roles, sources)
 
     tsx = utc_naive(ts, schema[ts])
     bounds = live_src.lf.select(tsx.min().alias("lo"), tsx.max().alias("hi")).collect().row(0)

@@ -126,6 +126,8 @@ def test_slices_bad_input_is_one_line(pair: dict[str, str], tmp_path: Path) -> N
     assert line == "mlfail: error: --prediction is required: the model output column"
     line = _err(run("slices", "-l", live, *ROLES))
     assert "--reference or --baseline is required" in line
+    line = _err(run("slices", "-r", ref, "-l", live, *ROLES, "--meta", "pipeline"))
+    assert line == f"mlfail: error: --meta pipeline: no such column in {ref} or {live}"
     line = _err(run("slices", "-r", ref, "-l", live, *ROLES, "--max-predicates", "3"))
     assert line == "mlfail: error: --max-predicates must be 1 or 2 (got 3)"
     line = _err(run("slices", "-r", ref, "-l", live, *ROLES, "--segment", "score"))

@@ -233,6 +233,10 @@ def test_slice_numbers_match_an_independent_numpy_computation(tmp_path: Path) ->
     assert checked >= 8
     assert rep.slices[0].slice == {"geo": "MX"}
     assert rep.global_stats.unlabelled_rows == int((~lab).sum())
+    sc = live["score"].to_numpy()
+    u = stats.mannwhitneyu(sc[lab & (y == 1)], sc[lab & (y == 0)]).statistic
+    g_auc = u / ((lab & (y == 1)).sum() * (lab & (y == 0)).sum())
+    assert rep.global_stats.auc == pytest.approx(g_auc, abs=1e-12)
 
 
 def test_fisher_p_matches_scipy_exact_and_z_test_for_large_counts() -> None:
@@ -486,3 +490,21 @@ def test_class_predictions_null_keys_and_time_zones(tmp_path: Path) -> None:
     utc_days = {t.astimezone(dt.UTC).date() for t in live["ts"].to_list()}
     days = {s.slice["day(ts)"] for s in all_slices.slices if "day(ts)" in s.slice}
     assert days <= utc_days and len(utc_days) == 15  # São Paulo evenings fall on the next UTC day
+
+
+def test_auc_for_matches_mann_whitney_on_continuous_scores() -> None:
+    from mlfail.performance import infer_task
+    from mlfail.slices import auc_for
+
+    rng = np.random.default_rng(14)
+    n = 20000
+    y = (rng.random(n) < 0.3).astype(np.int64)
+    score = 1 / (1 + np.exp(-(1.5 * y + rng.normal(0, 1, n) - 1)))  # continuous, no ties
+    g = rng.choice(["a", "b", "c"], n)
+    df = pl.DataFrame({"y": y, "p": score, "g": g})
+    spec = infer_task(df.schema, "y", "p")
+    got = auc_for(df.lazy(), spec, [pl.lit(True), pl.col("g") == "b", pl.col("g") == "zzz"])
+    for value, m in ((got[0], np.ones(n, bool)), (got[1], g == "b")):
+        u = stats.mannwhitneyu(score[m & (y == 1)], score[m & (y == 0)]).statistic
+        assert value == pytest.approx(u / ((m & (y == 1)).sum() * (m & (y == 0)).sum()), abs=1e-5)
+    assert got[2] is None
