@@ -88,7 +88,7 @@ class SliceSettings:
     fail_on_delta: float | None = None  # None: 0.05 (accuracy) / 0.20 relative (MAE)
     psi_threshold: float = 0.25
     cube_max_rows: int = 5_000_000
-    auc_slices: int = 50  # exact AUC for this many listed slices (one rank each)
+    auc_slices: int = 50  # AUC for this many listed slices (one mask column each)
 
     def __post_init__(self) -> None:
         if self.kappa < 0:
@@ -867,7 +867,7 @@ def _labelled_report(
     cmap = {c.name: c for c in cands}
     slices = [_slice_dict(natives, *keys[i]) for i in order]
     aucs: list[float | None] = [None] * (len(order) + 1)
-    if not reg and tspec.is_score:  # exact AUC: one rank per slice, so only for the first ones
+    if not reg and tspec.is_score:  # AUC: one mask column per slice, so the first ones only
         masks = [pl.lit(True)] + [_mask(cmap, s) for s in slices[: settings.auc_slices]]
         aucs[: len(masks)] = auc_for(live_src.lf, tspec, masks)
         if len(slices) > settings.auc_slices:
