@@ -224,9 +224,16 @@ def choose_candidates(
     exprs = [pl.len().alias("__n")] + [
         pl.col(c).n_unique().alias(f"u{i}") for i, c in enumerate(probe)
     ]
-    row = live.lf.select(exprs).collect(engine="streaming").row(0)
-    n_rows = int(row[0])
-    distinct = {c: int(row[i + 1]) for i, c in enumerate(probe)}
+    time_ok = ts is not None and _is_temporal(schema[ts])
+    if time_ok:
+        t = utc_naive(str(ts), schema[str(ts)])
+        exprs += [
+            t.dt.date().n_unique().alias("__days"),
+            t.dt.strftime("%G-W%V").n_unique().alias("__weeks"),
+        ]
+    row = live.lf.select(exprs).collect(engine="streaming").row(0, named=True)
+    n_rows = int(row["__n"])
+    distinct = {c: int(row[f"u{i}"]) for i, c in enumerate(probe)}
     for c in list(num_cols):
         if schema[c].is_integer() and distinct[c] <= settings.max_values:
             num_cols.remove(c)
@@ -275,15 +282,18 @@ def choose_candidates(
         )
 
     if ts:
-        if not _is_temporal(schema[ts]):
+        if not time_ok:
             raise UsageError(
                 f"--timestamp {ts}: column has type {schema[ts]} in --live {live.spec}; "
                 "it must be a date or datetime"
             )
         t = utc_naive(ts, schema[ts])
-        cands.append(Candidate(f"day({ts})", "day", t.dt.date().alias(f"day({ts})"), False, 0))
+        days, weeks = int(row["__days"]), int(row["__weeks"])
+        cands.append(Candidate(f"day({ts})", "day", t.dt.date().alias(f"day({ts})"), False, days))
         cands.append(
-            Candidate(f"week({ts})", "week", t.dt.strftime("%G-W%V").alias(f"week({ts})"), False, 0)
+            Candidate(
+                f"week({ts})", "week", t.dt.strftime("%G-W%V").alias(f"week({ts})"), False, weeks
+            )
         )
     if not cands:
         raise UsageError(

@@ -33,7 +33,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -610,11 +609,3 @@ def _prediction_reference(ref: Reference, spec: BinSpec) -> np.ndarray | None:
     if ref.lazy is None:
         return None
     return dense(count_frame(ref.lazy, [spec]), spec)
-
-
-def series_by(report: TimelineReport, layer: str | None = None) -> list[Series]:
-    return [s for s in report.series if layer is None or s.layer == layer]
-
-
-def describe_onset(s: Series) -> dict[str, Any]:
-    return {"series": s.name, "layer": s.layer, "onset": s.onset, "direction": s.direction}
