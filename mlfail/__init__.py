@@ -4,6 +4,8 @@ Python API (the CLI is a thin shell over these)::
 
     import mlfail
     report = mlfail.psi("train.parquet", "logs/", by=["geo"])
+    slices = mlfail.find_slices("train.parquet", "logs/", roles=mlfail.Roles(label="y", prediction="p"))
+    timeline = mlfail.build_timeline("logs/", roles=mlfail.Roles(timestamp="ts"), metrics="m.csv")
 """
 
 from mlfail._version import __version__
@@ -15,6 +17,8 @@ from mlfail.counts import count_frame, count_source, merge
 from mlfail.errors import InputError, MlfailError, UsageError
 from mlfail.io import Source, open_source
 from mlfail.psi import PsiSettings
+from mlfail.slices import SliceSettings, find_slices
+from mlfail.timeline import TimelineSettings, build_timeline
 
 __all__ = [
     "Baseline",
@@ -24,13 +28,17 @@ __all__ = [
     "MlfailError",
     "PsiSettings",
     "Roles",
+    "SliceSettings",
     "Source",
+    "TimelineSettings",
     "UsageError",
     "__version__",
     "build_baseline",
     "build_specs",
+    "build_timeline",
     "count_frame",
     "count_source",
+    "find_slices",
     "load_baseline",
     "merge",
     "merge_baselines",

@@ -12,7 +12,8 @@ window of the new level), not the alarm time.
   T(τ) = |mean(x[τ:]) − mean(x[:τ])| / (σ·√(1/τ + 1/(n−τ))), segments at least
   ``min_segment`` windows long. A change is reported when max T ≥ ``threshold`` (default 4.5:
   the maximum over ~25 splits of a series of 30 pure-noise windows exceeds it well under 1% of
-  the time; see tests).
+  the time; see tests) and the same statistic on the segment *medians* reaches half of it, so
+  that a single outlier window (a one-day spike) is not read as a level change.
 * Ramps: a staged rollout moves the level gradually and the best split lands mid-ramp; the
   onset is moved back to the first window of the run that already sits beyond 3σ of the old
   level and at least 5% of the way to the new one (the start of the ramp).
@@ -40,8 +41,8 @@ class Onset:
 
     index: int  # first window of the new level
     date: dt.date | None
-    before: float  # median level before
-    after: float  # median level after
+    before: float  # median of the observed values before
+    after: float  # median of the observed values from the onset on
     delta: float  # after − before
     direction: Literal["up", "down"]
     statistic: float  # max T
@@ -123,6 +124,7 @@ def detect_onset(
     raw = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
     keep = np.flatnonzero(np.isfinite(raw))
     x = raw[keep]
+    observed = x
     if len(x) < 2 * min_segment:
         return None
     if dates is not None:
@@ -143,17 +145,25 @@ def detect_onset(
     best = float(stats[tau])
     if best < threshold:
         return None
-    before = float(np.median(x[:tau]))
-    after = float(np.median(x[tau:]))
+    level_before = float(np.median(x[:tau]))
+    level_after = float(np.median(x[tau:]))
+    # A level change shows in the medians too; one outlier window moves the means only.
+    shift = abs(level_after - level_before)
+    if shift / (sigma * math.sqrt(1.0 / tau + 1.0 / (len(x) - tau))) < 0.5 * threshold:
+        return None
     # A gradual change (a staged rollout) is a ramp: the split lands mid-ramp. The onset is
-    # where the ramp starts — walk back while windows already sit beyond 3σ of the old level.
-    sign = 1.0 if after >= before else -1.0
+    # where the ramp starts — walk back while windows already sit beyond 3σ of the old level
+    # and at least 5% of the way to the new one.
+    sign = 1.0 if level_after >= level_before else -1.0
     local = max(robust_sigma(x[:tau], period=1), min_sigma, 1e-12)
-    bar = max(3 * local, 0.05 * abs(after - before))
-    while tau > 1 and sign * (x[tau - 1] - before) > bar:
+    bar = max(3 * local, 0.05 * shift)
+    while tau > 1 and sign * (x[tau - 1] - level_before) > bar:
         tau -= 1
-    before = float(np.median(x[:tau]))
-    z = (x - before) / sigma
+    level_before = float(np.median(x[:tau]))
+    z = (x - level_before) / sigma
+    # reported levels: medians of the observed values (not of the weekday-adjusted ones)
+    before = float(np.median(observed[:tau]))
+    after = float(np.median(observed[tau:]))
     alarm_pos = cusum_alarm(z[tau:])
     alarm = None if alarm_pos is None else int(keep[tau + alarm_pos])
     idx = int(keep[tau])
@@ -163,7 +173,7 @@ def detect_onset(
         before=before,
         after=after,
         delta=after - before,
-        direction="up" if after >= before else "down",
+        direction="up" if (after - before or level_after - level_before) >= 0 else "down",
         statistic=best,
         sigma=sigma,
         alarm_index=alarm,

@@ -6,6 +6,13 @@ A chargeback-risk classifier ("is this card transaction fraud?"):
   the model gave on it.
 * ``live/day=YYYY-MM-DD/part-0.parquet`` — 30 days of live feature logs (September 2026) with
   the model's score, late-arriving labels (the last three days have none yet) and metadata.
+* ``metrics.parquet`` — the monitoring system's daily series (design §8: ``ts, layer, metric,
+  value``) for the same 30 days: infra (p99 latency, 5xx rate, CPU — green throughout, with the
+  weekend traffic rhythm), pipeline (feature freshness lag, rows ingested, feature null rate —
+  green: the release broke no pipeline check), model (accuracy on days with labels, mean score,
+  decline rate, prediction PSI — computed from the live log as the monitor would) and business
+  (support complaints, which follow the extra declines two days later as declined customers
+  call in; chargeback rate, flat — chargebacks take weeks).
 
 The incident: feature-pipeline release 1.5 (a rewrite of the amount normalisation) went live
 on 2026-09-19 for Brazilian traffic only (the BR regional feature service). From then on
@@ -203,6 +210,71 @@ def _days(rng: np.random.Generator, start: dt.date, ndays: int, per_day: int) ->
     return np.array(out, dtype=object)
 
 
+def _psi(ref_counts: np.ndarray, live_counts: np.ndarray, eps: float = 1e-4) -> float:
+    p = ref_counts / ref_counts.sum()
+    q = live_counts / live_counts.sum()
+    p, q = np.where(p == 0, eps, p), np.where(q == 0, eps, q)
+    return float(((q - p) * np.log(q / p)).sum())
+
+
+def _metrics(ref: pl.DataFrame, live: pl.DataFrame) -> pl.DataFrame:
+    """Daily monitoring series consistent with the live log (its own seeded noise)."""
+    rng = np.random.default_rng(SEED + 1)
+    days = [LIVE_START + dt.timedelta(days=i) for i in range(LIVE_DAYS)]
+    weekend = np.array([d.weekday() >= 5 for d in days], dtype=float)
+    n = len(days)
+    edges = np.quantile(ref["score"].to_numpy(), np.arange(1, 10) / 10)  # 10 bins, linear
+    ref_counts = np.bincount(np.searchsorted(edges, ref["score"].to_numpy()), minlength=10)
+    feats = [c for c in live.columns if c not in ("event_id", "ts", "score", "is_fraud")]
+    daily = live.with_columns(pl.col("ts").dt.date().alias("d"))
+    rows: list[tuple[dt.date, str, str, float]] = []
+    accuracy, mean_score, decline, pred_psi, ingested, nulls = ([] for _ in range(6))
+    for d in days:
+        part = daily.filter(pl.col("d") == d)
+        score = part["score"].to_numpy()
+        lab = part.filter(pl.col("is_fraud").is_not_null())
+        acc = (
+            float(((lab["score"].to_numpy() >= 0.5) == (lab["is_fraud"].to_numpy() == 1)).mean())
+            if lab.height
+            else None
+        )
+        accuracy.append(acc)
+        mean_score.append(float(score.mean()))
+        decline.append(float((score >= 0.5).mean()))
+        live_counts = np.bincount(np.searchsorted(edges, score), minlength=10)
+        pred_psi.append(_psi(ref_counts, live_counts))
+        ingested.append(float(part.height))
+        nulls.append(
+            float(part.select(feats).null_count().sum_horizontal()[0]) / (part.height * len(feats))
+        )
+    decline_arr = np.array(decline)
+    excess = np.clip(decline_arr - np.median(decline_arr[:14]), 0, None)
+    lagged = np.concatenate([np.zeros(2), excess[:-2]])  # declined customers call in 2 days later
+    series: dict[tuple[str, str], list[float | None]] = {
+        ("infra", "p99_latency_ms"): list(180 + 12 * weekend + rng.normal(0, 4, n)),
+        ("infra", "http_5xx_rate_pct"): list(0.2 + rng.normal(0, 0.02, n)),
+        ("infra", "cpu_util_pct"): list(52 + 7 * weekend + rng.normal(0, 1.5, n)),
+        ("pipeline", "feature_freshness_lag_min"): list(4 + rng.normal(0, 0.4, n)),
+        ("pipeline", "rows_ingested"): list(ingested),
+        ("pipeline", "feature_null_rate"): list(nulls),
+        ("model", "accuracy"): list(accuracy),
+        ("model", "mean_score"): list(mean_score),
+        ("model", "decline_rate"): list(decline),
+        ("model", "prediction_psi"): list(pred_psi),
+        ("business", "complaints_per_10k_txn"): list(6 + 250 * lagged + rng.normal(0, 0.6, n)),
+        ("business", "chargeback_rate_pct"): list(0.9 + rng.normal(0, 0.04, n)),
+    }
+    for (layer, metric), values in series.items():
+        for d, v in zip(days, values, strict=True):
+            if v is not None:
+                rows.append((d, layer, metric, round(float(v), 6)))
+    return pl.DataFrame(
+        rows,
+        schema={"ts": pl.Date, "layer": pl.String, "metric": pl.String, "value": pl.Float64},
+        orient="row",
+    ).with_columns(pl.col("ts").cast(pl.Datetime("ms")))
+
+
 def generate(out: Path, *, ref_per_day: int = 500, live_per_day: int = 2500) -> None:
     rng = np.random.default_rng(SEED)
     ref = _frame(rng, _days(rng, dt.date(2026, 7, 1), 62, ref_per_day), live=False)
@@ -218,6 +290,7 @@ def generate(out: Path, *, ref_per_day: int = 500, live_per_day: int = 2500) -> 
         d = live_dir / f"day={day}"
         d.mkdir(parents=True)
         part.drop("day").write_parquet(d / "part-0.parquet", compression="zstd", statistics=True)
+    _metrics(ref, live).write_parquet(out / "metrics.parquet", compression="zstd", statistics=True)
 
 
 def main() -> None:

@@ -81,3 +81,14 @@ def test_gradual_rollout_onset_is_the_start_of_the_ramp() -> None:
         x[i] += min(0.9, (i - 9) / 10) * 0.5  # 5% … 45% of traffic switched, growing
     onset = detect_onset(x, DAYS)
     assert onset is not None and abs(onset.index - 10) <= 1
+
+
+def test_a_single_outlier_window_is_not_an_onset() -> None:
+    rng = np.random.default_rng(4)
+    for day in (3, 15, 26):
+        x = 180 + rng.normal(0, 4, 30)
+        x[day] = 400  # a one-day latency spike
+        assert detect_onset(x, DAYS) is None
+        x[day:] += 30  # a real step at the same place still is one
+        onset = detect_onset(x, DAYS)
+        assert onset is not None and abs(onset.index - day) <= 1

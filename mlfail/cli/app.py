@@ -10,6 +10,8 @@ from mlfail._version import __version__
 from mlfail.cli import explain as explain_cmd
 from mlfail.cli import psi as psi_cmd
 from mlfail.cli import shadow as shadow_cmd
+from mlfail.cli import slices as slices_cmd
+from mlfail.cli import timeline as timeline_cmd
 from mlfail.cli.baseline import baseline_app
 from mlfail.cli.check import check_app
 
@@ -55,6 +57,8 @@ def _root(
 app.command(name="psi")(psi_cmd.psi_command)
 app.add_typer(baseline_app, name="baseline")
 app.add_typer(check_app, name="check")
+app.command(name="slices")(slices_cmd.slices_command)
+app.command(name="timeline")(timeline_cmd.timeline_command)
 app.command(name="explain")(explain_cmd.explain_command)
 app.command(name="shadow")(shadow_cmd.shadow_command)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -53,3 +55,49 @@ Categorical = Annotated[
 Numeric = Annotated[
     list[str] | None, typer.Option("--numeric", help="Treat COL as numeric (repeatable).")
 ]
+Baseline = Annotated[
+    str | None,
+    typer.Option(
+        "--baseline",
+        "-b",
+        help="Saved baseline profile to compare against (instead of --reference).",
+    ),
+]
+Segment = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--segment",
+        help="Slice by these columns only (comma-separated or repeated; default: every "
+        "low-cardinality column, numeric quantile cohorts and the time cohorts).",
+    ),
+]
+
+
+class TaskChoice(StrEnum):
+    classification = "classification"
+    regression = "regression"
+
+
+class ReportFormat(StrEnum):
+    human = "human"
+    json = "json"
+
+
+Task = Annotated[
+    TaskChoice | None,
+    typer.Option(
+        "--task",
+        help="classification (default; a float prediction is a score, thresholded) or "
+        "regression (metric: MAE).",
+    ),
+]
+Threshold = Annotated[
+    float,
+    typer.Option("--threshold", help="Score at/above which a prediction is the positive class."),
+]
+Format = Annotated[ReportFormat, typer.Option("--format", "-f", help="Output format.")]
+Output = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write the report here (atomically) instead of stdout."),
+]
+Force = Annotated[bool, typer.Option("--force", help="Overwrite --output if it exists.")]

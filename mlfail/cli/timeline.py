@@ -1,0 +1,109 @@
+"""``mlfail timeline``: when did it break, and which layer fired first (design §6)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mlfail.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    emit,
+    handle_errors,
+    render_to_text,
+    stdout_console,
+    warn,
+)
+from mlfail.cli.options import (
+    Baseline,
+    Categorical,
+    Features,
+    Force,
+    Format,
+    Label,
+    Live,
+    Meta,
+    Numeric,
+    Output,
+    Prediction,
+    Ref,
+    ReportFormat,
+    Task,
+    Threshold,
+)
+from mlfail.config import Roles, split_list
+from mlfail.report.timeline_model import TimelineReport, timeline_json
+from mlfail.report.timeline_render import render_timeline
+from mlfail.timeline import build_timeline
+
+
+def exit_code_for(report: TimelineReport) -> int:
+    """1 when any series changed level (an onset) or infra is anomalous."""
+    if report.onsets() or report.infra.status == "anomalous":
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+@handle_errors
+def timeline_command(
+    live: Live,
+    timestamp: Annotated[
+        str | None, typer.Option("--timestamp", help="Event-time column of the live log.")
+    ] = None,
+    reference: Ref = None,
+    baseline: Baseline = None,
+    metrics: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics",
+            help="Monitoring series (Parquet or CSV: ts, layer, metric, value[, segment]; "
+            "layer = infra|pipeline|model|business).",
+        ),
+    ] = None,
+    window: Annotated[
+        str, typer.Option("--window", help="Window length: 1d (default), 7d, 12h, 1w…")
+    ] = "1d",
+    features: Features = None,
+    label: Label = None,
+    prediction: Prediction = None,
+    meta: Meta = None,
+    categorical: Categorical = None,
+    numeric: Numeric = None,
+    task: Task = None,
+    threshold: Threshold = 0.5,
+    fmt: Format = ReportFormat.human,
+    output: Output = None,
+    force: Force = False,
+) -> None:
+    """Per-window rows, null rates, PSI, prediction PSI, mean score and label metrics; each
+    series' onset; which layer (infra, pipeline, model, business) fired first; the infra
+    check. Exit 1 when a series changed level or infra is anomalous."""
+    roles = Roles(
+        timestamp=timestamp,
+        label=label,
+        prediction=prediction,
+        meta=split_list(meta),
+        features=split_list(features) or None,
+        categorical=split_list(categorical),
+        numeric=split_list(numeric),
+    )
+    report = build_timeline(
+        live,
+        roles=roles,
+        reference=reference,
+        baseline=baseline,
+        metrics=metrics,
+        window=window,
+        task=task.value if task is not None else None,
+        threshold=threshold,
+    )
+    for w in report.warnings:
+        warn(w)
+    if fmt == ReportFormat.json:
+        emit(timeline_json(report), output, force=force)
+    elif output is None:
+        render_timeline(report, stdout_console())
+    else:
+        emit(render_to_text(lambda c: render_timeline(report, c), width=140), output, force=force)
+    raise typer.Exit(exit_code_for(report))

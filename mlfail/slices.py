@@ -1,0 +1,1397 @@
+"""Slices (design §5): the segment where the model fails while the global number looks fine.
+
+Candidates
+    every low-cardinality live column (≤ 50 distinct values; beyond that the top 20 values and
+    ``__other__``; identifier-like columns are skipped), ``--meta`` columns included, roles
+    (label, prediction, timestamp) never; the time cohorts ``day(TS)`` and ``week(TS)`` (ISO
+    week) from ``--timestamp``; numeric columns cut into 5 reference-quantile cohorts (the
+    bins of design §2 with B = 5). ``--segment`` names the columns instead.
+
+Counting
+    one pass builds the *cube*: a ``group_by`` over every candidate key at once with additive
+    measures (rows, labelled rows, errors, absolute and squared errors, score sums; without
+    labels, the prediction bin as one more key). Every 1- and 2-predicate slice is a sum over
+    the cube (one ``group_by`` per pair of candidates, in Polars). Above ``cube_max_rows`` live
+    rows the pairs are summed from the source directly instead (same numbers, more passes).
+
+Statistics (with labels)
+    error rate e/n (classification: the prediction thresholded, or the class as is) or MAE
+    (regression); shrunken estimate ẽ = (e + κē)/(n + κ) toward the global live rate ē;
+    one-sided p-value "worse than the complement" (two-proportion z-test; Welch's t-test from
+    sums of absolute and squared errors for MAE); Benjamini–Hochberg across every slice tested.
+    The baseline is the slice's own reference rate (shrunk toward the reference's global rate
+    with the same κ) when the reference has labels for it, so an intrinsically harder slice is
+    not "degraded"; otherwise the live complement. Excess errors = n·(ẽ − baseline), the
+    ranking key. Guards: support ≥ max(30, 0.5% of labelled rows); a 2-predicate slice is shown
+    only if it is significantly worse than the rest of each parent (one-sided p < α) and its
+    shrunken rate is worse than both parents'; a parent whose excess is carried by such a child
+    is listed right after it. A slice is *degraded* when significant, its excess is at least
+    ``min_impact`` of the labelled rows (of the total absolute error for MAE) and it is worse
+    than its baseline by ``fail_on_delta`` (0.05 accuracy; 20% relative MAE).
+
+Without labels
+    each slice's prediction distribution (10 reference-quantile bins) is compared with the
+    same slice of the reference (the whole reference when the slice has no reference rows) by
+    PSI with its χ² p-value (design §3), BH across slices; slices are ranked by PSI × share of
+    live rows, with the mean-score shift alongside. Degraded = significant and PSI ≥ 0.25.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+from mlfail.audit import check_roles_exist, load_reference
+from mlfail.binning import OTHER, BinSettings, BinSpec, build_specs
+from mlfail.config import Roles
+from mlfail.errors import UsageError
+from mlfail.io import Source, open_source
+from mlfail.performance import Task, TaskSpec, infer_task, is_error
+from mlfail.psi import bh_adjust, critical_psi, psi_p_value, psi_value
+from mlfail.reference import Reference
+from mlfail.report.slices_model import SliceGlobal, SliceRecord, SliceReport
+from mlfail.timekeys import utc_naive
+
+NULL_KEY = "\x00null"  # a null key value in the long slice table (decoded back to None)
+NO_KEY = ""  # b_col / b_val of a 1-predicate slice
+
+ROWS, LAB, ERR, ABS, SQ, SSUM, SN, PBIN = (
+    "__rows",
+    "__labelled",
+    "__errors",
+    "__abs",
+    "__sq",
+    "__score_sum",
+    "__score_n",
+    "__pbin",
+)
+KEY_COLS = ["a_col", "a_val", "b_col", "b_val"]
+
+
+@dataclass(frozen=True)
+class SliceSettings:
+    kappa: float = 30.0
+    alpha: float = 0.05
+    min_support: int | None = None  # None: max(30, 0.5% of the (labelled) rows)
+    min_impact: float = 0.0025
+    max_predicates: int = 2
+    top: int = 20
+    max_values: int = 50
+    top_values: int = 20
+    cohort_bins: int = 5
+    fail_on_delta: float | None = None  # None: 0.05 (accuracy) / 0.20 relative (MAE)
+    psi_threshold: float = 0.25
+    cube_max_rows: int = 5_000_000
+    auc_slices: int = 50  # AUC for this many listed slices (one mask column each)
+
+    def __post_init__(self) -> None:
+        if self.kappa < 0:
+            raise UsageError(f"--kappa must be ≥ 0 (got {self.kappa})")
+        if not 0 < self.alpha < 1:
+            raise UsageError(f"--alpha must be in (0, 1) (got {self.alpha})")
+        if self.max_predicates not in (1, 2):
+            raise UsageError(f"--max-predicates must be 1 or 2 (got {self.max_predicates})")
+        if self.min_support is not None and self.min_support < 1:
+            raise UsageError(f"--min-support must be at least 1 (got {self.min_support})")
+        if self.top < 0:
+            raise UsageError(f"--top must be ≥ 0 (got {self.top}; 0 lists every slice)")
+        if self.fail_on_delta is not None and self.fail_on_delta <= 0:
+            raise UsageError(f"--fail-on-delta must be positive (got {self.fail_on_delta})")
+        if self.cohort_bins < 2:
+            raise UsageError(f"cohort bins must be at least 2 (got {self.cohort_bins})")
+
+    def delta_for(self, task: str) -> float:
+        if self.fail_on_delta is not None:
+            return self.fail_on_delta
+        return 0.20 if task == "regression" else 0.05
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One slice key: a column (as is, top values + other, or quantile cohorts) or a time
+    cohort. ``expr`` computes the key value from a row; it is aliased to ``name``."""
+
+    name: str
+    kind: str  # column | top | cohort | day | week
+    expr: pl.Expr
+    in_reference: bool
+    values: int  # distinct key values in the live data (cohorts: bins)
+    spec: BinSpec | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "values": self.values}
+
+
+# --------------------------------------------------------------------------- binning helpers
+
+
+def bin_index(spec: BinSpec) -> pl.Expr:
+    """The index into ``spec.labels()`` of each row's value (same bins as the count core)."""
+    x = pl.col(spec.feature)
+    if spec.kind == "numeric":
+        v = x.cast(pl.Float64)
+        idx: pl.Expr = pl.sum_horizontal([(v > e) for e in spec.edges]) if spec.edges else pl.lit(0)
+        return (
+            pl.when(v.is_null() | v.is_nan())
+            .then(pl.lit(spec.missing_index))
+            .otherwise(idx)
+            .cast(pl.UInt32)
+        )
+    s = x.cast(pl.String)
+    n_cat = len(spec.categories)
+    unseen = n_cat + (1 if spec.other else 0)
+    chain: Any = pl.when(s.is_null()).then(pl.lit(spec.missing_index))
+    for j, cat in enumerate(spec.categories):
+        chain = chain.when(s == cat).then(pl.lit(j))
+    if spec.other:
+        chain = chain.when(s.is_in(list(spec.other))).then(pl.lit(n_cat))
+    return chain.otherwise(pl.lit(unseen)).cast(pl.UInt32)
+
+
+def cohort_expr(spec: BinSpec) -> pl.Expr:
+    """A numeric column mapped to its reference-quantile cohort label, e.g. ``(12.5, 40]``."""
+    labels = list(spec.labels())
+    return (
+        bin_index(spec)
+        .replace_strict(list(range(len(labels))), labels, return_dtype=pl.String)
+        .alias(spec.feature)
+    )
+
+
+def quintile_spec(spec: BinSpec, bins: int) -> BinSpec:
+    """Coarsen a stored numeric spec with B·k bins to ``bins`` bins when the edges allow it."""
+    edges = spec.edges
+    k = (len(edges) + 1) // bins if len(edges) + 1 >= bins else 0
+    if k >= 1 and (len(edges) + 1) % bins == 0:
+        edges = tuple(edges[k - 1 :: k][: bins - 1])
+    return BinSpec(feature=spec.feature, kind="numeric", edges=edges, dtype=spec.dtype)
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+def _is_temporal(dtype: pl.DataType) -> bool:
+    return dtype.is_temporal()
+
+
+def choose_candidates(
+    live: Source,
+    ref: Reference,
+    roles: Roles,
+    segments: Sequence[str],
+    settings: SliceSettings,
+) -> tuple[list[Candidate], list[str], int]:
+    """The slice keys, notes on the columns left out, and the live row count."""
+    ts = roles.timestamp
+    excluded = {c for c in (roles.label, roles.prediction, ts) if c} | set(roles.extra_roles)
+    notes: list[str] = []
+    if segments:
+        live.require(segments, "--segment")
+        for s in segments:
+            if s in excluded:
+                raise UsageError(
+                    f"--segment {s}: that column is a role (label, prediction or timestamp); "
+                    "model outputs and labels are never slice keys"
+                )
+        cols = list(segments)
+    else:
+        cols = [c for c in live.columns if c not in excluded]
+    schema = live.schema
+
+    cat_cols: list[str] = []
+    num_cols: list[str] = []
+    for c in cols:
+        dt_ = schema[c]
+        if _is_temporal(dt_):
+            if ts and not segments:
+                notes.append(f"{c}: a date/time column; the time cohorts of {ts} cover it")
+                continue
+            cat_cols.append(c)
+        elif dt_.is_float() or dt_.is_integer():
+            num_cols.append(c)
+        elif dt_ in (pl.String, pl.Boolean) or isinstance(dt_, pl.Categorical | pl.Enum):
+            cat_cols.append(c)
+        else:
+            notes.append(f"{c}: type {dt_} cannot be a slice key")
+
+    probe = [c for c in cat_cols] + [c for c in num_cols if schema[c].is_integer()]
+    exprs = [pl.len().alias("__n")] + [
+        pl.col(c).n_unique().alias(f"u{i}") for i, c in enumerate(probe)
+    ]
+    time_ok = ts is not None and _is_temporal(schema[ts])
+    if time_ok:
+        t = utc_naive(str(ts), schema[str(ts)])
+        exprs += [
+            t.dt.date().n_unique().alias("__days"),
+            t.dt.strftime("%G-W%V").n_unique().alias("__weeks"),
+        ]
+    row = live.lf.select(exprs).collect(engine="streaming").row(0, named=True)
+    n_rows = int(row["__n"])
+    distinct = {c: int(row[f"u{i}"]) for i, c in enumerate(probe)}
+    for c in list(num_cols):
+        if schema[c].is_integer() and distinct[c] <= settings.max_values:
+            num_cols.remove(c)
+            cat_cols.append(c)
+
+    cands: list[Candidate] = []
+    ref_cols = set(ref.columns)
+    for c in cols:
+        if c not in cat_cols:
+            continue
+        n_u = distinct[c]
+        if n_u <= 1 and not segments:
+            notes.append(f"{c}: a single value in the live data")
+            continue
+        if n_u <= settings.max_values:
+            cands.append(Candidate(c, "column", pl.col(c).alias(c), c in ref_cols, n_u))
+            continue
+        if n_u > 0.5 * n_rows and c not in segments:
+            notes.append(f"{c}: identifier-like ({n_u:,} distinct values), not a slice key")
+            continue
+        top = (
+            live.lf.group_by(c)
+            .len()
+            .drop_nulls(c)
+            .sort(["len", c], descending=[True, False])
+            .head(settings.top_values)
+            .collect(engine="streaming")[c]
+            .to_list()
+        )
+        col = pl.col(c)
+        expr = (
+            pl.when(col.is_null())
+            .then(pl.lit(None, dtype=pl.String))
+            .when(col.is_in(top))
+            .then(col.cast(pl.String))
+            .otherwise(pl.lit(OTHER))
+            .alias(c)
+        )
+        notes.append(f"{c}: {n_u} distinct values; the top {len(top)} and {OTHER}")
+        cands.append(Candidate(c, "top", expr, c in ref_cols, len(top) + 1))
+
+    cohort_specs = _cohort_specs([c for c in cols if c in num_cols], ref, settings, notes)
+    for spec in cohort_specs:
+        cands.append(
+            Candidate(spec.feature, "cohort", cohort_expr(spec), True, spec.n_bins - 1, spec=spec)
+        )
+
+    if ts:
+        if not time_ok:
+            raise UsageError(
+                f"--timestamp {ts}: column has type {schema[ts]} in --live {live.spec}; "
+                "it must be a date or datetime"
+            )
+        t = utc_naive(ts, schema[ts])
+        days, weeks = int(row["__days"]), int(row["__weeks"])
+        cands.append(Candidate(f"day({ts})", "day", t.dt.date().alias(f"day({ts})"), False, days))
+        cands.append(
+            Candidate(
+                f"week({ts})", "week", t.dt.strftime("%G-W%V").alias(f"week({ts})"), False, weeks
+            )
+        )
+    if not cands:
+        raise UsageError(
+            "no slice candidates: every column is a role, identifier-like or constant; "
+            "name the columns with --segment"
+        )
+    return cands, notes, n_rows
+
+
+def _cohort_specs(
+    cols: list[str], ref: Reference, settings: SliceSettings, notes: list[str]
+) -> list[BinSpec]:
+    if not cols:
+        return []
+    out: list[BinSpec] = []
+    if ref.lazy is not None:
+        present = [c for c in cols if c in ref.columns]
+        specs = build_specs(
+            ref.lazy,
+            present,
+            settings=BinSettings(bins=settings.cohort_bins),
+            numeric=present,
+            explicit=True,
+        )
+        by_name = {s.feature: s for s in specs}
+    else:
+        by_name = {
+            s.feature: quintile_spec(s, settings.cohort_bins)
+            for s in ref.specs
+            if s.kind == "numeric" and s.feature in cols
+        }
+    for c in cols:
+        spec = by_name.get(c)
+        if spec is None:
+            notes.append(f"{c}: numeric but not profiled in the reference; no quantile cohorts")
+        elif not spec.edges:
+            notes.append(f"{c}: constant in the reference; no quantile cohorts")
+        else:
+            out.append(spec)
+    return out
+
+
+# --------------------------------------------------------------------------- counting
+
+
+def _measures(task: TaskSpec | None, prediction: str, pred_numeric: bool) -> list[pl.Expr]:
+    """Additive per-row measures; their sums over any slice give every statistic."""
+    p = pl.col(prediction)
+    out = [pl.lit(1, dtype=pl.Int64).alias(ROWS)]
+    if pred_numeric:
+        pf = p.cast(pl.Float64)
+        ok = pf.is_not_null() & pf.is_not_nan()
+        out += [
+            pl.when(ok).then(pf).otherwise(0.0).alias(SSUM),
+            ok.cast(pl.Int64).alias(SN),
+        ]
+    if task is None:
+        return out
+    y = pl.col(task.label)
+    lab = y.is_not_null() & p.is_not_null()
+    out.append(lab.cast(pl.Int64).alias(LAB))
+    if task.task == "regression":
+        err = (y.cast(pl.Float64) - p.cast(pl.Float64)).abs()
+        out += [
+            pl.when(lab).then(err).otherwise(0.0).alias(ABS),
+            pl.when(lab).then(err * err).otherwise(0.0).alias(SQ),
+        ]
+    else:
+        out.append(pl.when(lab).then(is_error(task)).otherwise(0).cast(pl.Int64).alias(ERR))
+    return out
+
+
+def _key_str(name: str) -> pl.Expr:
+    return pl.col(name).cast(pl.String).fill_null(NULL_KEY)
+
+
+def pair_list(cands: Sequence[Candidate], names: Sequence[str]) -> list[tuple[str, str]]:
+    """Candidate pairs for 2-predicate slices (day × week is nested, never paired)."""
+    kinds = {c.name: c.kind for c in cands}
+    out = []
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            if {kinds[a], kinds[b]} == {"day", "week"}:
+                continue
+            out.append((a, b))
+    return out
+
+
+def slice_sums(
+    frame: pl.LazyFrame,
+    names: Sequence[str],
+    pairs: Sequence[tuple[str, str]],
+    measures: Sequence[str],
+    extra: Sequence[str] = (),
+    *,
+    streaming: bool = False,
+) -> pl.DataFrame:
+    """Long table ``a_col, a_val, b_col, b_val, extra…, measures…`` of every 1-predicate slice
+    (b_col = "") and every 2-predicate slice of ``pairs``, summed from ``frame`` (the cube or
+    the prepared source) with one ``group_by`` per key set."""
+    aggs = [pl.col(m).sum() for m in measures]
+    parts: list[pl.LazyFrame] = []
+    for a in names:
+        parts.append(
+            frame.group_by([a, *extra])
+            .agg(aggs)
+            .select(
+                pl.lit(a).alias("a_col"),
+                _key_str(a).alias("a_val"),
+                pl.lit(NO_KEY).alias("b_col"),
+                pl.lit(NO_KEY).alias("b_val"),
+                *extra,
+                *measures,
+            )
+        )
+    for a, b in pairs:
+        parts.append(
+            frame.group_by([a, b, *extra])
+            .agg(aggs)
+            .select(
+                pl.lit(a).alias("a_col"),
+                _key_str(a).alias("a_val"),
+                pl.lit(b).alias("b_col"),
+                _key_str(b).alias("b_val"),
+                *extra,
+                *measures,
+            )
+        )
+    if not parts:
+        return pl.DataFrame()
+    lf = pl.concat(parts, how="vertical_relaxed")
+    return lf.collect(engine="streaming") if streaming else lf.collect()
+
+
+def count_slices(
+    lf: pl.LazyFrame,
+    cands: Sequence[Candidate],
+    measures: Sequence[pl.Expr],
+    *,
+    max_predicates: int,
+    extra: Sequence[pl.Expr] = (),
+    use_cube: bool = True,
+) -> tuple[pl.DataFrame, dict[str, dict[str, Any]], dict[str, float]]:
+    """(long slice table, key-string → native value per candidate, totals) for ``lf``."""
+    names = [c.name for c in cands]
+    extra_names = [e.meta.output_name() for e in extra]
+    prepared = lf.select([c.expr for c in cands] + list(extra) + list(measures))
+    mnames = [m.meta.output_name() for m in measures]
+    if use_cube:
+        cube = (
+            prepared.group_by(names + extra_names)
+            .agg([pl.col(m).sum() for m in mnames])
+            .collect(engine="streaming")
+        )
+        source = cube.lazy()
+    else:
+        cube = None
+        source = prepared
+    pairs = pair_list(cands, names) if max_predicates >= 2 else []
+    table = slice_sums(source, names, pairs, mnames, extra_names, streaming=not use_cube)
+    totals_df = source.select([pl.col(m).sum() for m in mnames]).collect()
+    totals = {m: float(totals_df[m][0] or 0) for m in mnames}
+    natives: dict[str, dict[str, Any]] = {}
+    for n in names:
+        if cube is not None:
+            vals = cube.select(pl.col(n).unique())
+        else:
+            vals = prepared.select(pl.col(n).unique()).collect(engine="streaming")
+        m = vals.select(_key_str(n).alias("s"), pl.col(n).alias("v"))
+        natives[n] = dict(zip(m["s"].to_list(), m["v"].to_list(), strict=True))
+    return table, natives, totals
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+EXACT_BELOW = 100.0  # expected errors (or non-errors) in group 1 under which the test is exact
+
+
+def fisher_p(
+    e1: np.ndarray,
+    n1: np.ndarray,
+    e2: np.ndarray,
+    n2: np.ndarray,
+    where: np.ndarray | None = None,
+) -> np.ndarray:
+    """One-sided p-value that group 1's error rate exceeds group 2's.
+
+    Fisher's exact test — the hypergeometric upper tail P(X ≥ e1) of n1 draws from n1 + n2
+    rows holding e1 + e2 errors — where group 1 expects fewer than ``EXACT_BELOW`` errors (or
+    non-errors): there the two-proportion z-test is anti-conservative on this tail (small
+    slices with few errors would page on noise). Elsewhere the pooled two-proportion z-test,
+    its normal approximation, which is accurate there and much cheaper. Computed only
+    ``where`` (else 1)."""
+    e1, n1, e2, n2 = (np.asarray(a, dtype=float) for a in (e1, n1, e2, n2))
+    ok = (n1 > 0) & (n2 > 0)
+    if where is not None:
+        ok &= where
+    out = np.ones(len(e1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        total, bad = n1 + n2, e1 + e2
+        expected = n1 * bad / total
+        exact = ok & (np.minimum(expected, n1 - expected) < EXACT_BELOW)
+        approx = ok & ~exact
+        if exact.any():
+            out[exact] = stats.hypergeom.sf(e1[exact] - 1, total[exact], bad[exact], n1[exact])
+        if approx.any():
+            pooled = bad[approx] / total[approx]
+            se = np.sqrt(pooled * (1 - pooled) * (1 / n1[approx] + 1 / n2[approx]))
+            z = (e1[approx] / n1[approx] - e2[approx] / n2[approx]) / se
+            out[approx] = np.where(np.isfinite(z), stats.norm.sf(z), 1.0)
+    return np.clip(out, 0.0, 1.0)
+
+
+def welch_p(
+    s1: np.ndarray, q1: np.ndarray, n1: np.ndarray, s2: np.ndarray, q2: np.ndarray, n2: np.ndarray
+) -> np.ndarray:
+    """One-sided Welch t-test p-value that group 1's mean exceeds group 2's, from the sums
+    ``s`` and sums of squares ``q`` of the values (absolute errors)."""
+    s1, q1, n1, s2, q2, n2 = (np.asarray(a, dtype=float) for a in (s1, q1, n1, s2, q2, n2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m1, m2 = s1 / n1, s2 / n2
+        v1 = np.maximum(q1 - n1 * m1 * m1, 0) / (n1 - 1)
+        v2 = np.maximum(q2 - n2 * m2 * m2, 0) / (n2 - 1)
+        res = stats.ttest_ind_from_stats(
+            m1, np.sqrt(v1), n1, m2, np.sqrt(v2), n2, equal_var=False, alternative="greater"
+        )
+    p = np.asarray(res.pvalue, dtype=float)
+    return np.where(np.isfinite(p) & (n1 > 1) & (n2 > 1), p, 1.0)
+
+
+def _col(df: pl.DataFrame, name: str) -> np.ndarray:
+    if name not in df.columns:
+        return np.zeros(df.height)
+    return df[name].fill_null(0).to_numpy().astype(float)
+
+
+def shrink(e: np.ndarray, n: np.ndarray, prior: float, kappa: float) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (e + kappa * prior) / (n + kappa)
+
+
+def _decode(natives: dict[str, dict[str, Any]], col: str, val: str) -> Any:
+    if val == NULL_KEY:
+        return None
+    return natives.get(col, {}).get(val, val)
+
+
+def _slice_dict(
+    natives: dict[str, dict[str, Any]], a: str, av: str, b: str, bv: str
+) -> dict[str, Any]:
+    d = {a: _decode(natives, a, av)}
+    if b != NO_KEY:
+        d[b] = _decode(natives, b, bv)
+    return d
+
+
+def _mask(cands: dict[str, Candidate], sl: dict[str, Any]) -> pl.Expr:
+    m = pl.lit(True)
+    for k, v in sl.items():
+        e = cands[k].expr
+        m = m & (e.is_null() if v is None else (e == v))
+    return m
+
+
+AUC_SIG_FIGS = 5  # scores are grouped at this precision for AUC (|error| ≲ 1e-5)
+
+
+def auc_for(lf: pl.LazyFrame, task: TaskSpec, masks: Sequence[pl.Expr]) -> list[float | None]:
+    """AUC (Mann–Whitney, ties counted ½) of the score within each mask, in one pass.
+
+    One ``group_by(score, class)`` counts the labelled rows of every mask per distinct score
+    (rounded to ``AUC_SIG_FIGS`` significant digits, so that the table stays small on big
+    data); each mask's AUC then follows from cumulative sums over the sorted scores."""
+    if not masks:
+        return []
+    y = pl.col(task.label)
+    p = pl.col(task.prediction).cast(pl.Float64)
+    lab = y.is_not_null() & p.is_not_null() & p.is_not_nan()
+    counts = (
+        lf.filter(lab)
+        .group_by(
+            p.round_sig_figs(AUC_SIG_FIGS).alias("_s"),
+            (y.cast(pl.Float64) >= 0.5).alias("_pos"),
+        )
+        .agg(  # "& y.is_not_null()" makes a literal mask (all rows) count rows, not groups
+            [
+                (m.fill_null(False) & y.is_not_null()).sum().cast(pl.Int64).alias(f"m{i}")
+                for i, m in enumerate(masks)
+            ]
+        )
+        .collect(engine="streaming")
+    )
+    if counts.height == 0:
+        return [None] * len(masks)
+    scores = np.unique(counts["_s"].to_numpy())
+    idx = np.searchsorted(scores, counts["_s"].to_numpy())
+    is_pos = counts["_pos"].to_numpy().astype(bool)
+    out: list[float | None] = []
+    for i in range(len(masks)):
+        c = counts[f"m{i}"].to_numpy().astype(float)
+        pos = np.zeros(len(scores))
+        neg = np.zeros(len(scores))
+        np.add.at(pos, idx[is_pos], c[is_pos])
+        np.add.at(neg, idx[~is_pos], c[~is_pos])
+        n_pos, n_neg = pos.sum(), neg.sum()
+        if n_pos == 0 or n_neg == 0:
+            out.append(None)
+            continue
+        below = np.cumsum(neg) - neg  # negatives with a strictly lower score
+        out.append(float((pos * (below + 0.5 * neg)).sum() / (n_pos * n_neg)))
+    return out
+
+
+def match_reference(
+    keys: Sequence[tuple[Any, ...]],
+    ref_keys: Sequence[tuple[Any, ...]],
+    ref_weight: np.ndarray,
+    ref_names: set[str],
+) -> list[int | None]:
+    """For each live slice, the row of the reference long table it is compared with: the same
+    slice when the reference has rows of it; else, for two predicates, the one-predicate slice
+    of a column the reference has (the smaller one, when both qualify) — a time cohort, a
+    value the reference never saw or a column it lacks is dropped; None when nothing is left.
+    """
+    index = {k: i for i, k in enumerate(ref_keys) if ref_weight[i] > 0}
+    out: list[int | None] = []
+    for k in keys:
+        a, av, b, bv = k
+        j = index.get(k) if a in ref_names and (b == NO_KEY or b in ref_names) else None
+        if j is None and b != NO_KEY:
+            opts = [
+                index[s]
+                for s in ((a, av, NO_KEY, NO_KEY), (b, bv, NO_KEY, NO_KEY))
+                if s[0] in ref_names and s in index
+            ]
+            j = min(opts, key=lambda i: ref_weight[i]) if opts else None
+        out.append(j)
+    return out
+
+
+GLOBAL: tuple[Any, ...] = ()  # "the whole reference" as a reference slice key
+
+
+def _attach_ref(
+    live: pl.DataFrame,
+    ref: pl.DataFrame | None,
+    totals: dict[str, float] | None,
+    cols: Sequence[str],
+    ref_names: set[str],
+    weight: str,
+) -> tuple[pl.DataFrame, list[tuple[Any, ...] | None]]:
+    """Add ``r<col>``: the sums of each live slice's reference slice (:func:`match_reference`),
+    the whole reference (``totals``) when no predicate is left, 0 without a reference. Also
+    return each row's reference slice key (``GLOBAL`` for the whole reference, None)."""
+    keys = live.select(KEY_COLS).rows()
+    if totals is None:
+        return live.with_columns([pl.lit(0.0).alias(f"r{c}") for c in cols]), [None] * len(keys)
+    if ref is not None and ref.height:
+        ref_keys = ref.select(KEY_COLS).rows()
+        match = match_reference(keys, ref_keys, _col(ref, weight), ref_names)
+    else:
+        ref_keys, match = [], [None] * len(keys)
+    idx = np.array([-1 if j is None else j for j in match], dtype=np.int64)
+    found = idx >= 0
+    extra = []
+    for c in cols:
+        out = np.full(len(keys), float(totals.get(c, 0.0)))
+        if found.any():
+            out[found] = _col(ref, c)[idx[found]]  # type: ignore[arg-type]
+        extra.append(pl.Series(f"r{c}", out))
+    return live.with_columns(extra), [GLOBAL if j is None else ref_keys[j] for j in match]
+
+
+# --------------------------------------------------------------------------- the entry point
+
+
+def find_slices(
+    reference: str | Source | Reference | None,
+    live: str | Source,
+    *,
+    roles: Roles,
+    baseline: str | None = None,
+    task: Task | None = None,
+    threshold: float = 0.5,
+    segments: Sequence[str] = (),
+    settings: SliceSettings | None = None,
+    progress: bool | None = None,
+) -> SliceReport:
+    """Every 1- and 2-predicate slice of the live log, ranked worst first (design §5)."""
+    settings = settings or SliceSettings()
+    live_src = live if isinstance(live, Source) else open_source(str(live), role="--live")
+    if roles.prediction is None:
+        raise UsageError("--prediction is required: the model output column")
+    ref: Reference
+    if reference is None or isinstance(reference, str | Source):
+        if isinstance(reference, Source):
+            check_roles_exist(
+                roles, [(reference.spec, reference.columns), (live_src.spec, live_src.columns)]
+            )
+        ref, _ = load_reference(reference, baseline, roles, progress=progress)
+    else:
+        ref = reference
+    for flag, col in (
+        ("--prediction", roles.prediction),
+        ("--label", roles.label),
+        ("--timestamp", roles.timestamp),
+    ):
+        if col is not None and col not in live_src.columns:
+            raise UsageError(f"{flag} {col}: no such column in --live {live_src.spec}")
+    check_roles_exist(roles, [(ref.name, ref.columns), (live_src.spec, live_src.columns)])
+    pred = roles.prediction
+    pred_numeric = live_src.schema[pred].is_numeric()
+
+    cands, notes, n_rows = choose_candidates(live_src, ref, roles, segments, settings)
+    use_cube = n_rows <= settings.cube_max_rows
+
+    tspec = (
+        infer_task(live_src.schema, roles.label, pred, task=task, threshold=threshold)
+        if roles.label is not None
+        else None
+    )
+    if tspec is None and task == "regression":
+        raise UsageError("--task regression needs --label")
+    labelled = 0
+    if tspec is not None:
+        labelled = int(
+            live_src.lf.select(
+                (pl.col(tspec.label).is_not_null() & pl.col(pred).is_not_null()).sum()
+            )
+            .collect(engine="streaming")
+            .item()
+        )
+        if labelled == 0:
+            notes.append(
+                f"--label {tspec.label}: no labelled rows in the live data (labels arrive "
+                "late); slices are ranked by the prediction distribution instead"
+            )
+    common = dict(
+        live_src=live_src,
+        ref=ref,
+        cands=cands,
+        settings=settings,
+        notes=notes,
+        n_rows=n_rows,
+        use_cube=use_cube,
+        pred=pred,
+        pred_numeric=pred_numeric,
+    )
+    if tspec is not None and labelled > 0:
+        return _labelled_report(tspec=tspec, **common)  # type: ignore[arg-type]
+    return _unlabelled_report(roles=roles, **common)  # type: ignore[arg-type]
+
+
+def _settings_dict(settings: SliceSettings, **extra: Any) -> dict[str, Any]:
+    d = asdict(settings)
+    d.pop("cube_max_rows", None)
+    d.pop("auc_slices", None)
+    d.update(extra)
+    return d
+
+
+def _labelled_report(
+    *,
+    live_src: Source,
+    ref: Reference,
+    cands: list[Candidate],
+    settings: SliceSettings,
+    notes: list[str],
+    n_rows: int,
+    use_cube: bool,
+    pred: str,
+    pred_numeric: bool,
+    tspec: TaskSpec,
+) -> SliceReport:
+    reg = tspec.task == "regression"
+    measures = _measures(tspec, pred, pred_numeric)
+    table, natives, tot = count_slices(
+        live_src.lf, cands, measures, max_predicates=settings.max_predicates, use_cube=use_cube
+    )
+    N, E = tot[LAB], tot[ABS] if reg else tot[ERR]
+    Q = tot.get(SQ, 0.0)
+    gbar = E / N  # global live error rate (or MAE)
+
+    # ---- the reference side: the same slices, when the reference has labels
+    ref_table, ref_tot, ref_note = _reference_perf(ref, tspec, cands, settings, reg, pred_numeric)
+    if ref_note:
+        notes.append(ref_note)
+    ref_cols = [LAB, ABS, SQ, SSUM, SN] if reg else [LAB, ERR, SSUM, SN]
+    ref_names = {c.name for c in cands if c.in_reference}
+    t, ref_match = _attach_ref(table, ref_table, ref_tot, ref_cols, ref_names, LAB)
+
+    n, e = _col(t, LAB), _col(t, ABS if reg else ERR)
+    q = _col(t, SQ)
+    nc, ec, qc = N - n, E - e, Q - q
+    rn, re = _col(t, f"r{LAB}"), _col(t, f"r{ABS if reg else ERR}")
+    kappa = settings.kappa
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = e / n
+        rate_c = ec / nc
+        ref_rate = np.where(rn > 0, re / rn, np.nan)
+    shr = shrink(e, n, gbar, kappa)
+    if ref_tot is not None and ref_tot[LAB] > 0:
+        rbar: float | None = ref_tot[ABS if reg else ERR] / ref_tot[LAB]
+        ref_shr = np.where(rn > 0, shrink(re, rn, rbar or 0.0, kappa), np.nan)
+    else:
+        rbar = None
+        ref_shr = np.full(len(n), np.nan)
+    has_ref = np.isfinite(ref_shr)
+    # The baseline: the slice's own reference, moved by as much as the rest of the traffic
+    # moved since the reference (so a slice that only shares a global shift, or that holds a
+    # few rows of a broken segment, is not "degraded"); the live complement without one.
+    if ref_tot is not None and ref_tot[LAB] > 0:
+        r_n, r_e = ref_tot[LAB], ref_tot[ABS if reg else ERR]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rest_ref = np.where(r_n - rn > 0, (r_e - re) / (r_n - rn), r_e / r_n)
+        drift = np.where(np.isfinite(rate_c), rate_c - rest_ref, 0.0)
+        base = np.where(has_ref, ref_shr + drift, rate_c)
+    else:
+        base = rate_c
+    base = np.maximum(base, 0.0) if reg else np.clip(base, 0.0, 1.0)
+    excess = n * (shr - base)
+    support = settings.min_support or max(30, math.ceil(0.005 * N))
+    tested = (n >= support) & (nc > 0)
+    # One-sided p-values: worse than the rest of the live traffic now, and (with a reference)
+    # worse than the same slice in the reference. A slice is significant when both hold: the
+    # intersection-union test, p = max of the two (valid at level α).
+    if reg:
+        p_comp = welch_p(e, q, n, ec, qc, nc)
+        rq = _col(t, f"r{SQ}")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # a saved baseline keeps no squares: assume the live slice's spread for it
+            live_var = np.maximum(q - e * e / n, 0) / (n - 1)
+            rq = np.where(rq > 0, rq, (rn - 1) * live_var + re * re / rn)
+        p_ref = welch_p(e, q, n, re, rq, rn)
+    else:
+        p_comp = fisher_p(e, n, ec, nc, where=tested)
+        p_ref = fisher_p(e, n, re, rn, where=tested & has_ref)
+    p_ref = np.where(has_ref, p_ref, np.nan)
+    p = np.where(has_ref, np.fmax(p_ref, p_comp), p_comp)
+
+    qv = np.full(len(n), np.nan)
+    if tested.any():
+        qv[tested] = bh_adjust(list(p[tested]))
+    sig = tested & (qv <= settings.alpha)
+    impact = settings.min_impact * (E if reg else N)
+    delta_need = settings.delta_for(tspec.task)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        worse = (shr - base) / base if reg else shr - base
+    degraded = sig & (excess >= impact) & (worse >= delta_need)
+
+    t = t.with_columns(
+        pl.Series("_i", np.arange(t.height)),
+        pl.Series("_n", n),
+        pl.Series("_e", e),
+        pl.Series("_q", q),
+        pl.Series("_shr", shr),
+        pl.Series("_excess", excess),
+        pl.Series("_tested", tested),
+    )
+    beats = _beats_parents(t, reg, settings.alpha)
+    keep = tested & (excess > 0) & ((t["b_col"].to_numpy() == NO_KEY) | beats)
+    ranked = [int(i) for i in np.argsort(-excess, kind="stable") if keep[i]]
+    keys = t.select(KEY_COLS).rows()
+    head = max(settings.top, 20) * 3 if settings.top else 500
+    order, explained = _explained_reorder(
+        ranked[:head],
+        keys,
+        beats,
+        (n, e, q),
+        (rn, re, _col(t, f"r{SQ}")),
+        ref_match,
+        base,
+        reg,
+        settings.alpha,
+    )
+    order += ranked[head:]
+    if settings.top:
+        order = order[: settings.top]
+
+    cmap = {c.name: c for c in cands}
+    slices = [_slice_dict(natives, *keys[i]) for i in order]
+    aucs: list[float | None] = [None] * (len(order) + 1)
+    if not reg and tspec.is_score:  # AUC: one mask column per slice, so the first ones only
+        masks = [pl.lit(True)] + [_mask(cmap, s) for s in slices[: settings.auc_slices]]
+        aucs[: len(masks)] = auc_for(live_src.lf, tspec, masks)
+        if len(slices) > settings.auc_slices:
+            notes.append(f"AUC is computed for the first {settings.auc_slices} slices listed")
+
+    def metric(x: float) -> float | None:
+        if not math.isfinite(x):
+            return None
+        return float(x) if reg else float(1 - x)
+
+    s_sum, s_n = _col(t, SSUM), _col(t, SN)
+    rs_sum, rs_n = _col(t, f"r{SSUM}"), _col(t, f"r{SN}")
+    records: list[SliceRecord] = []
+    for k, i in enumerate(order):
+        rec = SliceRecord(
+            slice=slices[k],
+            predicates=1 if keys[i][2] == NO_KEY else 2,
+            rows=int(_col(t, ROWS)[i]),
+            labelled_rows=int(n[i]),
+            metric=tspec.metric,
+            live=metric(rate[i]),
+            complement=metric(rate_c[i]),
+            reference=metric(ref_rate[i]),
+            reference_rows=int(rn[i]) if has_ref[i] else None,
+            reference_slice=_ref_dict(natives, ref_match[i]) if has_ref[i] else None,
+            shrunken=metric(shr[i]),
+            baseline=metric(base[i]),
+            baseline_source=_source(keys[i], ref_match[i]) if has_ref[i] else "complement",
+            delta=float(shr[i] - base[i]),
+            p_value=float(p[i]),
+            p_value_reference=_opt(p_ref[i]),
+            p_value_complement=float(p_comp[i]),
+            q_value=float(qv[i]),
+            significant=bool(sig[i]),
+            excess_errors=float(excess[i]),
+            degraded=bool(degraded[i]),
+            auc=aucs[k + 1],
+            mean_score=float(s_sum[i] / s_n[i]) if s_n[i] > 0 else None,
+            reference_mean_score=float(rs_sum[i] / rs_n[i]) if rs_n[i] > 0 else None,
+            explained_by=_slice_dict(natives, *keys[explained[i]]) if i in explained else None,
+        )
+        records.append(rec)
+
+    g = SliceGlobal(
+        rows=n_rows,
+        labelled_rows=int(N),
+        unlabelled_rows=int(n_rows - N),
+        metric=tspec.metric,
+        live=metric(gbar),
+        reference=metric(rbar) if rbar is not None else None,
+        error_rate=None if reg else float(gbar),
+        auc=aucs[0],
+        reference_auc=_reference_auc(ref, tspec),
+        mean_score=tot[SSUM] / tot[SN] if tot.get(SN) else None,
+        reference_mean_score=(
+            ref_tot[SSUM] / ref_tot[SN] if ref_tot is not None and ref_tot.get(SN) else None
+        ),
+    )
+    return SliceReport(
+        reference=ref.name,
+        live=live_src.spec,
+        mode="labels",
+        task=tspec.task,
+        metric=tspec.metric,
+        global_stats=g,
+        slices=records,
+        tested=int(tested.sum()),
+        candidates=[c.describe() for c in cands],
+        settings=_settings_dict(
+            settings,
+            min_support=support,
+            fail_on_delta=delta_need,
+            min_impact_errors=impact,
+            threshold=tspec.threshold,
+        ),
+        notes=notes,
+    )
+
+
+def _opt(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def _ref_dict(
+    natives: dict[str, dict[str, Any]], key: tuple[Any, ...] | None
+) -> dict[str, Any] | None:
+    if key is None:
+        return None
+    return {} if key == GLOBAL else _slice_dict(natives, *key)
+
+
+def _source(key: tuple[Any, ...], ref_key: tuple[Any, ...] | None) -> str:
+    """How a slice's reference was chosen: its own slice, some of its predicates, or all."""
+    if ref_key is None:
+        return "complement"
+    if ref_key == GLOBAL:
+        return "reference_global"
+    return "reference" if ref_key == key else "reference_partial"
+
+
+def _reference_auc(ref: Reference, tspec: TaskSpec) -> float | None:
+    lf = ref.lazy
+    if (
+        lf is None
+        or tspec.task == "regression"
+        or not tspec.is_score
+        or tspec.label not in ref.columns
+        or tspec.prediction not in ref.columns
+    ):
+        return None
+    return auc_for(lf, tspec, [pl.lit(True)])[0]
+
+
+def _reference_perf(
+    ref: Reference,
+    tspec: TaskSpec,
+    cands: list[Candidate],
+    settings: SliceSettings,
+    reg: bool,
+    pred_numeric: bool,
+) -> tuple[pl.DataFrame | None, dict[str, float] | None, str | None]:
+    """The reference's long slice table and totals (same measures as the live side), or
+    (None, None, why) when the reference has no labels."""
+    err = ABS if reg else ERR
+    if ref.lazy is not None:
+        if tspec.label not in ref.columns or tspec.prediction not in ref.columns:
+            return (
+                None,
+                None,
+                "the reference has no labels: each slice is judged against the live complement",
+            )
+        measures = _measures(tspec, tspec.prediction, pred_numeric)
+        rc = [c for c in cands if c.in_reference]
+        if rc:
+            table, _, tot = count_slices(
+                ref.lazy, rc, measures, max_predicates=settings.max_predicates
+            )
+            return table, tot, None
+        row = ref.lazy.select(measures).sum().collect(engine="streaming").row(0, named=True)
+        return None, {k: float(v or 0) for k, v in row.items()}, None
+    # a saved baseline: performance by single segment column, when it kept one
+    perf = getattr(ref, "performance", None)
+    g = perf([]) if perf is not None else None
+    if g is None or g.height == 0:
+        return None, None, "the baseline holds no labelled performance: slices use the complement"
+    err_col = "abs_error_sum" if reg else "errors"
+
+    def sums(df: pl.DataFrame) -> list[pl.Expr]:
+        has_score = pl.col("mean_score").is_not_null()
+        return [
+            pl.col("labelled").sum().cast(pl.Float64).alias(LAB),
+            pl.col(err_col).sum().cast(pl.Float64).alias(err),
+            pl.when(has_score)
+            .then(pl.col("mean_score") * pl.col("rows"))
+            .otherwise(0.0)
+            .sum()
+            .alias(SSUM),
+            pl.when(has_score).then(pl.col("rows")).otherwise(0).sum().cast(pl.Float64).alias(SN),
+        ]
+
+    tot = g.select(sums(g)).row(0, named=True)
+    parts = []
+    for c in cands:
+        if c.kind not in ("column", "top") or not c.in_reference:
+            continue
+        df = perf([c.name]) if perf is not None else None
+        if df is None or c.name not in df.columns:
+            continue
+        parts.append(
+            df.with_columns(c.expr.alias("_k"))
+            .group_by("_k")
+            .agg(sums(df))
+            .select(
+                pl.lit(c.name).alias("a_col"),
+                pl.col("_k").cast(pl.String).fill_null(NULL_KEY).alias("a_val"),
+                pl.lit(NO_KEY).alias("b_col"),
+                pl.lit(NO_KEY).alias("b_val"),
+                LAB,
+                err,
+                SSUM,
+                SN,
+            )
+        )
+    table_out = pl.concat(parts) if parts else None
+    return table_out, {k: float(v or 0) for k, v in tot.items()}, None
+
+
+def _beats_parents(t: pl.DataFrame, reg: bool, alpha: float) -> np.ndarray:
+    """For each 2-predicate row: significantly worse than the rest of each parent (one-sided
+    p < α) and a worse shrunken estimate than both parents. False for 1-predicate rows."""
+    singles = t.filter(pl.col("b_col") == NO_KEY).select(
+        pl.col("a_col").alias("_pc"),
+        pl.col("a_val").alias("_pv"),
+        pl.col("_n").alias("_pn"),
+        pl.col("_e").alias("_pe"),
+        pl.col("_q").alias("_pq"),
+        pl.col("_shr").alias("_pshr"),
+    )
+    pairs = t.filter((pl.col("b_col") != NO_KEY) & pl.col("_tested")).select(
+        "_i", "a_col", "a_val", "b_col", "b_val", "_n", "_e", "_q", "_shr"
+    )
+    out = np.zeros(t.height, dtype=bool)
+    if pairs.height == 0:
+        return out
+    ok = np.ones(pairs.height, dtype=bool)
+    for col, val in (("a_col", "a_val"), ("b_col", "b_val")):
+        j = pairs.join(singles, left_on=[col, val], right_on=["_pc", "_pv"], how="left")
+        n, e, q, shr = (_col(j, c) for c in ("_n", "_e", "_q", "_shr"))
+        pn, pe, pq, pshr = (_col(j, c) for c in ("_pn", "_pe", "_pq", "_pshr"))
+        rn, re, rq = pn - n, pe - e, pq - q
+        p = welch_p(e, q, n, re, rq, rn) if reg else fisher_p(e, n, re, rn)
+        ok &= (rn > 0) & (p < alpha) & (shr > pshr)
+    out[pairs["_i"].to_numpy()] = ok
+    return out
+
+
+def rest_is_fine(
+    rest: tuple[float, float, float],
+    rest_ref: tuple[float, float, float] | None,
+    baseline: float,
+    reg: bool,
+    alpha: float,
+) -> bool:
+    """Whether the rest of a parent (its rows outside a child) is *not* significantly worse
+    than before: against the same rows of the reference when both slices have their own
+    reference (Fisher's exact test; Welch's for MAE), else against the parent's baseline
+    (exact binomial tail; a z-test of the mean for MAE). ``rest`` = (n, errors, squares)."""
+    n, e, q = rest
+    if n <= 0:
+        return True
+    if rest_ref is not None and rest_ref[0] > 0:
+        rn, re, rq = rest_ref
+        one = np.array([1.0])
+        if reg:
+            p = welch_p(e * one, q * one, n * one, re * one, rq * one, rn * one)[0]
+        else:
+            p = fisher_p(e * one, n * one, re * one, rn * one)[0]
+        return bool(p >= alpha)
+    if not reg:
+        return bool(stats.binom.sf(e - 1, int(n), min(max(baseline, 0.0), 1.0)) >= alpha)
+    if n < 2:
+        return True
+    mean = e / n
+    var = max(q - n * mean * mean, 0.0) / (n - 1)
+    if var == 0:
+        return mean <= baseline
+    return bool(stats.norm.sf((mean - baseline) / math.sqrt(var / n)) >= alpha)
+
+
+def _explained_reorder(
+    order: list[int],
+    keys: list[tuple[Any, ...]],
+    beats: np.ndarray,
+    live: tuple[np.ndarray, np.ndarray, np.ndarray],
+    ref: tuple[np.ndarray, np.ndarray, np.ndarray],
+    ref_match: Sequence[tuple[Any, ...] | None],
+    base: np.ndarray,
+    reg: bool,
+    alpha: float,
+) -> tuple[list[int], dict[int, int]]:
+    """Move a 1-predicate parent ranked above a 2-predicate child that beats it to right after
+    the child when the child carries the parent's problem: the rest of the parent is not
+    significantly worse than before (:func:`rest_is_fine`)."""
+    pos = {(k[0], k[1]): i for i, k in enumerate(keys) if k[2] == NO_KEY}
+    explained: dict[int, int] = {}
+    out = list(order)
+    for child in [i for i in order if keys[i][2] != NO_KEY and beats[i]]:
+        a, av, b, bv = keys[child]
+        for parent in (pos.get((a, av)), pos.get((b, bv))):
+            if parent is None or parent not in out or parent in explained:
+                continue
+            if out.index(parent) > out.index(child):
+                continue
+            rest = tuple(float(x[parent] - x[child]) for x in live)
+            own = ref_match[child] == keys[child] and ref_match[parent] == keys[parent]
+            rest_ref = tuple(float(x[parent] - x[child]) for x in ref) if own else None
+            if rest_is_fine(rest, rest_ref, float(base[parent]), reg, alpha):  # type: ignore[arg-type]
+                out.remove(parent)
+                out.insert(out.index(child) + 1, parent)
+                explained[parent] = child
+    return out, explained
+
+
+# --------------------------------------------------------------------------- no labels
+
+
+def _prediction_spec(ref: Reference, pred: str, pred_numeric: bool) -> BinSpec:
+    if ref.lazy is not None:
+        if pred not in ref.columns:
+            raise UsageError(
+                f"--prediction {pred}: not in the reference {ref.name}; without labels, slices "
+                "compare the prediction distribution with the reference's"
+            )
+        return build_specs(
+            ref.lazy,
+            [pred],
+            numeric=[pred] if pred_numeric else [],
+            categorical=[] if pred_numeric else [pred],
+            explicit=True,
+        )[0]
+    for s in ref.specs:
+        if s.feature == pred:
+            return s
+    raise UsageError(
+        f"--prediction {pred}: the baseline {ref.name} holds no profile of it; without labels, "
+        "slices compare the prediction distribution with the reference's"
+    )
+
+
+def _unlabelled_report(
+    *,
+    live_src: Source,
+    ref: Reference,
+    cands: list[Candidate],
+    settings: SliceSettings,
+    notes: list[str],
+    n_rows: int,
+    use_cube: bool,
+    pred: str,
+    pred_numeric: bool,
+    roles: Roles,
+) -> SliceReport:
+    spec = _prediction_spec(ref, pred, pred_numeric)
+    nb = spec.n_bins
+    measures = _measures(None, pred, pred_numeric)
+    pb = [bin_index(spec).alias(PBIN)]
+    table, natives, tot = count_slices(
+        live_src.lf,
+        cands,
+        measures,
+        max_predicates=settings.max_predicates,
+        extra=pb,
+        use_cube=use_cube,
+    )
+    mnames = [m.meta.output_name() for m in measures]
+    live_mat, live_keys, live_meas = _bin_matrix(table, nb, mnames)
+
+    # reference: global counts, and per slice where the reference has the columns
+    ref_global = np.zeros(nb)
+    ref_keys: list[tuple[Any, ...]] = []
+    ref_names = {c.name for c in cands if c.in_reference} if ref.lazy is not None else set()
+    ref_mat = np.zeros((0, nb))
+    ref_meas: dict[str, np.ndarray] = {}
+    ref_mean: float | None = None
+    if ref.lazy is not None:
+        rmeas = _measures(None, pred, pred_numeric)
+        rc = [c for c in cands if c.in_reference]
+        glob = (
+            ref.lazy.select([bin_index(spec).alias(PBIN), *rmeas])
+            .group_by(PBIN)
+            .agg([pl.col(m.meta.output_name()).sum() for m in rmeas])
+            .collect(engine="streaming")
+        )
+        np.add.at(ref_global, glob[PBIN].to_numpy().astype(int), glob[ROWS].to_numpy())
+        if SN in glob.columns and glob[SN].sum():
+            ref_mean = float(glob[SSUM].sum()) / float(glob[SN].sum())
+        if rc:
+            rt, _, _ = count_slices(
+                ref.lazy, rc, rmeas, max_predicates=settings.max_predicates, extra=pb
+            )
+            ref_mat, ref_keys, ref_meas = _bin_matrix(rt, nb, [m.meta.output_name() for m in rmeas])
+    else:
+        t0 = ref.table(())
+        if t0 is not None:
+            sub = t0.filter(pl.col("feature") == spec.feature)
+            np.add.at(ref_global, sub["bin"].to_numpy().astype(int), sub["n"].to_numpy())
+    if ref_global.sum() == 0:
+        raise UsageError(f"the reference {ref.name} has no rows of --prediction {pred}")
+
+    live_global = np.zeros(nb)
+    singles = [i for i, k in enumerate(live_keys) if k[2] == NO_KEY]
+    if singles:  # any one candidate's slices partition the rows
+        first = live_keys[singles[0]][0]
+        for i in singles:
+            if live_keys[i][0] == first:
+                live_global += live_mat[i]
+    g_psi = psi_value(ref_global, live_global)
+
+    rows = live_meas[ROWS]
+    support = settings.min_support or max(30, math.ceil(0.005 * n_rows))
+    m = len(live_keys)
+    psi = np.full(m, np.nan)
+    pval = np.ones(m)
+    crit = np.full(m, np.nan)
+    ref_n = np.zeros(m)
+    ref_mean_s = np.full(m, np.nan)
+    scope_slice = np.zeros(m, dtype=bool)
+    match = match_reference(live_keys, ref_keys, ref_mat.sum(axis=1), ref_names)
+    for i, j in enumerate(match):
+        rvec = ref_mat[j] if j is not None else None
+        if j is not None and rvec is not None:
+            scope_slice[i] = True
+            ref_n[i] = rvec.sum()
+            if ref_meas.get(SN) is not None and ref_meas[SN][j] > 0:
+                ref_mean_s[i] = ref_meas[SSUM][j] / ref_meas[SN][j]
+        else:
+            rvec = ref_global
+            if ref_mean is not None:
+                ref_mean_s[i] = ref_mean
+        lv = live_mat[i]
+        if lv.sum() == 0:
+            continue
+        populated = int(((rvec > 0) | (lv > 0)).sum())
+        psi[i] = psi_value(rvec, lv)
+        pval[i] = psi_p_value(psi[i], int(rvec.sum()), int(lv.sum()), populated)
+        crit[i] = critical_psi(settings.alpha, int(rvec.sum()), int(lv.sum()), populated)
+    tested = (rows >= support) & (rows < n_rows) & np.isfinite(psi)
+    qv = np.full(m, np.nan)
+    if tested.any():
+        qv[tested] = bh_adjust(list(pval[tested]))
+    sig = tested & (qv <= settings.alpha)
+    mass = rows / n_rows * np.nan_to_num(psi)
+    degraded = sig & (np.nan_to_num(psi) >= settings.psi_threshold)
+
+    # 2-predicate: shown only when it carries more drift mass (PSI × rows) than each parent
+    # and is not one of its parents under another name (same rows)
+    index = {(k[0], k[1]): i for i, k in enumerate(live_keys) if k[2] == NO_KEY}
+    keep = tested.copy()
+    for i, k in enumerate(live_keys):
+        if k[2] == NO_KEY or not keep[i]:
+            continue
+        for parent in (index.get((k[0], k[1])), index.get((k[2], k[3]))):
+            if parent is None or rows[parent] == rows[i] or not mass[i] > mass[parent]:
+                keep[i] = False
+                break
+    order = sorted(
+        (i for i in range(m) if keep[i]),
+        key=lambda i: (not sig[i], -mass[i], -abs(np.nan_to_num(psi[i]))),
+    )
+    if settings.top:
+        order = order[: settings.top]
+    s_sum, s_n = live_meas.get(SSUM), live_meas.get(SN)
+    records = []
+    for i in order:
+        a, av, b, bv = live_keys[i]
+        mean = (
+            float(s_sum[i] / s_n[i]) if s_sum is not None and s_n is not None and s_n[i] else None
+        )
+        rmean = float(ref_mean_s[i]) if np.isfinite(ref_mean_s[i]) else None
+        records.append(
+            SliceRecord(
+                slice=_slice_dict(natives, a, av, b, bv),
+                predicates=1 if b == NO_KEY else 2,
+                rows=int(rows[i]),
+                labelled_rows=0,
+                metric="prediction_psi",
+                live=float(psi[i]),
+                complement=None,
+                reference=None,
+                reference_rows=int(ref_n[i]) if scope_slice[i] else None,
+                reference_slice=(
+                    _slice_dict(natives, *ref_keys[j]) if (j := match[i]) is not None else None
+                ),
+                shrunken=None,
+                baseline=None,
+                baseline_source="reference" if scope_slice[i] else "reference_global",
+                delta=(mean - rmean) if mean is not None and rmean is not None else None,
+                p_value=float(pval[i]),
+                q_value=float(qv[i]),
+                significant=bool(sig[i]),
+                excess_errors=None,
+                degraded=bool(degraded[i]),
+                mean_score=mean,
+                reference_mean_score=rmean,
+                psi=float(psi[i]),
+                critical_psi=float(crit[i]),
+            )
+        )
+    notes.insert(
+        0,
+        "no labels: slices are ranked by the PSI of the prediction distribution against the "
+        "reference (weighted by the slice's share of rows), with the mean-score shift; "
+        "accuracy cannot be measured until labels arrive",
+    )
+    g = SliceGlobal(
+        rows=n_rows,
+        labelled_rows=0,
+        unlabelled_rows=n_rows,
+        metric="prediction_psi",
+        live=g_psi,
+        reference=None,
+        mean_score=tot[SSUM] / tot[SN] if tot.get(SN) else None,
+        reference_mean_score=ref_mean,
+        prediction_psi=g_psi,
+    )
+    return SliceReport(
+        reference=ref.name,
+        live=live_src.spec,
+        mode="no_labels",
+        task=None,
+        metric="prediction_psi",
+        global_stats=g,
+        slices=records,
+        tested=int(tested.sum()),
+        candidates=[c.describe() for c in cands],
+        settings=_settings_dict(settings, min_support=support),
+        notes=notes,
+    )
+
+
+def _bin_matrix(
+    table: pl.DataFrame, nb: int, mnames: Sequence[str]
+) -> tuple[np.ndarray, list[tuple[Any, ...]], dict[str, np.ndarray]]:
+    """Pivot a long table with a PBIN key into (slices × bins) row counts, the slice keys
+    and the per-slice sums of the measures."""
+    agg = table.group_by(KEY_COLS, maintain_order=True).agg(
+        [pl.col(m).sum() for m in mnames] + [pl.col(PBIN), pl.col(ROWS).alias("_bn")]
+    )
+    keys = agg.select(KEY_COLS).rows()
+    mat = np.zeros((agg.height, nb))
+    lens = agg["_bn"].list.len().to_numpy()
+    rows_idx = np.repeat(np.arange(agg.height), lens)
+    bins = agg[PBIN].explode().to_numpy().astype(int)
+    counts = agg["_bn"].explode().to_numpy().astype(float)
+    np.add.at(mat, (rows_idx, bins), counts)
+    meas = {m: agg[m].to_numpy().astype(float) for m in mnames}
+    return mat, keys, meas
