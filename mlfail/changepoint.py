@@ -4,8 +4,10 @@ The question is "since when?", so the answer is the **change-point estimate** (t
 window of the new level), not the alarm time.
 
 * Weekly rhythm: with at least three weeks of windows, a robust weekday effect (the median
-  per weekday of the residual from a centred 7-window rolling median) is removed first, so a
-  weekend bump is not an onset.
+  per weekday of the residual from a two-segment level fit, refitted until the split holds)
+  is removed first when a one-way ANOVA of those residuals by weekday gives p < 0.2 — so a
+  weekend bump is not an onset, a step does not leak into the weekday effects, and a ramp is
+  not bent by a phantom weekly rhythm.
 * Noise scale: robust. With at least three weeks it comes from same-weekday differences
   (x_t − x_{t−7}), otherwise from first differences: σ = 1.4826·MAD(d)/√2.
 * Change-point: the single split τ that maximises the two-sample statistic
@@ -15,7 +17,7 @@ window of the new level), not the alarm time.
   the time; see tests) and the same statistic on the segment *medians* reaches half of it, so
   that a single outlier window (a one-day spike) is not read as a level change.
 * Ramps: a staged rollout moves the level gradually and the best split lands mid-ramp; the
-  onset is moved back to the first window of the run that already sits beyond 3σ of the old
+  onset is moved back to the first window of the run that already sits beyond 4σ of the old
   level and at least 5% of the way to the new one (the start of the ramp).
 * Alarm: a two-sided CUSUM on the series standardised by the pre-change median and σ
   (k = 0.5, h = 5), reported as ``alarm_index`` — the first window the change would have paged.
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from scipy import special
 
 MAD_SCALE = 1.4826
 
@@ -63,22 +66,66 @@ def robust_sigma(x: np.ndarray, *, period: int = 7) -> float:
     return MAD_SCALE * mad / math.sqrt(2.0)
 
 
-def deseasonalize(x: np.ndarray, phase: np.ndarray, *, period: int = 7) -> np.ndarray:
-    """Remove a robust per-phase (weekday) effect: the median, per phase, of the residual from
-    a centred rolling median over one period. Needs at least three periods of data."""
+def deseasonalize(
+    x: np.ndarray, phase: np.ndarray, *, period: int = 7, min_segment: int = 3
+) -> np.ndarray:
+    """Remove a robust per-phase (weekday) effect. Needs at least three periods of data.
+
+    The level is modelled first as two constant segments split where a level change is most
+    likely (so a step does not leak into the weekday effects — a rolling median smears a step
+    over its neighbours and invents weekday effects around it); the effect of each phase is the
+    median of its residuals from that fit, centred to sum to zero.
+    """
     n = len(x)
     if n < 3 * period:
         return x
-    half = period // 2
-    trend = np.array([np.median(x[max(0, i - half) : min(n, i + half + 1)]) for i in range(n)])
-    resid = x - trend
-    effect = np.zeros(period)
-    for p in range(period):
-        sel = resid[phase == p]
-        if len(sel):
-            effect[p] = float(np.median(sel))
-    effect -= effect.mean()
+
+    def effects_for(y: np.ndarray) -> tuple[np.ndarray, int | None, np.ndarray]:
+        sigma0 = robust_sigma(y, period=period) or robust_sigma(y, period=1) or 1.0
+        st = split_statistics(y, sigma0, min_segment)
+        tau = int(np.nanargmax(st)) if np.isfinite(st).any() else None
+        if tau is None:
+            fit = np.full(n, np.median(x))
+        else:
+            fit = np.where(np.arange(n) < tau, np.median(x[:tau]), np.median(x[tau:]))
+        resid = x - fit
+        eff = np.zeros(period)
+        for p in range(period):
+            sel = resid[phase == p]
+            if len(sel):
+                eff[p] = float(np.median(sel))
+        return eff - eff.mean(), tau, resid
+
+    # alternate: split → weekday effects → split on the adjusted series, until the split holds
+    effect, tau, resid = effects_for(x)
+    for _ in range(3):
+        new_effect, new_tau, new_resid = effects_for(x - effect[phase])
+        effect, resid = new_effect, new_resid
+        if new_tau == tau:
+            break
+        tau = new_tau
+    if not weekday_effect_significant(resid, phase, period):
+        return x
     return x - effect[phase]
+
+
+def weekday_effect_significant(
+    resid: np.ndarray, phase: np.ndarray, period: int, alpha: float = 0.2
+) -> bool:
+    """One-way ANOVA F-test of the residuals by phase (scipy.special.fdtrc gives the tail):
+    adjust only for a weekly rhythm that is really there — removing a phantom one from a
+    series that ramps (a staged rollout) would distort the ramp."""
+    groups = [resid[phase == p] for p in range(period)]
+    groups = [g for g in groups if len(g)]
+    k, n = len(groups), len(resid)
+    if k < 2 or n <= k:
+        return False
+    grand = resid.mean()
+    between = sum(len(g) * (g.mean() - grand) ** 2 for g in groups) / (k - 1)
+    within = sum(((g - g.mean()) ** 2).sum() for g in groups) / (n - k)
+    if within <= 0:
+        return between > 0
+    return float(special.fdtrc(k - 1, n - k, between / within)) < alpha
 
 
 def split_statistics(x: np.ndarray, sigma: float, min_segment: int) -> np.ndarray:
@@ -152,11 +199,11 @@ def detect_onset(
     if shift / (sigma * math.sqrt(1.0 / tau + 1.0 / (len(x) - tau))) < 0.5 * threshold:
         return None
     # A gradual change (a staged rollout) is a ramp: the split lands mid-ramp. The onset is
-    # where the ramp starts — walk back while windows already sit beyond 3σ of the old level
+    # where the ramp starts — walk back while windows already sit beyond 4σ of the old level
     # and at least 5% of the way to the new one.
     sign = 1.0 if level_after >= level_before else -1.0
     local = max(robust_sigma(x[:tau], period=1), min_sigma, 1e-12)
-    bar = max(3 * local, 0.05 * shift)
+    bar = max(4 * local, 0.05 * shift)
     while tau > 1 and sign * (x[tau - 1] - level_before) > bar:
         tau -= 1
     level_before = float(np.median(x[:tau]))

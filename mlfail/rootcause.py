@@ -251,6 +251,12 @@ class Hypothesis:
     evidence: list[Evidence]
     consequence_of: str | None = None  # a column whose mix change explains this drift
 
+    def change_events(self) -> list[ChangeEventEvidence]:
+        return [e for e in self.evidence if isinstance(e, ChangeEventEvidence)]
+
+    def ownership_gaps(self) -> list[OwnershipEvidence]:
+        return [e for e in self.evidence if isinstance(e, OwnershipEvidence)]
+
 
 @dataclass
 class Explanation:

@@ -946,6 +946,7 @@ def _labelled_report(
         slices=records,
         tested=int(tested.sum()),
         candidates=[c.describe() for c in cands],
+        key_exprs={c.name: c.expr for c in cands},
         settings=_settings_dict(
             settings,
             min_support=support,
@@ -1373,6 +1374,7 @@ def _unlabelled_report(
         slices=records,
         tested=int(tested.sum()),
         candidates=[c.describe() for c in cands],
+        key_exprs={c.name: c.expr for c in cands},
         settings=_settings_dict(settings, min_support=support),
         notes=notes,
     )

@@ -473,6 +473,7 @@ def population_mix(seed: int = 8) -> Scenario:
             "onset": day(10),
             "verdict": "no_model_incident",
             "not_top": "amount",
+            "event": "CHG-700",
         },
     )
 
@@ -519,7 +520,7 @@ def infrastructure(seed: int = 10) -> Scenario:
     rows = []
     for i in range(DAYS):
         ts = dt.datetime.combine(day(i), dt.time())
-        lat = 120 + rng.normal(0, 6) + (260 if i >= 16 else 0)
+        lat = 120 + rng.normal(0, 6) + (260 if i >= 14 else 0)  # slower from the deploy on
         rows.append((ts, "infra", "p99_latency_ms", lat))
         rows.append(
             (ts, "infra", "timeout_rate", 0.002 + rng.normal(0, 0.0005) + (0.3 if i >= 16 else 0))
@@ -530,7 +531,7 @@ def infrastructure(seed: int = 10) -> Scenario:
     metrics = pl.DataFrame(rows, schema=["ts", "layer", "metric", "value"], orient="row")
     ch = _changes(
         [
-            ("CHG-920", at(16, 1), "deploy", "model-serving", "serving v2.8: new batching"),
+            ("CHG-920", at(14, 1), "deploy", "model-serving", "serving v2.8: new batching"),
             *DISTRACTORS[1:],
         ]
     )
@@ -544,7 +545,7 @@ def infrastructure(seed: int = 10) -> Scenario:
             "feature": None,
             "mode": "infrastructure",
             "event": "CHG-920",
-            "onset": day(16),
+            "onset": day(14),
             "owner": "sre",
             "verdict": "model_incident",
         },

@@ -92,3 +92,25 @@ def test_a_single_outlier_window_is_not_an_onset() -> None:
         x[day:] += 30  # a real step at the same place still is one
         onset = detect_onset(x, DAYS)
         assert onset is not None and abs(onset.index - day) <= 1
+
+
+def test_weekday_anova_matches_scipy_f_oneway() -> None:
+    from scipy import stats
+
+    from mlfail.changepoint import weekday_effect_significant
+
+    rng = np.random.default_rng(2)
+    phase = np.arange(35) % 7
+    for amp in (0.0, 0.4):
+        resid = rng.normal(0, 1, 35) + amp * (phase >= 5)
+        p = stats.f_oneway(*[resid[phase == k] for k in range(7)]).pvalue
+        for alpha in (0.01, 0.2, 0.5):
+            assert weekday_effect_significant(resid, phase, 7, alpha) == (p < alpha)
+
+
+def test_late_step_next_to_weekend_is_located_with_business_noise() -> None:
+    rng = np.random.default_rng(110)
+    x = 0.8 + rng.normal(0, 0.005, 30)
+    x[17:] -= 0.05
+    onset = detect_onset(x, DAYS)
+    assert onset is not None and onset.index == 17

@@ -12,6 +12,7 @@ from mlfail.cli import psi as psi_cmd
 from mlfail.cli import shadow as shadow_cmd
 from mlfail.cli import slices as slices_cmd
 from mlfail.cli import timeline as timeline_cmd
+from mlfail.cli import triage as triage_cmd
 from mlfail.cli.baseline import baseline_app
 from mlfail.cli.check import check_app
 
@@ -54,6 +55,7 @@ def _root(
     """Triage production ML incidents."""
 
 
+app.command(name="triage")(triage_cmd.triage_command)
 app.command(name="psi")(psi_cmd.psi_command)
 app.add_typer(baseline_app, name="baseline")
 app.add_typer(check_app, name="check")

@@ -55,14 +55,7 @@ Categorical = Annotated[
 Numeric = Annotated[
     list[str] | None, typer.Option("--numeric", help="Treat COL as numeric (repeatable).")
 ]
-Baseline = Annotated[
-    str | None,
-    typer.Option(
-        "--baseline",
-        "-b",
-        help="Saved baseline profile to compare against (instead of --reference).",
-    ),
-]
+Baseline = BaselinePath
 Segment = Annotated[
     list[str] | None,
     typer.Option(

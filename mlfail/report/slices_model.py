@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import polars as pl
+
 from mlfail._version import __version__
 from mlfail.report.jsonout import dumps, plain
 
@@ -87,9 +89,20 @@ class SliceReport:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     schema_version: int = SLICES_SCHEMA_VERSION
+    # how each slice key is computed from a row (column, top values, cohort, day/week): not
+    # part of the JSON; lets a later step filter the rows of a slice it was handed
+    key_exprs: dict[str, pl.Expr] = field(default_factory=dict, repr=False)
 
     def degraded(self) -> list[SliceRecord]:
         return [s for s in self.slices if s.degraded]
+
+    def mask(self, sl: dict[str, Any]) -> pl.Expr:
+        """A row filter for the slice ``{key: value}`` (keys as in :attr:`SliceRecord.slice`)."""
+        m = pl.lit(True)
+        for k, v in sl.items():
+            e = self.key_exprs[k] if k in self.key_exprs else pl.col(k)
+            m = m & (e.is_null() if v is None else (e == v))
+        return m
 
 
 def slice_record(rec: SliceRecord) -> dict[str, Any]:

@@ -1,0 +1,366 @@
+"""Renderings of the triage report: Rich panels (human), JSON, Markdown (incident summary and
+postmortem skeleton), and one self-contained HTML file. Renderers compute nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from mlfail._version import __version__
+from mlfail.psi import FeaturePsi
+from mlfail.report.explain_render import _hyp_panel
+from mlfail.report.jsonout import dumps
+from mlfail.report.svg import bars_svg, line_svg
+from mlfail.triage import Step, TriageReport, slice_label, triage_data
+
+STATUS_STYLE = {"ok": "green", "finding": "bold red", "skipped": "dim", "info": "cyan"}
+STATUS_WORD = {"ok": "OK", "finding": "FINDING", "skipped": "SKIPPED", "info": "INFO"}
+
+
+def triage_json(r: TriageReport) -> str:
+    return dumps(triage_data(r))
+
+
+# ---- human ------------------------------------------------------------------------------
+
+
+def step_panel(s: Step) -> Panel:
+    body = Group(
+        Text.assemble(("checked  ", "dim"), s.checked),
+        Text.assemble(("found    ", "dim"), s.found),
+        Text.assemble(("decision ", "dim"), (s.decision, "bold")),
+    )
+    title = Text.assemble(
+        (f"Step {s.step}/7  ", "bold"),
+        s.title,
+        "  ",
+        (STATUS_WORD[s.status], STATUS_STYLE[s.status]),
+    )
+    return Panel(
+        body,
+        title=title,
+        title_align="left",
+        border_style=STATUS_STYLE[s.status] if s.status == "finding" else "dim",
+    )
+
+
+def slice_table(r: TriageReport, limit: int = 10) -> Table:
+    sr = r.slices
+    if sr is None:
+        return Table(title="Slices: skipped (no --prediction given)", title_justify="left")
+    t = Table(header_style="bold", title="Slices, worst first", title_justify="left")
+    for c in ("#", "slice", "rows", "labelled", sr.metric, "baseline", "complement", "q", "excess"):
+        t.add_column(c, justify="left" if c == "slice" else "right", no_wrap=c != "slice")
+    for i, s in enumerate(sr.slices[:limit], 1):
+        style = "bold red" if s.degraded else ""
+        t.add_row(
+            str(i),
+            Text(slice_label(s.slice), style=style),
+            str(s.rows),
+            str(s.labelled_rows),
+            _m(s.live, s.metric),
+            _m(s.baseline, s.metric),
+            _m(s.complement, s.metric),
+            "" if s.q_value is None else f"{s.q_value:.2g}",
+            "" if s.excess_errors is None else f"{s.excess_errors:.0f}",
+        )
+    return t
+
+
+def _m(v: float | None, metric: str) -> str:
+    if v is None:
+        return ""
+    return f"{100 * v:.1f}%" if metric == "accuracy" else f"{v:.4g}"
+
+
+def render_header(r: TriageReport, console: Console) -> None:
+    style = "bold red" if r.verdict == "model_incident" else "bold green"
+    console.print(
+        Text.assemble(
+            ("mlfail triage  ", "bold"),
+            ("live ", "dim"),
+            r.inputs["live"] or "",
+            ("  vs  ", "dim"),
+            r.inputs.get("baseline") or r.inputs.get("reference") or "",
+        )
+    )
+    console.print(Text(r.headline, style=style))
+
+
+def render_triage(r: TriageReport, console: Console) -> None:
+    render_header(r, console)
+    for s in r.steps:
+        console.print(step_panel(s))
+        if s.name == "slices" and r.slices is not None and r.slices.slices:
+            console.print(slice_table(r))
+        if s.name == "root_cause":
+            for i, h in enumerate(r.root_causes[:3], 1):
+                console.print(_hyp_panel(i, h))
+    if r.checklist:
+        console.print(Text("Missing from the pre-launch checklist:", style="bold"))
+        for c in r.checklist:
+            console.print(Text.assemble(("  • ", "dim"), c))
+    console.print(
+        Text.assemble(
+            ("verdict: ", "bold"),
+            (
+                r.verdict.replace("_", " "),
+                "bold red" if r.verdict == "model_incident" else "bold green",
+            ),
+            (" — ", "dim"),
+            r.verdict_reason,
+        )
+    )
+
+
+# ---- markdown ---------------------------------------------------------------------------
+
+
+def _md(s: Any) -> str:
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def triage_markdown(r: TriageReport) -> str:
+    h = r.root_causes[0] if r.root_causes else None
+    g = r.slices.global_stats if r.slices is not None else None
+    out = [
+        f"# Incident summary — {r.verdict.replace('_', ' ')}",
+        "",
+        f"**{_md(r.headline)}**",
+        "",
+        f"- **Verdict:** {r.verdict.replace('_', ' ')} — {_md(r.verdict_reason)}",
+        f"- **What broke:** {_md(h.feature or h.failure_mode) if h else 'nothing identified'}"
+        + (f" ({h.failure_mode.replace('_', ' ')}, confidence {h.confidence:.2f})" if h else ""),
+        f"- **Where:** {_md(slice_label(r.chosen_slice.slice)) if r.chosen_slice else 'all rows'}",
+        f"- **Since:** {h.onset if h and h.onset else 'unknown'}",
+        f"- **First fired:** {r.first_fired or 'n/a'} — {_md(r.timeline.verdict)}",
+        (
+            f"- **Global {g.metric}:** {_m(g.live, g.metric)} live vs "
+            f"{_m(g.reference, g.metric)} reference (not to be trusted alone)"
+            if g is not None
+            else "- **Global metric:** not computed (no --prediction given)"
+        ),
+        f"- **Who to page:** {_md(h.owner) if h and h.owner else 'no owner on record'}"
+        + (f" ({_md(h.pager)})" if h and h.pager else ""),
+        "",
+        "## The seven steps",
+        "",
+        "| # | step | status | found | decision |",
+        "|---:|---|---|---|---|",
+    ]
+    out += [
+        f"| {s.step} | {_md(s.title)} | {s.status} | {_md(s.found)} | {_md(s.decision)} |"
+        for s in r.steps
+    ]
+    if h:
+        out += ["", "## Probable cause", "", _md(h.summary), ""]
+        out += [f"- **{e.kind}**: {_md(e.text)}" for e in h.evidence]
+        out += ["", f"**Next action:** {_md(h.next_action)}"]
+        if len(r.root_causes) > 1:
+            out += ["", "Other hypotheses:", ""]
+            out += [
+                f"- {_md(x.feature or x.failure_mode)} — {x.failure_mode}, confidence "
+                f"{x.confidence:.2f}"
+                for x in r.root_causes[1:5]
+            ]
+    out += ["", "# Postmortem (draft)", "", "## Timeline", "", "| when | what |", "|---|---|"]
+    for when, what in _timeline_rows(r):
+        out.append(f"| {when} | {_md(what)} |")
+    if r.slices is not None:
+        out += [
+            "",
+            "## Impact by slice",
+            "",
+            f"| slice | rows | {r.slices.metric} | baseline | excess errors |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for s in r.slices.slices[:10]:
+            out.append(
+                f"| {_md(slice_label(s.slice))} | {s.rows} | {_m(s.live, s.metric)} | "
+                f"{_m(s.baseline, s.metric)} | "
+                f"{'' if s.excess_errors is None else f'{s.excess_errors:.0f}'} |"
+            )
+    out += [
+        "",
+        "## Root cause",
+        "",
+        _md(h.summary) if h else "_to be written_",
+        "",
+        "## Action items",
+        "",
+    ]
+    if h:
+        out.append(f"- [ ] {_md(h.next_action)} (owner: {_md(h.owner or 'tbd')})")
+    out.append(f"- [ ] Validate the fix with shadow scoring: `{r.shadow_command}`")
+    out += [f"- [ ] {_md(c)}" for c in r.checklist]
+    out += ["", f"_Generated by mlfail {__version__}._"]
+    return "\n".join(out) + "\n"
+
+
+def _timeline_rows(r: TriageReport) -> list[tuple[str, str]]:
+    rows: list[tuple[Any, str]] = []
+    for h in r.root_causes[:3]:
+        for e in h.change_events():
+            rows.append((e.ts, f"{e.id} ({e.event_kind} on {e.component}): {e.description}"))
+        if h.onset:
+            rows.append(
+                (
+                    h.onset,
+                    f"onset: {h.feature or h.failure_mode} ({h.failure_mode.replace('_', ' ')})",
+                )
+            )
+    for s in r.timeline.series:
+        if s.onset is not None and s.counts_for_first_fired:
+            rows.append((s.onset, f"{s.layer} series {s.name} moved {s.direction}"))
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for when, what in sorted(rows, key=lambda x: _as_dt(x[0])):
+        key = (str(when), what)
+        if key not in seen:
+            seen.add(key)
+            out.append((str(when), what))
+    return out
+
+
+def _as_dt(x: Any) -> dt.datetime:
+    if isinstance(x, dt.datetime):
+        return x
+    return dt.datetime.combine(x, dt.time())
+
+
+# ---- html -------------------------------------------------------------------------------
+
+CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1100px}
+h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
+.verdict{padding:10px 14px;border-radius:6px;font-weight:600}
+.incident{background:#fdecea;color:#a40000}.ok{background:#e8f5e9;color:#1b5e20}
+table{border-collapse:collapse;font-size:13px;margin:8px 0}
+td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f5f5f5}.num{text-align:right}.finding{color:#a40000;font-weight:600}
+.skipped{color:#888}.muted{color:#666;font-size:12px}.chart{display:inline-block;margin:6px}
+"""
+
+
+def _e(x: Any) -> str:
+    return html.escape("" if x is None else str(x), quote=True)
+
+
+def triage_html(r: TriageReport, *, max_features: int = 4) -> str:
+    cls = "incident" if r.verdict == "model_incident" else "ok"
+    p: list[str] = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>mlfail triage — {_e(r.verdict)}</title><style>{CSS}</style></head><body>",
+        "<h1>mlfail triage</h1>",
+        f"<p class='muted'>live {_e(r.inputs.get('live'))} vs "
+        f"{_e(r.inputs.get('baseline') or r.inputs.get('reference'))} · mlfail "
+        f"{_e(__version__)}</p>",
+        f"<div class='verdict {cls}'>{_e(r.headline)}</div>",
+        "<h2>The seven steps</h2><table><tr><th>#</th><th>step</th><th>status</th>"
+        "<th>checked</th><th>found</th><th>decision</th></tr>",
+    ]
+    for s in r.steps:
+        p.append(
+            f"<tr><td>{s.step}</td><td>{_e(s.title)}</td><td class='{_e(s.status)}'>"
+            f"{_e(s.status)}</td><td>{_e(s.checked)}</td><td>{_e(s.found)}</td>"
+            f"<td>{_e(s.decision)}</td></tr>"
+        )
+    p.append("</table>")
+    sr = r.slices
+    if sr is None:
+        p.append("<h2>Slices</h2><p>Skipped: no --prediction given.</p>")
+    else:
+        p.append(
+            f"<h2>Slices, worst first</h2><p class='muted'>global {_e(sr.metric)} "
+            f"{_e(_m(sr.global_stats.live, sr.metric))} live vs "
+            f"{_e(_m(sr.global_stats.reference, sr.metric))} reference</p>"
+        )
+        p.append(
+            "<table><tr><th>slice</th><th>rows</th><th>labelled</th>"
+            f"<th>{_e(sr.metric)}</th><th>baseline</th><th>complement</th><th>q</th>"
+            "<th>excess errors</th></tr>"
+        )
+        for sl in sr.slices[:15]:
+            c = " class='finding'" if sl.degraded else ""
+            p.append(
+                f"<tr><td{c}>{_e(slice_label(sl.slice))}</td><td class='num'>{sl.rows}</td>"
+                f"<td class='num'>{sl.labelled_rows}</td><td class='num'>"
+                f"{_e(_m(sl.live, sl.metric))}</td><td class='num'>{_e(_m(sl.baseline, sl.metric))}"
+                f"</td><td class='num'>{_e(_m(sl.complement, sl.metric))}</td><td class='num'>"
+                f"{'' if sl.q_value is None else f'{sl.q_value:.2g}'}</td><td class='num'>"
+                f"{'' if sl.excess_errors is None else f'{sl.excess_errors:.0f}'}</td></tr>"
+            )
+        p.append("</table>")
+    p.append("<h2>Root cause</h2>")
+    if not r.root_causes:
+        p.append("<p>No hypothesis above the reporting threshold.</p>")
+    for i, h in enumerate(r.root_causes[:5], 1):
+        p.append(
+            f"<h3>#{i} {_e(h.feature or 'no single feature')} — "
+            f"{_e(h.failure_mode.replace('_', ' '))} (confidence {h.confidence:.2f})</h3>"
+            f"<p>{_e(h.summary)}</p><ul>"
+        )
+        p += [f"<li><b>{_e(e.kind)}</b>: {_e(e.text)}</li>" for e in h.evidence]
+        p.append(f"</ul><p><b>Next:</b> {_e(h.next_action)}</p>")
+    p.append("<h2>Drifted features</h2>")
+    p += _feature_charts(r, max_features)
+    p.append(f"<h2>Step 7: shadow test</h2><pre>{_e(r.shadow_command)}</pre>")
+    if r.checklist:
+        p.append("<h2>Missing from the pre-launch checklist</h2><ul>")
+        p += [f"<li>{_e(c)}</li>" for c in r.checklist]
+        p.append("</ul>")
+    p.append("</body></html>\n")
+    return "".join(p)
+
+
+def _feature_charts(r: TriageReport, limit: int) -> list[str]:
+    out: list[str] = []
+    shown: set[str] = set()
+    events = []
+    for h in r.root_causes:
+        for e in h.change_events():
+            events.append((e.ts.date(), e.id))
+    recs: list[FeaturePsi] = [f for f in r.features if f.status in ("drifted", "watch")]
+    hyp_feats = [h.feature for h in r.root_causes if h.feature]
+    recs.sort(key=lambda f: (f.feature not in hyp_feats, -(f.psi or 0)))
+    for f in recs:
+        if f.feature in shown or len(shown) >= limit:
+            continue
+        shown.add(f.feature)
+        where = slice_label(f.slice)
+        out.append("<div>")
+        out.append(
+            "<div class='chart'>"
+            + bars_svg(
+                [b.bin for b in f.bins],
+                [b.reference_share for b in f.bins],
+                [b.live_share for b in f.bins],
+                title=f"{f.feature} on {where}: PSI {f.psi or 0:.3f}",
+            )
+            + "</div>"
+        )
+        series = r.explanation.daily_psi.get(f.feature)
+        if series:
+            onset = next((h.onset for h in r.root_causes if h.feature == f.feature), None)
+            out.append(
+                "<div class='chart'>"
+                + line_svg(
+                    r.explanation.days,
+                    series,
+                    title=f"daily PSI of {f.feature}",
+                    onset=onset,
+                    events=events,
+                    threshold=0.25,
+                )
+                + "</div>"
+            )
+        out.append("</div>")
+    if not out:
+        out.append("<p>No feature drifted.</p>")
+    return out
