@@ -6,6 +6,7 @@ A chargeback-risk classifier ("is this card transaction fraud?"):
   the model gave on it.
 * ``live/day=YYYY-MM-DD/part-0.parquet`` — 30 days of live feature logs (September 2026) with
   the model's score, late-arriving labels (the last three days have none yet) and metadata.
+* ``candidate.parquet`` — ``event_id, score`` of a shadow run with the amount fix (step 7).
 * ``metrics.parquet`` — the monitoring system's daily series (design §8: ``ts, layer, metric,
   value``) for the same 30 days: infra (p99 latency, 5xx rate, CPU — green throughout, with the
   weekend traffic rhythm), pipeline (feature freshness lag, rows ingested, feature null rate —
@@ -291,6 +292,25 @@ def generate(out: Path, *, ref_per_day: int = 500, live_per_day: int = 2500) -> 
         d.mkdir(parents=True)
         part.drop("day").write_parquet(d / "part-0.parquet", compression="zstd", statistics=True)
     _metrics(ref, live).write_parquet(out / "metrics.parquet", compression="zstd", statistics=True)
+    _candidate(live).write_parquet(out / "candidate.parquet", compression="zstd", statistics=True)
+
+
+def _candidate(live: pl.DataFrame) -> pl.DataFrame:
+    """Step 7's shadow run: the same model scoring the *fixed* features (pipeline 1.5's amount
+    divided back by 100), as the scoring service would with the transform rolled back. Its own
+    seeded noise: a fresh scoring run, not a copy of the logged scores."""
+    rng = np.random.default_rng(SEED + 7)
+    fixed = live.with_columns(
+        pl.when(pl.col("pipeline_version") == "1.5")
+        .then((pl.col("amount") / 100).round(2))
+        .otherwise(pl.col("amount"))
+        .alias("amount"),
+        pl.col("ip_risk_score").fill_null(float("nan")),
+    )
+    f = {c: fixed[c].to_numpy() for c in fixed.columns}
+    noise = rng.normal(0, 0.3, fixed.height)
+    score = 1 / (1 + np.exp(-(SHARPNESS * _logit(f) + noise)))
+    return pl.DataFrame({"event_id": fixed["event_id"], "score": np.round(score, 5)})
 
 
 def main() -> None:

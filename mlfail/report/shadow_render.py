@@ -84,9 +84,9 @@ def render_shadow(r: ShadowReport, console: Console, *, max_rows: int = 25) -> N
         "out PSI",
         "mean cur",
         "mean cand",
-        f"{metric} cur",
-        f"{metric} cand",
-        "Δ (better +)",
+        f"cur {metric}",
+        f"cand {metric}",
+        "Δ",
         "q",
     ):
         t.add_column(col, justify="left" if col == "slice" else "right", no_wrap=True)
