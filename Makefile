@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv lint format test demo sample-data baseline clean
+.PHONY: venv lint format test demo sample-data baseline clean report-html report-screenshot readme
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -27,12 +27,38 @@ format: $(STAMP)
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# The main job on the committed sample data. The incident is real, so mlfail exits 1:
-# the demo reports that as "findings" instead of failing make.
+# The main job on the committed sample data: the seven-step triage of the planted incident.
+# The incident is real, so mlfail exits 1: the demo reports that as "findings" instead of
+# failing make.
+DEMO_ARGS = --reference sample_data/reference.parquet --live sample_data/live \
+	--timestamp ts --label is_fraud --prediction score \
+	--meta pipeline_version --meta sdk_version \
+	--metrics sample_data/metrics.parquet --changes sample_data/changes.csv \
+	--owners sample_data/owners.toml
+
 demo: $(STAMP)
-	$(BIN)/mlfail psi --reference sample_data/reference.parquet --live sample_data/live \
-		--timestamp ts --label is_fraud --prediction score --meta pipeline_version --meta sdk_version \
-		--by geo ; rc=$$?; [ $$rc -le 1 ] || exit $$rc; echo "(mlfail exit code $$rc: 1 = findings at/above threshold)" >&2
+	$(BIN)/mlfail triage $(DEMO_ARGS) --no-input; rc=$$?; [ $$rc -le 1 ] || exit $$rc; \
+	echo "(mlfail exit code $$rc: 1 = model incident found)" >&2
+
+# The same incident as a self-contained HTML report, and a screenshot of it taken by headless
+# Chromium (Debian's chromium package; installed here if missing) to check what a person sees.
+report-html: $(STAMP)
+	mkdir -p out
+	$(BIN)/mlfail triage $(DEMO_ARGS) --format html --output out/triage.html --force; \
+	rc=$$?; [ $$rc -le 1 ] || exit $$rc
+
+report-screenshot: report-html
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync \
+		--user-data-dir=$$(mktemp -d) --window-size=1200,2400 \
+		--screenshot=out/triage.png file://$(CURDIR)/out/triage.html
+	@echo "screenshot: out/triage.png"
+
+# README: the captured demo run and the command reference are generated; `make readme`
+# rewrites them, tests/test_readme.py fails when they are stale.
+readme: $(STAMP)
+	$(BIN)/python scripts/sync_readme.py --write
 
 sample-data: $(STAMP)
 	$(BIN)/python sample_data/generate.py --out sample_data

@@ -6,6 +6,7 @@ every column of the reference that has no role and a type we can bin.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -158,8 +159,6 @@ def _find_config_arg(argv: Sequence[str]) -> str | None:
 def find_config(argv: Sequence[str], env: dict[str, str], cwd: str) -> tuple[str | None, bool]:
     """(path, explicit). Explicit: --config or MLFAIL_CONFIG; else ./mlfail.toml, else
     ./pyproject.toml when it has a [tool.mlfail] table."""
-    import os
-
     arg = _find_config_arg(argv) or env.get("MLFAIL_CONFIG")
     if arg:
         return arg, True
@@ -194,8 +193,41 @@ def load_config_file(path: str, *, explicit: bool = True) -> dict[str, object]:
         cfg = tool.get("mlfail", {}) if isinstance(tool, dict) else {}
         if not cfg and explicit:
             raise InputError(f"--config {path}: no [tool.mlfail] table")
-        return cfg if isinstance(cfg, dict) else {}
-    return data
+        data = cfg if isinstance(cfg, dict) else {}
+    return _resolve_paths(data, os.path.dirname(os.path.abspath(path)))
+
+
+# Flags whose values are paths: relative paths in a config file are relative to the file.
+PATH_FLAGS = (
+    "reference",
+    "live",
+    "baseline",
+    "metrics",
+    "changes",
+    "owners",
+    "candidate_source",
+    "out",
+    "specs_from",
+)
+
+
+def _resolve_paths(data: dict[str, object], base: str) -> dict[str, object]:
+    import re
+
+    out: dict[str, object] = {}
+    for k, v in data.items():
+        if isinstance(v, dict):
+            out[k] = _resolve_paths(v, base)
+        elif (
+            _norm(k) in PATH_FLAGS
+            and isinstance(v, str)
+            and v
+            and not (os.path.isabs(v) or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", v))
+        ):
+            out[k] = os.path.normpath(os.path.join(base, v))
+        else:
+            out[k] = v
+    return out
 
 
 def _norm(key: str) -> str:

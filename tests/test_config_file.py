@@ -64,3 +64,18 @@ def test_bad_config_is_one_line(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match=r"--config .*mlfail\.toml:1: invalid TOML"):
         build_default_map(["psi"], {}, str(tmp_path))
+
+
+def test_relative_paths_in_a_config_file_are_relative_to_it(tmp_path: Path) -> None:
+    from mlfail.config import load_config_file
+
+    (tmp_path / "sub").mkdir()
+    cfg = tmp_path / "sub" / "mlfail.toml"
+    cfg.write_text(
+        'reference = "data/ref.parquet"\nlive = "s3://bucket/logs/"\n'
+        'label = "y"\n[baseline.create]\nout = "b.json"\n'
+    )
+    d = load_config_file(str(cfg))
+    assert d["reference"] == str(tmp_path / "sub" / "data" / "ref.parquet")
+    assert d["live"] == "s3://bucket/logs/" and d["label"] == "y"
+    assert d["baseline"] == {"create": {"out": str(tmp_path / "sub" / "b.json")}}

@@ -55,19 +55,23 @@ def slice_table(r: TriageReport, limit: int = 10) -> Table:
     if sr is None:
         return Table(title="Slices: skipped (no --prediction given)", title_justify="left")
     t = Table(header_style="bold", title="Slices, worst first", title_justify="left")
-    for c in ("#", "slice", "rows", "labelled", sr.metric, "baseline", "complement", "q", "excess"):
-        t.add_column(c, justify="left" if c == "slice" else "right", no_wrap=c != "slice")
+    for c in ("#", "slice", "rows", sr.metric, "baseline", "rest", "q", "excess"):
+        t.add_column(
+            c,
+            justify="left" if c == "slice" else "right",
+            no_wrap=c != "slice",
+            min_width=30 if c == "slice" else None,
+        )
     for i, s in enumerate(sr.slices[:limit], 1):
         style = "bold red" if s.degraded else ""
         t.add_row(
             str(i),
             Text(slice_label(s.slice), style=style),
             str(s.rows),
-            str(s.labelled_rows),
             _m(s.live, s.metric),
             _m(s.baseline, s.metric),
             _m(s.complement, s.metric),
-            "" if s.q_value is None else f"{s.q_value:.2g}",
+            "" if s.q_value is None else f"{s.q_value:.1g}",
             "" if s.excess_errors is None else f"{s.excess_errors:.0f}",
         )
     return t
