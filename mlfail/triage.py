@@ -128,6 +128,7 @@ def triage(
     settings: TriageSettings | None = None,
     choose_slice: Callable[[list[SliceRecord]], int | None] | None = None,
     on_step: Callable[[Step], None] | None = None,
+    on_progress: Callable[[str], None] | None = None,
     progress: bool | None = None,
 ) -> TriageReport:
     """Run the seven steps. ``choose_slice`` (interactive mode) picks the slice to drill into
@@ -143,12 +144,17 @@ def triage(
     owners_obj = load_owners(owners) if owners else None
     steps: list[Step] = []
 
+    def say(msg: str) -> None:
+        if on_progress is not None:
+            on_progress(msg)
+
     def done(step: Step) -> None:
         steps.append(step)
         if on_step is not None:
             on_step(step)
 
     # 1–2: timeline (signal, infra)
+    say("reading the timeline: onsets per layer, infra band")
     tl = build_timeline(
         live_src,
         roles=roles,
@@ -166,6 +172,7 @@ def triage(
     sr: SliceReport | None = None
     chosen: SliceRecord | None = None
     if roles.prediction:
+        say("slicing: every 1- and 2-predicate segment")
         sr = find_slices(
             ref,
             live_src,
@@ -201,10 +208,12 @@ def triage(
             )
 
     # 5: PSI audit on the chosen slice and globally
+    say("PSI audit on " + (slice_label(chosen.slice) if chosen else "all rows"))
     features = psi_on_slice(ref, live_src, sr, chosen, cfg.psi)
     done(_psi_step(features, chosen, cfg.psi))
 
     # 6: root cause
+    say("tracing the root cause: onsets, cohorts, change events, signatures")
     ex = explain(
         ref,
         live_src,

@@ -35,6 +35,7 @@ from mlfail.psi import PsiSettings
 from mlfail.report.explain_render import _hyp_panel
 from mlfail.report.slices_model import SliceRecord
 from mlfail.report.triage_render import (
+    ranked_table,
     render_header,
     render_triage,
     slice_table,
@@ -44,7 +45,7 @@ from mlfail.report.triage_render import (
     triage_markdown,
 )
 from mlfail.rootcause import ExplainSettings
-from mlfail.triage import Step, TriageReport, TriageSettings, slice_label, triage
+from mlfail.triage import Step, TriageReport, TriageSettings, triage
 
 
 class TriageFormat(StrEnum):
@@ -93,14 +94,8 @@ class Walk:
             self.pause()
 
     def choose_slice(self, ranked: list[SliceRecord]) -> int | None:
-        self.console.print("[bold]Degraded slices, worst first:[/bold]")
-        for i, s in enumerate(ranked[:20], 1):
-            self.console.print(
-                f"  {i:>2}. {slice_label(s.slice)}  ({s.metric} "
-                f"{s.live if s.live is None else round(s.live, 4)}, "
-                f"{s.rows} rows)"
-            )
         n = min(len(ranked), 20)
+        self.console.print(ranked_table(ranked[:n]))
         while True:
             raw = typer.prompt(f"drill into which slice? [1-{n}]", default="1", err=True)
             if raw.strip().isdigit() and 1 <= int(raw) <= n:
@@ -219,6 +214,12 @@ def triage_command(
     walk = interactive_wanted(no_input, interactive)
     console = _stdout_console()
     w = Walk(console) if walk else None
+    err = Console(stderr=True, highlight=False)
+
+    def on_progress(msg: str) -> None:
+        if w is not None or sys.stderr.isatty():
+            err.print(f"[dim]… {msg}[/dim]")
+
     if w is not None:
         console.print("[bold]mlfail triage[/bold] — the seven-step walk. Counting the sources…")
     report = triage(

@@ -16,6 +16,7 @@ from mlfail._version import __version__
 from mlfail.psi import FeaturePsi
 from mlfail.report.explain_render import _hyp_panel
 from mlfail.report.jsonout import dumps
+from mlfail.report.slices_model import SliceRecord
 from mlfail.report.svg import bars_svg, line_svg
 from mlfail.triage import Step, TriageReport, slice_label, triage_data
 
@@ -54,15 +55,23 @@ def slice_table(r: TriageReport, limit: int = 10) -> Table:
     sr = r.slices
     if sr is None:
         return Table(title="Slices: skipped (no --prediction given)", title_justify="left")
-    t = Table(header_style="bold", title="Slices, worst first", title_justify="left")
-    for c in ("#", "slice", "rows", sr.metric, "baseline", "rest", "q", "excess"):
+    return ranked_table(sr.slices[:limit], metric=sr.metric)
+
+
+def ranked_table(
+    slices: list[SliceRecord], *, metric: str | None = None, title: str = "Slices, worst first"
+) -> Table:
+    """Numbered slice rows (the operator picks by number at step 4)."""
+    metric = metric or (slices[0].metric if slices else "metric")
+    t = Table(header_style="bold", title=title, title_justify="left")
+    for c in ("#", "slice", "rows", metric, "baseline", "rest", "q", "excess"):
         t.add_column(
             c,
             justify="left" if c == "slice" else "right",
             no_wrap=c != "slice",
             min_width=30 if c == "slice" else None,
         )
-    for i, s in enumerate(sr.slices[:limit], 1):
+    for i, s in enumerate(slices, 1):
         style = "bold red" if s.degraded else ""
         t.add_row(
             str(i),
