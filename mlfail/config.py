@@ -44,6 +44,30 @@ class Roles:
         }
 
     @classmethod
+    def from_flags(
+        cls,
+        *,
+        timestamp: str | None = None,
+        label: str | None = None,
+        prediction: str | None = None,
+        meta: Iterable[str] | None = None,
+        features: Iterable[str] | None = None,
+        categorical: Iterable[str] | None = None,
+        numeric: Iterable[str] | None = None,
+    ) -> Roles:
+        """Roles from CLI flags: repeatable / comma-separated lists flattened, no --features
+        meaning "infer from the reference"."""
+        return cls(
+            timestamp=timestamp,
+            label=label,
+            prediction=prediction,
+            meta=split_list(meta),
+            features=split_list(features) or None,
+            categorical=split_list(categorical),
+            numeric=split_list(numeric),
+        )
+
+    @classmethod
     def from_dict(cls, d: dict[str, object]) -> Roles:
         def tup(v: object) -> tuple[str, ...]:
             return tuple(str(x) for x in v) if isinstance(v, list | tuple) else ()

@@ -105,14 +105,14 @@ def create_command(
         raise UsageError("--out is required: where to write the baseline JSON")
     if out.exists() and not force:  # fail before the work, not after
         raise UsageError(f"--out {out}: file exists; pass --force to overwrite it")
-    roles = Roles(
+    roles = Roles.from_flags(
         timestamp=timestamp,
         label=label,
         prediction=prediction,
-        meta=split_list(meta),
-        features=split_list(features) or None,
-        categorical=split_list(categorical),
-        numeric=split_list(numeric),
+        meta=meta,
+        features=features,
+        categorical=categorical,
+        numeric=numeric,
     )
     base = load_baseline(specs_from, flag="--specs-from") if specs_from is not None else None
     b = build_baseline(

@@ -32,7 +32,7 @@ from mlfail.cli.options import (
     Ref,
     Timestamp,
 )
-from mlfail.config import Roles, split_list
+from mlfail.config import Roles
 from mlfail.errors import InputError
 from mlfail.io import open_source
 from mlfail.owners import load_owners
@@ -87,14 +87,14 @@ def _roles(
     categorical: list[str] | None,
     numeric: list[str] | None,
 ) -> Roles:
-    return Roles(
+    return Roles.from_flags(
         timestamp=timestamp,
         label=label,
         prediction=prediction,
-        meta=split_list(meta),
-        features=split_list(features) or None,
-        categorical=split_list(categorical),
-        numeric=split_list(numeric),
+        meta=meta,
+        features=features,
+        categorical=categorical,
+        numeric=numeric,
     )
 
 

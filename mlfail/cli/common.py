@@ -104,6 +104,25 @@ def emit(text: str, output: Path | None, *, force: bool) -> None:
         err_console().print(f"[dim]wrote {output}[/dim]")
 
 
+def deliver(
+    fmt: str,
+    output: Path | None,
+    *,
+    force: bool,
+    human: Callable[[Console], None],
+    text: dict[str, Callable[[], str]],
+    width: int = 120,
+) -> None:
+    """Render a report in ``fmt``: ``human`` with Rich on stdout (plain text at ``width``
+    columns into ``--output``); any other format through its text renderer in ``text``."""
+    if fmt != "human":
+        emit(text[fmt](), output, force=force)
+    elif output is None:
+        human(stdout_console())
+    else:
+        emit(render_to_text(human, width=width), output, force=force)
+
+
 def stdout_console() -> Console:
     """Rich console for stdout; when piped (no terminal, no COLUMNS) use 120 columns, not 80."""
     if not sys.stdout.isatty() and "COLUMNS" not in os.environ:

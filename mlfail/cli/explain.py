@@ -13,10 +13,8 @@ from mlfail.binning import BinSettings
 from mlfail.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
-    emit,
+    deliver,
     handle_errors,
-    render_to_text,
-    stdout_console,
     warn,
 )
 from mlfail.cli.options import (
@@ -30,7 +28,7 @@ from mlfail.cli.options import (
     Ref,
     Timestamp,
 )
-from mlfail.config import Roles, split_list
+from mlfail.config import Roles
 from mlfail.events import load_changes, load_metrics
 from mlfail.io import open_source
 from mlfail.owners import load_owners
@@ -84,14 +82,14 @@ def explain_command(
     """Ranked root-cause hypotheses: each drifted feature tied to its onset, the cohort that
     carries it, the change event just before it and its signature, with a failure mode and
     the owner to page. Exit 1 when the verdict is model_incident."""
-    roles = Roles(
+    roles = Roles.from_flags(
         timestamp=timestamp,
         label=label,
         prediction=prediction,
-        meta=split_list(meta),
-        features=split_list(features) or None,
-        categorical=split_list(categorical),
-        numeric=split_list(numeric),
+        meta=meta,
+        features=features,
+        categorical=categorical,
+        numeric=numeric,
     )
     live_src = open_source(live, role="--live")
     ref, _ = load_reference(reference, baseline, roles, bin_settings=BinSettings())
@@ -109,12 +107,11 @@ def explain_command(
     )
     for w in ex.warnings:
         warn(w)
-    if fmt == ExplainFormat.json:
-        emit(explain_json(ex), output, force=force)
-    elif fmt == ExplainFormat.markdown:
-        emit(explain_markdown(ex), output, force=force)
-    elif output is None:
-        render_explain(ex, stdout_console())
-    else:
-        emit(render_to_text(lambda c: render_explain(ex, c)), output, force=force)
+    deliver(
+        fmt.value,
+        output,
+        force=force,
+        human=lambda c: render_explain(ex, c),
+        text={"json": lambda: explain_json(ex), "markdown": lambda: explain_markdown(ex)},
+    )
     raise typer.Exit(EXIT_FINDINGS if ex.verdict == "model_incident" else EXIT_OK)

@@ -14,10 +14,8 @@ from mlfail.cli.common import (
     EXIT_OK,
     FailOn,
     PsiFormat,
-    emit,
+    deliver,
     handle_errors,
-    render_to_text,
-    stdout_console,
     warn,
 )
 from mlfail.cli.options import (
@@ -98,14 +96,14 @@ def psi_command(
 ) -> None:
     """PSI per feature, live vs reference or a saved baseline (optionally per slice), with
     sample-size-aware significance. Exit 1 when a feature is drifted (see --fail-on)."""
-    roles = Roles(
+    roles = Roles.from_flags(
         timestamp=timestamp,
         label=label,
         prediction=prediction,
-        meta=split_list(meta),
-        features=split_list(features) or None,
-        categorical=split_list(categorical),
-        numeric=split_list(numeric),
+        meta=meta,
+        features=features,
+        categorical=categorical,
+        numeric=numeric,
     )
     from mlfail.psi import PsiSettings
 
@@ -125,18 +123,15 @@ def psi_command(
     )
     for w in report.warnings:
         warn(w)
-    if fmt == PsiFormat.json:
-        text = psi_json(report)
-    elif fmt == PsiFormat.csv:
-        text = psi_csv(report)
-    elif fmt == PsiFormat.markdown:
-        text = psi_markdown(report)
-    else:
-        if output is None:
-            render_psi(report, stdout_console())
-            text = None
-        else:
-            text = render_to_text(lambda c: render_psi(report, c))
-    if text is not None:
-        emit(text, output, force=force)
+    deliver(
+        fmt.value,
+        output,
+        force=force,
+        human=lambda c: render_psi(report, c),
+        text={
+            "json": lambda: psi_json(report),
+            "csv": lambda: psi_csv(report),
+            "markdown": lambda: psi_markdown(report),
+        },
+    )
     raise typer.Exit(exit_code_for(report, fail_on))

@@ -11,10 +11,8 @@ import typer
 from mlfail.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
-    emit,
+    deliver,
     handle_errors,
-    render_to_text,
-    stdout_console,
 )
 from mlfail.cli.options import Label, Live
 from mlfail.config import split_list
@@ -84,12 +82,11 @@ def shadow_command(
         threshold=threshold,
         psi=PsiSettings(threshold=psi_threshold),
     )
-    if fmt == ShadowFormat.json:
-        emit(shadow_json(report), output, force=force)
-    elif fmt == ShadowFormat.markdown:
-        emit(shadow_markdown(report), output, force=force)
-    elif output is None:
-        render_shadow(report, stdout_console())
-    else:
-        emit(render_to_text(lambda c: render_shadow(report, c)), output, force=force)
+    deliver(
+        fmt.value,
+        output,
+        force=force,
+        human=lambda c: render_shadow(report, c),
+        text={"json": lambda: shadow_json(report), "markdown": lambda: shadow_markdown(report)},
+    )
     raise typer.Exit(EXIT_FINDINGS if report.verdict == "hold" else EXIT_OK)

@@ -10,10 +10,8 @@ import typer
 from mlfail.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
-    emit,
+    deliver,
     handle_errors,
-    render_to_text,
-    stdout_console,
     warn,
 )
 from mlfail.cli.options import (
@@ -87,11 +85,11 @@ def slices_command(
 ) -> None:
     """Rank every 1- and 2-predicate slice by excess errors against its own reference: the
     segment the global number hides. Exit 1 when a slice is significantly degraded."""
-    roles = Roles(
+    roles = Roles.from_flags(
         timestamp=timestamp,
         label=label,
         prediction=prediction,
-        meta=split_list(meta),
+        meta=meta,
     )
     settings = SliceSettings(
         kappa=kappa,
@@ -113,10 +111,12 @@ def slices_command(
     )
     for w in report.warnings:
         warn(w)
-    if fmt == ReportFormat.json:
-        emit(slices_json(report), output, force=force)
-    elif output is None:
-        render_slices(report, stdout_console())
-    else:
-        emit(render_to_text(lambda c: render_slices(report, c), width=160), output, force=force)
+    deliver(
+        fmt.value,
+        output,
+        force=force,
+        human=lambda c: render_slices(report, c),
+        text={"json": lambda: slices_json(report)},
+        width=160,
+    )
     raise typer.Exit(exit_code_for(report))

@@ -9,10 +9,8 @@ import typer
 from mlfail.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
-    emit,
+    deliver,
     handle_errors,
-    render_to_text,
-    stdout_console,
     warn,
 )
 from mlfail.cli.options import (
@@ -32,7 +30,7 @@ from mlfail.cli.options import (
     Task,
     Threshold,
 )
-from mlfail.config import Roles, split_list
+from mlfail.config import Roles
 from mlfail.report.timeline_model import TimelineReport, timeline_json
 from mlfail.report.timeline_render import render_timeline
 from mlfail.timeline import build_timeline
@@ -79,14 +77,14 @@ def timeline_command(
     """Per-window rows, null rates, PSI, prediction PSI, mean score and label metrics; each
     series' onset; which layer (infra, pipeline, model, business) fired first; the infra
     check. Exit 1 when a series changed level or infra is anomalous."""
-    roles = Roles(
+    roles = Roles.from_flags(
         timestamp=timestamp,
         label=label,
         prediction=prediction,
-        meta=split_list(meta),
-        features=split_list(features) or None,
-        categorical=split_list(categorical),
-        numeric=split_list(numeric),
+        meta=meta,
+        features=features,
+        categorical=categorical,
+        numeric=numeric,
     )
     report = build_timeline(
         live,
@@ -100,10 +98,12 @@ def timeline_command(
     )
     for w in report.warnings:
         warn(w)
-    if fmt == ReportFormat.json:
-        emit(timeline_json(report), output, force=force)
-    elif output is None:
-        render_timeline(report, stdout_console())
-    else:
-        emit(render_to_text(lambda c: render_timeline(report, c), width=140), output, force=force)
+    deliver(
+        fmt.value,
+        output,
+        force=force,
+        human=lambda c: render_timeline(report, c),
+        text={"json": lambda: timeline_json(report)},
+        width=140,
+    )
     raise typer.Exit(exit_code_for(report))

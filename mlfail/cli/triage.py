@@ -194,12 +194,12 @@ def triage_command(
         from mlfail.errors import UsageError
 
         raise UsageError("--timestamp is required: triage needs event time (since when?)")
-    roles = Roles(
+    roles = Roles.from_flags(
         timestamp=timestamp,
         label=label,
         prediction=prediction,
-        meta=split_list(meta),
-        features=split_list(features) or None,
+        meta=meta,
+        features=features,
     )
     settings = TriageSettings(
         psi=PsiSettings(threshold=psi_threshold),
