@@ -17,8 +17,11 @@ from mlfail.counts import count_frame, count_source, merge
 from mlfail.errors import InputError, MlfailError, UsageError
 from mlfail.io import Source, open_source
 from mlfail.psi import PsiSettings
+from mlfail.rootcause import explain
+from mlfail.shadow import shadow
 from mlfail.slices import SliceSettings, find_slices
 from mlfail.timeline import TimelineSettings, build_timeline
+from mlfail.triage import triage
 
 __all__ = [
     "Baseline",
@@ -38,10 +41,13 @@ __all__ = [
     "build_timeline",
     "count_frame",
     "count_source",
+    "explain",
     "find_slices",
     "load_baseline",
     "merge",
     "merge_baselines",
     "open_source",
     "psi",
+    "shadow",
+    "triage",
 ]

@@ -20,7 +20,6 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from mlfail.baseline import (
     MEAN_DEFAULT,
@@ -119,6 +118,8 @@ def two_proportion_test(
     without continuity correction (z² = χ²). A degenerate table (pooled share 0 or 1) gives
     (0, 1).
     """
+    from scipy import stats  # lazy: scipy.stats costs ~0.8 s to import
+
     if n1 <= 0 or n2 <= 0:
         return 0.0, 1.0
     pooled = (x1 + x2) / (n1 + n2)
@@ -140,6 +141,8 @@ def outside_range_p_value(k: int, m: int, n_ref: int) -> float:
     count is Beta-Binomial(m, 2, n−1) (mean 2m/(n+1)). A plain binomial with p = 2/(n+1) would
     ignore that all live values share the same reference extremes and cry wolf. With ties
     (discrete data) the test is conservative."""
+    from scipy import stats  # lazy: scipy.stats costs ~0.8 s to import
+
     if m <= 0 or k <= 0 or n_ref < 2:
         return 1.0
     return float(stats.betabinom.sf(k - 1, m, 2, n_ref - 1))

@@ -26,7 +26,6 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from mlfail.baseline import NUMERIC_DEFAULTS, QUANTILE_LEVELS, STRING_DEFAULTS, FeatureStats
 from mlfail.binning import BinSettings, BinSpec, build_specs
@@ -282,6 +281,8 @@ class Explanation:
 
 def two_proportion_p(x1: float, n1: float, x2: float, n2: float) -> float | None:
     """Two-sided p-value of the pooled two-proportion z-test."""
+    from scipy import stats  # lazy: scipy.stats costs ~0.8 s to import
+
     if n1 <= 0 or n2 <= 0:
         return None
     p = (x1 + x2) / (n1 + n2)

@@ -21,7 +21,6 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from mlfail.binning import BinSettings, BinSpec, build_specs
 from mlfail.counts import count_frame, dense
@@ -70,6 +69,8 @@ class ShadowReport:
 
 
 def _auc(y: np.ndarray, s: np.ndarray) -> float | None:
+    from scipy import stats  # lazy: scipy.stats costs ~0.8 s to import
+
     pos, neg = s[y == 1], s[y == 0]
     if len(pos) == 0 or len(neg) == 0:
         return None
@@ -234,6 +235,8 @@ def _compare(
     tspec: TaskSpec | None,
     ps: PsiSettings,
 ) -> ModelComparison:
+    from scipy import stats  # lazy: scipy.stats costs ~0.8 s to import
+
     t = table
     for k in keys:
         t = t.filter(pl.col(k) == row[k] if row[k] is not None else pl.col(k).is_null())

@@ -45,7 +45,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from mlfail.audit import check_roles_exist, load_reference
 from mlfail.binning import OTHER, BinSettings, BinSpec, build_specs
@@ -488,6 +487,8 @@ def fisher_p(
     slices with few errors would page on noise). Elsewhere the pooled two-proportion z-test,
     its normal approximation, which is accurate there and much cheaper. Computed only
     ``where`` (else 1)."""
+    from scipy import stats  # lazy: scipy.stats costs ~0.8 s to import
+
     e1, n1, e2, n2 = (np.asarray(a, dtype=float) for a in (e1, n1, e2, n2))
     ok = (n1 > 0) & (n2 > 0)
     if where is not None:
@@ -513,6 +514,8 @@ def welch_p(
 ) -> np.ndarray:
     """One-sided Welch t-test p-value that group 1's mean exceeds group 2's, from the sums
     ``s`` and sums of squares ``q`` of the values (absolute errors)."""
+    from scipy import stats  # lazy: scipy.stats costs ~0.8 s to import
+
     s1, q1, n1, s2, q2, n2 = (np.asarray(a, dtype=float) for a in (s1, q1, n1, s2, q2, n2))
     with np.errstate(divide="ignore", invalid="ignore"):
         m1, m2 = s1 / n1, s2 / n2
@@ -1106,6 +1109,8 @@ def rest_is_fine(
     than before: against the same rows of the reference when both slices have their own
     reference (Fisher's exact test; Welch's for MAE), else against the parent's baseline
     (exact binomial tail; a z-test of the mean for MAE). ``rest`` = (n, errors, squares)."""
+    from scipy import stats  # lazy: scipy.stats costs ~0.8 s to import
+
     n, e, q = rest
     if n <= 0:
         return True
