@@ -513,7 +513,15 @@ def explain(
         cube = count_source(live, specs, group, progress=progress)
         for col in group:
             live_by[col] = coarsen(cube, [col]) if len(group) > 1 else cube
-    ref_by: dict[str, pl.DataFrame | None] = {c: reference.table([c]) for c in card}
+    # the reference side: one pass per group of cohort columns too (coarsened per column)
+    ref_by: dict[str, pl.DataFrame | None] = {}
+    for group in _group_columns({c: n for c, n in card.items() if c in reference.columns}):
+        if hasattr(reference, "prefetch") and len(group) > 1:
+            reference.prefetch(group)
+        for col in group:
+            ref_by[col] = reference.table([col])
+    for col in card:
+        ref_by.setdefault(col, None)
 
     # ---- performance ------------------------------------------------------------------------
     task: TaskSpec | None = None
