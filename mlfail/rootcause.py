@@ -111,6 +111,7 @@ class ExplainSettings:
     onset_threshold: float = 4.5
     psi_noise_floor: float = 0.01  # floor of the day-to-day PSI noise (PSI units)
     min_psi: float = 0.02  # population-level PSI below this is never a candidate
+    max_signature_features: int = 12  # signature queries for the strongest drifts only
     min_cohort_rows: int = 30
     task: Literal["classification", "regression"] | None = None
     threshold: float = 0.5  # score threshold for classification
@@ -623,8 +624,9 @@ def explain(
             and st.whole.significant
             and st.whole.psi >= ps.watch
         )
-        if not st.significant:
-            continue
+    # signatures cost a small query per feature: run them for the strongest drifts only
+    ranked = sorted((st for st in states.values() if st.significant), key=lambda st: -st.max_psi)
+    for rank, st in enumerate(ranked):
         hyp = _feature_hypothesis(
             st,
             reference,
@@ -642,6 +644,7 @@ def explain(
             changes,
             owners,
             cfg,
+            with_signatures=rank < cfg.max_signature_features,
         )
         if hyp is not None:
             hypotheses.append(hyp)
@@ -1456,6 +1459,8 @@ def _feature_hypothesis(
     changes: pl.DataFrame | None,
     owners: Owners | None,
     cfg: ExplainSettings,
+    *,
+    with_signatures: bool = True,
 ) -> Hypothesis | None:
     f = st.spec.feature
     ev: list[Evidence] = []
@@ -1543,7 +1548,7 @@ def _feature_hypothesis(
         if cohort.appeared or cohort.jumped:
             weights.append(0.15)
 
-    sigs = _signatures(st, reference, live, day, dates, cohort, cfg)
+    sigs = _signatures(st, reference, live, day, dates, cohort, cfg) if with_signatures else []
     ev.extend(sigs)
     if sigs:
         weights.append(0.25)
