@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -191,6 +191,112 @@ def _numeric_expr(name: str) -> pl.Expr:
     return col.filter(col.is_finite())
 
 
+# Reading the reference for the bin specs: columns are read in batches whose estimated size in
+# memory stays under BATCH_BYTES (at least one column per batch), never the whole frame.
+BATCH_BYTES = 256 * 1024 * 1024
+_BYTES_PER_VALUE = {"numeric": 9, "categorical": 32}
+# Columns with fewer finite values than this get their quantiles from Polars directly (a sort);
+# longer ones from exact order statistics found by bracketing (see _order_statistics).
+SELECT_MIN = 200_000
+_SAMPLE = 65_536
+
+BatchHook = Callable[[pl.DataFrame, list["BinSpec"]], None]
+
+
+def _interpolate(lower: float, upper: float, frac: float) -> float:
+    """Polars' linear interpolation between two neighbouring order statistics (bit for bit: the
+    same Polars routine on the two values, with float index ``frac``)."""
+    if frac == 0.0:
+        return lower
+    q = pl.Series([lower, upper], dtype=pl.Float64).quantile(frac, interpolation="linear")
+    assert q is not None
+    return float(q)
+
+
+def _order_statistics(values: pl.Series, ranks: Sequence[int]) -> dict[int, float] | None:
+    """The values at the given 0-based ranks of ``values`` (no nulls, no NaN), in O(n).
+
+    A strided sample brackets every rank in value space; one vectorised pass counts the values
+    below each bracket and keeps the values inside; the small kept set is sorted. Each bracket
+    is verified to hold its ranks, so the answer is exact; None when a bracket missed (the
+    caller then sorts the whole column).
+    """
+    n = len(values)
+    step = max(1, n // _SAMPLE)
+    sample = values.gather_every(step).sort()
+    s = len(sample)
+    spans: list[tuple[float, float, list[int]]] = []
+    for r in sorted(set(ranks)):
+        q = r / max(n - 1, 1)
+        margin = 6.0 * math.sqrt(s * q * (1.0 - q)) + 8.0
+        pos = r / step
+        lo_i, hi_i = math.floor(pos - margin), math.ceil(pos + margin)
+        a = float(sample[lo_i]) if lo_i > 0 else -math.inf
+        b = float(sample[hi_i]) if hi_i < s - 1 else math.inf
+        if spans and a <= spans[-1][1]:
+            pa, pb, pr = spans[-1]
+            spans[-1] = (pa, max(pb, b), [*pr, r])
+        else:
+            spans.append((a, b, [r]))
+    frame = values.alias("v").to_frame()
+    v = pl.col("v")
+    inside = pl.lit(False)
+    exprs: list[pl.Expr] = []
+    for j, (a, b, _) in enumerate(spans):
+        exprs.append((v < a).sum().alias(f"below{j}"))
+        inside = inside | ((v >= a) & (v <= b))
+    below = frame.select(exprs).row(0)
+    kept = frame.filter(inside)["v"].sort()
+    out: dict[int, float] = {}
+    for j, (a, b, rs) in enumerate(spans):
+        start = int(kept.search_sorted(a, side="left"))
+        stop = int(kept.search_sorted(b, side="right"))
+        for r in rs:
+            k = r - int(below[j])
+            if not 0 <= k < stop - start:
+                return None
+            out[r] = float(kept[start + k])
+    return out
+
+
+def exact_quantiles(values: pl.Series, levels: Sequence[float]) -> list[float] | None:
+    """Polars' ``quantile(level, interpolation="linear")`` of ``values`` (no nulls, no NaN) at
+    every level, identical to the bit, without sorting long columns; None when empty."""
+    n = len(values)
+    if n == 0:
+        return None
+    if n < SELECT_MIN:
+        q = values.to_frame("v").select(pl.col("v").quantile(list(levels), interpolation="linear"))
+        return list(q.item())
+    idx = []
+    for level in levels:
+        f = (n - 1) * level
+        lo = math.floor(f)
+        idx.append((lo, min(math.ceil(f), n - 1), f - lo))
+    stats = _order_statistics(values, [r for lo, hi, _ in idx for r in (lo, hi)])
+    if stats is None:
+        srt = values.sort()
+        stats = {r: float(srt[r]) for lo, hi, _ in idx for r in (lo, hi)}
+    return [_interpolate(stats[lo], stats[hi], frac) for lo, hi, frac in idx]
+
+
+def _batches(features: Sequence[str], kinds: Mapping[str, str], rows: int) -> list[list[str]]:
+    out: list[list[str]] = []
+    size = 0
+    for f in features:
+        cost = (
+            rows
+            * _BYTES_PER_VALUE["numeric" if kinds[f] in ("numeric", "integer") else "categorical"]
+        )
+        if out and size + cost <= BATCH_BYTES:
+            out[-1].append(f)
+            size += cost
+        else:
+            out.append([f])
+            size = cost
+    return out
+
+
 def build_specs(
     lf: pl.LazyFrame,
     features: Sequence[str],
@@ -201,77 +307,94 @@ def build_specs(
     source_name: str = "--reference",
     explicit: bool = False,
     identifiers: list[str] | None = None,
+    on_batch: BatchHook | None = None,
 ) -> list[BinSpec]:
     """Compute a bin spec for each feature from the reference ``lf``.
 
-    Quantiles are computed one column at a time so that memory stays at one column, never the
-    whole frame. Unless ``explicit`` (the user named the features) a string column that looks
-    like an identifier (more than 50 distinct values, over half of its non-null rows distinct)
-    is left out and its name appended to ``identifiers``.
+    The reference is read once, in batches of columns whose size in memory stays under
+    :data:`BATCH_BYTES` — never the whole frame. Quantiles are exact (Polars' linear
+    interpolation, to the bit) but found by selection rather than by sorting each column.
+    Unless ``explicit`` (the user named the features) a string column that looks like an
+    identifier (more than 50 distinct values, over half of its non-null rows distinct) is left
+    out and its name appended to ``identifiers``.
+
+    ``on_batch(frame, specs)``, when given, is called with each batch in memory and the specs
+    built from it, so that a caller can count the reference in the same read.
     """
     settings = settings or BinSettings()
     schema = lf.collect_schema()
     forced_cat, forced_num = set(categorical), set(numeric)
 
-    ints = [
-        f
-        for f in features
-        if schema[f].is_integer() and f not in forced_cat and f not in forced_num
-    ]
-    n_unique: dict[str, int] = {}
-    if ints:
-        row = (
-            lf.select([pl.col(f).drop_nulls().n_unique().alias(f) for f in ints])
-            .collect(engine="streaming")
-            .row(0, named=True)
-        )
-        n_unique = {k: int(v) for k, v in row.items()}
-
-    specs: list[BinSpec] = []
-    levels = quantile_levels(settings.bins)
+    planned: dict[str, str] = {}
     for f in features:
         dtype = schema[f]
         if f in forced_cat:
-            kind: Kind = "categorical"
+            planned[f] = "forced_categorical"
         elif f in forced_num:
             if not (dtype.is_numeric() or dtype == pl.Boolean):
                 raise UsageError(
                     f"--numeric {f}: column has type {dtype} in {source_name}; "
                     "only numeric columns can be binned by quantiles"
                 )
-            kind = "numeric"
+            planned[f] = "numeric"
+        elif dtype.is_integer():
+            planned[f] = "integer"  # decided on its distinct count
         else:
-            kind = infer_kind(dtype, n_unique.get(f), settings)
+            planned[f] = infer_kind(dtype, None, settings)
 
-        if kind == "numeric":
-            expr = _numeric_expr(f) if dtype.is_float() else pl.col(f).cast(pl.Float64)
-            q = (
-                lf.select(expr.drop_nulls().quantile(levels, interpolation="linear").alias(f))
-                .collect(engine="streaming")
-                .item()
+    rows = int(lf.select(pl.len()).collect().item()) if features else 0
+    levels = quantile_levels(settings.bins)
+    specs: list[BinSpec] = []
+    for batch in _batches(features, planned, rows):
+        frame = lf.select(batch).collect(engine="streaming")
+        made: list[BinSpec] = []
+        for f in batch:
+            spec = _spec_from_column(
+                frame[f], planned[f], schema[f], settings, levels, explicit=explicit
             )
-            edges = numeric_edges(list(q) if q is not None else [])
-            specs.append(BinSpec(feature=f, kind="numeric", edges=edges, dtype=str(dtype)))
-        else:
-            vc = (
-                lf.select(pl.col(f).cast(pl.String).alias("v"))
-                .drop_nulls()
-                .group_by("v")
-                .len()
-                .collect(engine="streaming")
-            )
-            counts = dict(zip(vc["v"].to_list(), vc["len"].to_list(), strict=True))
-            if not explicit and f not in forced_cat and looks_like_identifier(counts):
+            if spec is None:
                 if identifiers is not None:
                     identifiers.append(f)
                 continue
-            kept, folded = categorical_vocabulary(counts, settings)
-            specs.append(
-                BinSpec(
-                    feature=f, kind="categorical", categories=kept, other=folded, dtype=str(dtype)
-                )
-            )
+            made.append(spec)
+        specs.extend(made)
+        if on_batch is not None and made:
+            on_batch(frame, made)
+        del frame
     return specs
+
+
+def _spec_from_column(
+    col: pl.Series,
+    planned: str,
+    dtype: pl.DataType,
+    settings: BinSettings,
+    levels: Sequence[float],
+    *,
+    explicit: bool,
+) -> BinSpec | None:
+    f = col.name
+    kind: Kind
+    if planned == "integer":
+        probe = col.head(100_000).drop_nulls()
+        if probe.n_unique() > settings.max_int_categories:
+            kind = "numeric"
+        else:
+            kind = infer_kind(dtype, col.drop_nulls().n_unique(), settings)
+    else:
+        kind = "numeric" if planned == "numeric" else "categorical"
+
+    if kind == "numeric":
+        values = col.filter(col.is_finite()) if dtype.is_float() else col.cast(pl.Float64)
+        q = exact_quantiles(values.drop_nulls(), levels)
+        edges = numeric_edges(list(q) if q is not None else [])
+        return BinSpec(feature=f, kind="numeric", edges=edges, dtype=str(dtype))
+    vc = col.cast(pl.String).alias("v").drop_nulls().to_frame().group_by("v").len()
+    counts = dict(zip(vc["v"].to_list(), vc["len"].to_list(), strict=True))
+    if not explicit and planned != "forced_categorical" and looks_like_identifier(counts):
+        return None
+    kept, folded = categorical_vocabulary(counts, settings)
+    return BinSpec(feature=f, kind="categorical", categories=kept, other=folded, dtype=str(dtype))
 
 
 def specs_to_json(specs: Sequence[BinSpec]) -> list[dict[str, Any]]:
