@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -191,16 +193,14 @@ def _numeric_expr(name: str) -> pl.Expr:
     return col.filter(col.is_finite())
 
 
-# Reading the reference for the bin specs: columns are read in batches whose estimated size in
-# memory stays under BATCH_BYTES (at least one column per batch), never the whole frame.
+# Reading the reference for the bin specs: numeric columns are read in batches whose estimated
+# size in memory stays under BATCH_BYTES (at least one column per batch), never the whole frame.
 BATCH_BYTES = 256 * 1024 * 1024
-_BYTES_PER_VALUE = {"numeric": 9, "categorical": 32}
+_BYTES_PER_VALUE = 9  # a float64 and its validity bit, rounded up
 # Columns with fewer finite values than this get their quantiles from Polars directly (a sort);
 # longer ones from exact order statistics found by bracketing (see _order_statistics).
 SELECT_MIN = 200_000
 _SAMPLE = 65_536
-
-BatchHook = Callable[[pl.DataFrame, list["BinSpec"]], None]
 
 
 def _interpolate(lower: float, upper: float, frac: float) -> float:
@@ -217,18 +217,18 @@ def _order_statistics(values: pl.Series, ranks: Sequence[int]) -> dict[int, floa
     """The values at the given 0-based ranks of ``values`` (no nulls, no NaN), in O(n).
 
     A strided sample brackets every rank in value space; one vectorised pass counts the values
-    below each bracket and keeps the values inside; the small kept set is sorted. Each bracket
-    is verified to hold its ranks, so the answer is exact; None when a bracket missed (the
-    caller then sorts the whole column).
+    below each bracket and keeps the values inside; each bracket's few values are partitioned
+    (``np.partition``) at the wanted ranks. Each bracket is verified to hold its ranks, so the
+    answer is exact; None when a bracket missed (the caller then sorts the whole column).
     """
     n = len(values)
     step = max(1, n // _SAMPLE)
-    sample = values.gather_every(step).sort()
+    sample = np.sort(values.gather_every(step).to_numpy())
     s = len(sample)
     spans: list[tuple[float, float, list[int]]] = []
     for r in sorted(set(ranks)):
         q = r / max(n - 1, 1)
-        margin = 6.0 * math.sqrt(s * q * (1.0 - q)) + 8.0
+        margin = 5.0 * math.sqrt(s * q * (1.0 - q)) + 4.0
         pos = r / step
         lo_i, hi_i = math.floor(pos - margin), math.ceil(pos + margin)
         a = float(sample[lo_i]) if lo_i > 0 else -math.inf
@@ -246,16 +246,16 @@ def _order_statistics(values: pl.Series, ranks: Sequence[int]) -> dict[int, floa
         exprs.append((v < a).sum().alias(f"below{j}"))
         inside = inside | ((v >= a) & (v <= b))
     below = frame.select(exprs).row(0)
-    kept = frame.filter(inside)["v"].sort()
+    kept = frame.filter(inside)["v"].to_numpy()
     out: dict[int, float] = {}
     for j, (a, b, rs) in enumerate(spans):
-        start = int(kept.search_sorted(a, side="left"))
-        stop = int(kept.search_sorted(b, side="right"))
-        for r in rs:
-            k = r - int(below[j])
-            if not 0 <= k < stop - start:
-                return None
-            out[r] = float(kept[start + k])
+        within = kept[(kept >= a) & (kept <= b)]
+        ks = [r - int(below[j]) for r in rs]
+        if not all(0 <= k < len(within) for k in ks):
+            return None
+        part = np.partition(within, ks)
+        for r, k in zip(rs, ks, strict=True):
+            out[r] = float(part[k])
     return out
 
 
@@ -280,21 +280,11 @@ def exact_quantiles(values: pl.Series, levels: Sequence[float]) -> list[float] |
     return [_interpolate(stats[lo], stats[hi], frac) for lo, hi, frac in idx]
 
 
-def _batches(features: Sequence[str], kinds: Mapping[str, str], rows: int) -> list[list[str]]:
-    out: list[list[str]] = []
-    size = 0
-    for f in features:
-        cost = (
-            rows
-            * _BYTES_PER_VALUE["numeric" if kinds[f] in ("numeric", "integer") else "categorical"]
-        )
-        if out and size + cost <= BATCH_BYTES:
-            out[-1].append(f)
-            size += cost
-        else:
-            out.append([f])
-            size = cost
-    return out
+def _batches(features: Sequence[str], rows: int) -> list[list[str]]:
+    """Consecutive numeric columns grouped so that a batch stays under BATCH_BYTES in memory."""
+    per_column = max(rows, 1) * _BYTES_PER_VALUE
+    size = max(1, BATCH_BYTES // per_column)
+    return [list(features[i : i + size]) for i in range(0, len(features), size)]
 
 
 def build_specs(
@@ -307,19 +297,22 @@ def build_specs(
     source_name: str = "--reference",
     explicit: bool = False,
     identifiers: list[str] | None = None,
-    on_batch: BatchHook | None = None,
+    counts: list[pl.DataFrame] | None = None,
 ) -> list[BinSpec]:
     """Compute a bin spec for each feature from the reference ``lf``.
 
-    The reference is read once, in batches of columns whose size in memory stays under
-    :data:`BATCH_BYTES` — never the whole frame. Quantiles are exact (Polars' linear
-    interpolation, to the bit) but found by selection rather than by sorting each column.
+    The reference is read once. Numeric (and integer) columns are read in batches whose size in
+    memory stays under :data:`BATCH_BYTES` — never the whole frame — and their quantiles are
+    exact (Polars' linear interpolation, to the bit) but found by selection rather than by
+    sorting (:func:`exact_quantiles`), the columns of a batch on parallel threads. Categorical
+    columns are counted by value in one streaming collection, never loaded.
+
     Unless ``explicit`` (the user named the features) a string column that looks like an
     identifier (more than 50 distinct values, over half of its non-null rows distinct) is left
     out and its name appended to ``identifiers``.
 
-    ``on_batch(frame, specs)``, when given, is called with each batch in memory and the specs
-    built from it, so that a caller can count the reference in the same read.
+    ``counts``, when given, receives the reference count table (no keys; see
+    :mod:`mlfail.counts`) of the specs built, counted from the same read.
     """
     settings = settings or BinSettings()
     schema = lf.collect_schema()
@@ -342,29 +335,92 @@ def build_specs(
         else:
             planned[f] = infer_kind(dtype, None, settings)
 
-    rows = int(lf.select(pl.len()).collect().item()) if features else 0
     levels = quantile_levels(settings.bins)
-    specs: list[BinSpec] = []
-    for batch in _batches(features, planned, rows):
-        frame = lf.select(batch).collect(engine="streaming")
-        made: list[BinSpec] = []
-        for f in batch:
-            spec = _spec_from_column(
-                frame[f], planned[f], schema[f], settings, levels, explicit=explicit
+    made: dict[str, BinSpec | None] = {}
+    tables: dict[str, pl.DataFrame] = {}
+
+    cats = [f for f in features if planned[f] in ("categorical", "forced_categorical")]
+    if cats:
+        value = "__mlfail_value"
+        queries = [lf.group_by(pl.col(f).cast(pl.String).alias(value)).len() for f in cats]
+        for f, vc in zip(cats, pl.collect_all(queries, engine="streaming"), strict=True):
+            spec = _categorical_spec(
+                f, vc.rename({value: "v"}), planned[f], schema[f], settings, explicit=explicit
             )
-            if spec is None:
-                if identifiers is not None:
-                    identifiers.append(f)
-                continue
-            made.append(spec)
-        specs.extend(made)
-        if on_batch is not None and made:
-            on_batch(frame, made)
-        del frame
+            made[f] = spec
+            if spec is not None and counts is not None:
+                tables[f] = _count_values(vc.rename({"len": "n"}), spec)
+
+    nums = [f for f in features if planned[f] in ("numeric", "integer")]
+    if nums:
+        rows = int(lf.select(pl.len()).collect().item())
+        workers = max(1, min(os.cpu_count() or 1, 8))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for batch in _batches(nums, rows):
+                frame = lf.select(batch).collect(engine="streaming")
+                specs_ = list(
+                    pool.map(
+                        lambda col: _numeric_or_int_spec(
+                            col,
+                            planned[col.name],
+                            schema[col.name],
+                            settings,
+                            levels,
+                            explicit=explicit,
+                        ),
+                        frame.get_columns(),
+                    )
+                )
+                for f, spec in zip(batch, specs_, strict=True):
+                    made[f] = spec
+                if counts is not None:
+                    from mlfail.counts import count_frame
+
+                    done = [sp for sp in specs_ if sp is not None]
+                    if done:
+                        t = count_frame(frame.select([sp.feature for sp in done]).lazy(), done)
+                        for sp in done:
+                            tables[sp.feature] = t.filter(pl.col("feature") == sp.feature)
+                del frame
+
+    specs: list[BinSpec] = []
+    for f in features:
+        spec = made[f]
+        if spec is None:
+            if identifiers is not None:
+                identifiers.append(f)
+            continue
+        specs.append(spec)
+    if counts is not None and specs:
+        counts.append(pl.concat([tables[sp.feature] for sp in specs], how="vertical"))
     return specs
 
 
-def _spec_from_column(
+def _count_values(vc: pl.DataFrame, spec: BinSpec) -> pl.DataFrame:
+    from mlfail.counts import VALUE, _categorical_table
+
+    return _categorical_table(vc.rename({"v" if "v" in vc.columns else VALUE: VALUE}), spec, [])
+
+
+def _categorical_spec(
+    f: str,
+    vc: pl.DataFrame,
+    planned: str,
+    dtype: pl.DataType,
+    settings: BinSettings,
+    *,
+    explicit: bool,
+) -> BinSpec | None:
+    """The spec of a categorical column from its value counts ``v, len`` (nulls included)."""
+    vc = vc.filter(pl.col("v").is_not_null())
+    counts = dict(zip(vc["v"].to_list(), vc["len"].to_list(), strict=True))
+    if not explicit and planned != "forced_categorical" and looks_like_identifier(counts):
+        return None
+    kept, folded = categorical_vocabulary(counts, settings)
+    return BinSpec(feature=f, kind="categorical", categories=kept, other=folded, dtype=str(dtype))
+
+
+def _numeric_or_int_spec(
     col: pl.Series,
     planned: str,
     dtype: pl.DataType,
@@ -374,27 +430,20 @@ def _spec_from_column(
     explicit: bool,
 ) -> BinSpec | None:
     f = col.name
-    kind: Kind
     if planned == "integer":
         probe = col.head(100_000).drop_nulls()
-        if probe.n_unique() > settings.max_int_categories:
-            kind = "numeric"
-        else:
-            kind = infer_kind(dtype, col.drop_nulls().n_unique(), settings)
+        few = probe.n_unique() <= settings.max_int_categories
+        if few and infer_kind(dtype, col.drop_nulls().n_unique(), settings) == "categorical":
+            vc = col.cast(pl.String).alias("v").to_frame().group_by("v").len()
+            return _categorical_spec(f, vc, planned, dtype, settings, explicit=explicit)
+    if dtype.is_float():
+        finite = col.is_finite()
+        values = col if finite.all() and col.null_count() == 0 else col.filter(finite)
     else:
-        kind = "numeric" if planned == "numeric" else "categorical"
-
-    if kind == "numeric":
-        values = col.filter(col.is_finite()) if dtype.is_float() else col.cast(pl.Float64)
-        q = exact_quantiles(values.drop_nulls(), levels)
-        edges = numeric_edges(list(q) if q is not None else [])
-        return BinSpec(feature=f, kind="numeric", edges=edges, dtype=str(dtype))
-    vc = col.cast(pl.String).alias("v").drop_nulls().to_frame().group_by("v").len()
-    counts = dict(zip(vc["v"].to_list(), vc["len"].to_list(), strict=True))
-    if not explicit and planned != "forced_categorical" and looks_like_identifier(counts):
-        return None
-    kept, folded = categorical_vocabulary(counts, settings)
-    return BinSpec(feature=f, kind="categorical", categories=kept, other=folded, dtype=str(dtype))
+        values = col.cast(pl.Float64)
+    q = exact_quantiles(values.drop_nulls(), levels)
+    edges = numeric_edges(list(q) if q is not None else [])
+    return BinSpec(feature=f, kind="numeric", edges=edges, dtype=str(dtype))
 
 
 def specs_to_json(specs: Sequence[BinSpec]) -> list[dict[str, Any]]:
