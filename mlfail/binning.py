@@ -238,15 +238,16 @@ def _order_statistics(values: pl.Series, ranks: Sequence[int]) -> dict[int, floa
             spans[-1] = (pa, max(pb, b), [*pr, r])
         else:
             spans.append((a, b, [r]))
-    frame = values.alias("v").to_frame()
-    v = pl.col("v")
-    inside = pl.lit(False)
-    exprs: list[pl.Expr] = []
-    for j, (a, b, _) in enumerate(spans):
-        exprs.append((v < a).sum().alias(f"below{j}"))
-        inside = inside | ((v >= a) & (v <= b))
-    below = frame.select(exprs).row(0)
-    kept = frame.filter(inside)["v"].to_numpy()
+    # One comparison per bracket end, reused: below_j = n - #(v >= a_j); inside = ∪ [a_j, b_j].
+    inside: pl.Series | None = None
+    below: list[int] = []
+    for a, b, _ in spans:
+        ge = values >= a
+        below.append(n - int(ge.sum()))
+        m = ge & (values <= b)
+        inside = m if inside is None else inside | m
+    assert inside is not None
+    kept = values.filter(inside).to_numpy()
     out: dict[int, float] = {}
     for j, (a, b, rs) in enumerate(spans):
         within = kept[(kept >= a) & (kept <= b)]

@@ -268,21 +268,44 @@ def compare_tables(
         slices = (
             live_table.select(list(by)).unique(maintain_order=True).sort(list(by), nulls_last=True)
         )
+        # Split each table once by (slice, feature) instead of filtering it per slice × feature.
+        live_parts = _dense_by(live_table, by, specs)
+        ref_parts = _dense_by(ref_by_table, by, specs) if ref_by_table is not None else {}
+        ref_whole = {spec.feature: dense(ref_table, spec) for spec in specs}
         for row in slices.iter_rows(named=True):
-            where = slice_filter(row)
+            key = tuple(row[b] for b in by)
             for spec in specs:
-                live_counts = dense(live_table, spec, where)
+                zeros = np.zeros(spec.n_bins, dtype=np.int64)
+                live_counts = live_parts.get((*key, spec.feature), zeros)
                 scope = "global"
                 ref_counts = None
                 if ref_by_table is not None:
-                    rc = dense(ref_by_table, spec, where)
+                    rc = ref_parts.get((*key, spec.feature), zeros)
                     if rc.sum() > 0:
                         ref_counts, scope = rc, "slice"
                 if ref_counts is None:
-                    ref_counts = dense(ref_table, spec)
+                    ref_counts = ref_whole[spec.feature]
                 records.append(
                     assess_feature(
                         spec, ref_counts, live_counts, settings, slice_=row, reference_scope=scope
                     )
                 )
     return finalize(records, settings)
+
+
+def _dense_by(
+    table: pl.DataFrame, by: Sequence[str], specs: Sequence[BinSpec]
+) -> dict[tuple[Any, ...], np.ndarray]:
+    """{(slice values…, feature): dense bin counts} — :func:`dense` for every slice at once."""
+    n_bins = {s.feature: s.n_bins for s in specs}
+    out: dict[tuple[Any, ...], np.ndarray] = {}
+    parts = table.filter(pl.col("feature").is_in(list(n_bins))).partition_by(
+        [*by, "feature"], as_dict=True, maintain_order=False
+    )
+    for key, part in parts.items():
+        vec = np.zeros(n_bins[key[-1]], dtype=np.int64)
+        np.add.at(
+            vec, part["bin"].to_numpy().astype(np.int64), part["n"].to_numpy().astype(np.int64)
+        )
+        out[key] = vec
+    return out
