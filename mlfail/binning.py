@@ -21,7 +21,7 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -194,8 +194,9 @@ def _numeric_expr(name: str) -> pl.Expr:
 
 
 # Reading the reference for the bin specs: numeric columns are read in batches whose estimated
-# size in memory stays under BATCH_BYTES (at least one column per batch), never the whole frame.
-BATCH_BYTES = 256 * 1024 * 1024
+# size in memory stays under BATCH_BYTES (at least one column per batch; two batches in flight),
+# never the whole frame.
+BATCH_BYTES = 192 * 1024 * 1024
 _BYTES_PER_VALUE = 9  # a float64 and its validity bit, rounded up
 # Columns with fewer finite values than this get their quantiles from Polars directly (a sort);
 # longer ones from exact order statistics found by bracketing (see _order_statistics).
@@ -356,33 +357,44 @@ def build_specs(
     if nums:
         rows = int(lf.select(pl.len()).collect().item())
         workers = max(1, min(os.cpu_count() or 1, 8))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for batch in _batches(nums, rows):
-                frame = lf.select(batch).collect(engine="streaming")
-                specs_ = list(
-                    pool.map(
-                        lambda col: _numeric_or_int_spec(
-                            col,
-                            planned[col.name],
-                            schema[col.name],
-                            settings,
-                            levels,
-                            explicit=explicit,
-                        ),
-                        frame.get_columns(),
-                    )
-                )
-                for f, spec in zip(batch, specs_, strict=True):
-                    made[f] = spec
-                if counts is not None:
-                    from mlfail.counts import count_frame
 
-                    done = [sp for sp in specs_ if sp is not None]
-                    if done:
-                        t = count_frame(frame.select([sp.feature for sp in done]).lazy(), done)
-                        for sp in done:
-                            tables[sp.feature] = t.filter(pl.col("feature") == sp.feature)
-                del frame
+        def finish(frame: pl.DataFrame, futures: list[Future[BinSpec | None]]) -> None:
+            done = []
+            for col, fut in zip(frame.get_columns(), futures, strict=True):
+                made[col.name] = spec = fut.result()
+                if spec is not None:
+                    done.append(spec)
+            if counts is not None and done:
+                from mlfail.counts import count_frame
+
+                t = count_frame(frame.select([sp.feature for sp in done]).lazy(), done)
+                for sp in done:
+                    tables[sp.feature] = t.filter(pl.col("feature") == sp.feature)
+
+        # Pipelined: batch k's quantiles run on the pool while batch k+1 is read, so at most
+        # two batches are in memory.
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            pending: tuple[pl.DataFrame, list[Future[BinSpec | None]]] | None = None
+            for batch in _batches(nums, rows):
+                frame = lf.select(batch).collect()
+                if pending is not None:
+                    finish(*pending)
+                futures = [
+                    pool.submit(
+                        _numeric_or_int_spec,
+                        col,
+                        planned[col.name],
+                        schema[col.name],
+                        settings,
+                        levels,
+                        explicit=explicit,
+                    )
+                    for col in frame.get_columns()
+                ]
+                pending = (frame, futures)
+            if pending is not None:
+                finish(*pending)
+            pending = None
 
     specs: list[BinSpec] = []
     for f in features:
