@@ -95,6 +95,7 @@ class Case:
     before: Callable[[], None] = lambda: None
     stdout: Path | None = None
     ok_codes: tuple[int, ...] = (0,)
+    env: dict[str, str] | None = None
 
 
 # --------------------------------------------------------------------------- measuring
@@ -127,7 +128,11 @@ _RSS_HELPER = (
 
 
 def measure(
-    argv: list[str], stdout: Path | None, timeout: float, mem_cap_kb: int | None
+    argv: list[str],
+    stdout: Path | None,
+    timeout: float,
+    mem_cap_kb: int | None,
+    env: dict[str, str] | None = None,
 ) -> tuple[Run | None, str, str]:
     """Run ``argv`` once as its own process. Returns (run, status, stderr tail)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -141,7 +146,13 @@ def measure(
         errf = Path(tmp) / "stderr.txt"
         with open(errf, "wb") as err:
             t0 = time.perf_counter()
-            proc = subprocess.Popen(cmd, stdout=out, stderr=err, start_new_session=True)
+            proc = subprocess.Popen(
+                cmd,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+                env={**os.environ, **env} if env else None,
+            )
             status = "ok"
             while True:
                 try:
@@ -200,7 +211,7 @@ def run_case(
     i = 0
     while i < total:
         case.before()
-        run, status, tail = measure(case.argv, case.stdout, timeout, mem_cap_kb)
+        run, status, tail = measure(case.argv, case.stdout, timeout, mem_cap_kb, case.env)
         if run is None or run.rc not in case.ok_codes:
             res.status = status if run is None else "failed"
             res.note = tail or (f"exit {run.rc}" if run else status)
@@ -247,7 +258,7 @@ def _flags(help_text: str, wanted: list[tuple[str, list[str]]]) -> list[str]:
     return out
 
 
-def mlfail_cases(d: Path, work: Path) -> list[Case]:
+def mlfail_cases(d: Path, work: Path, before: Path | None = None) -> list[Case]:
     m = json.loads((d / "manifest.json").read_text())
     ref, live = str(d / "reference.parquet"), str(d / "live.parquet")
     feats = ",".join(m["numeric"] + m["categorical"])
@@ -282,6 +293,21 @@ def mlfail_cases(d: Path, work: Path) -> list[Case]:
         ),
     ]
 
+    if before is not None:  # the same command on an older mlfail (an exported source tree)
+        label = (
+            (before / ".commit").read_text().strip()
+            if (before / ".commit").exists()
+            else before.name
+        )
+        cases.append(
+            Case(
+                f"mlfail psi --reference (before: {label})",
+                "before",
+                cases[-1].argv,
+                ok_codes=(0, 1),
+                env={"PYTHONPATH": str(before)},
+            )
+        )
     ok, text = _help_ok(["baseline", "create"])
     bl_flags = _flags(
         text,
@@ -494,9 +520,9 @@ def write_report(path: Path, data: dict) -> None:
         for r in results:
             if r.dataset != ds:
                 continue
-            limit = lim_both if r.case == "mlfail psi --reference" else lim_live
+            limit = lim_both if r.case.startswith("mlfail psi --reference") else lim_live
             ratio = "—"
-            if r.group == "mlfail" and r.median and limit and limit.median:
+            if r.group in ("mlfail", "before") and r.median and limit and limit.median:
                 ratio = (
                     f"{r.median / limit.median:.2f}× {'ref+live' if limit is lim_both else 'live'}"
                 )
@@ -640,6 +666,12 @@ def main(argv: list[str] | None = None) -> int:
         "instead of running the peers again",
     )
     ap.add_argument("--only", default="", help="run only cases whose name contains one of these")
+    ap.add_argument(
+        "--before",
+        type=Path,
+        help="also time `psi --reference` with the mlfail package found in this directory "
+        "(e.g. `git archive <commit> mlfail | tar -x -C DIR`; a .commit file names it)",
+    )
     ap.add_argument("--data", type=Path, default=HERE / "data")
     ap.add_argument("--results", type=Path, default=HERE / "results")
     ap.add_argument("--date", default=dt.date.today().isoformat())
@@ -688,7 +720,7 @@ def main(argv: list[str] | None = None) -> int:
             data["datasets"].append(ds)
             data["load"][ds] = load()
             log(f"{ds} (load {data['load'][ds]})")
-            cases = mlfail_cases(d, work)
+            cases = mlfail_cases(d, work, a.before)
             if peers_py and rows in peer_sizes and cols == 40 and not a.peers_from:
                 cases += peer_cases(d, peers_py, work)
             for case in cases:
