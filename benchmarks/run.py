@@ -551,6 +551,8 @@ def write_report(path: Path, data: dict) -> None:
             )
         lines.append("")
     lines += ["## Notes", "", *[f"- {n}" for n in data.get("notes", [])], ""]
+    if data.get("appendix"):
+        lines += [data["appendix"].rstrip(), ""]
     path.write_text("\n".join(lines))
 
 
@@ -672,6 +674,9 @@ def main(argv: list[str] | None = None) -> int:
         help="also time `psi --reference` with the mlfail package found in this directory "
         "(e.g. `git archive <commit> mlfail | tar -x -C DIR`; a .commit file names it)",
     )
+    ap.add_argument(
+        "--appendix", type=Path, help="a markdown file appended to the results (e.g. profiles)"
+    )
     ap.add_argument("--data", type=Path, default=HERE / "data")
     ap.add_argument("--results", type=Path, default=HERE / "results")
     ap.add_argument("--date", default=dt.date.today().isoformat())
@@ -757,6 +762,8 @@ def main(argv: list[str] | None = None) -> int:
             "byte-identical between the two runs' versions."
         )
     evaluate(data)
+    if a.appendix:
+        data["appendix"] = a.appendix.read_text()
     out = a.results / f"{a.date}{'-quick' if a.quick else ''}.md"
     (out.with_suffix(".json")).write_text(json.dumps(data, indent=1, default=str) + "\n")
     write_report(out, data)

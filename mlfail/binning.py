@@ -342,16 +342,15 @@ def build_specs(
     tables: dict[str, pl.DataFrame] = {}
 
     cats = [f for f in features if planned[f] in ("categorical", "forced_categorical")]
-    if cats:
-        value = "__mlfail_value"
-        queries = [lf.group_by(pl.col(f).cast(pl.String).alias(value)).len() for f in cats]
-        for f, vc in zip(cats, pl.collect_all(queries, engine="streaming"), strict=True):
-            spec = _categorical_spec(
-                f, vc.rename({value: "v"}), planned[f], schema[f], settings, explicit=explicit
-            )
-            made[f] = spec
-            if spec is not None and counts is not None:
-                tables[f] = _count_values(vc.rename({"len": "n"}), spec)
+    value = "__mlfail_value"
+    # The categorical value counts (a streaming collection) run on their own thread while the
+    # numeric batches are read and their quantiles computed.
+    side = ThreadPoolExecutor(max_workers=1)
+    cat_counts = side.submit(
+        pl.collect_all,
+        [lf.group_by(pl.col(f).cast(pl.String).alias(value)).len() for f in cats],
+        engine="streaming",
+    )
 
     nums = [f for f in features if planned[f] in ("numeric", "integer")]
     if nums:
@@ -395,6 +394,14 @@ def build_specs(
             if pending is not None:
                 finish(*pending)
             pending = None
+
+    for f, vc in zip(cats, cat_counts.result(), strict=True):
+        made[f] = spec = _categorical_spec(
+            f, vc.rename({value: "v"}), planned[f], schema[f], settings, explicit=explicit
+        )
+        if spec is not None and counts is not None:
+            tables[f] = _count_values(vc.rename({"len": "n"}), spec)
+    side.shutdown()
 
     specs: list[BinSpec] = []
     for f in features:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -168,7 +169,15 @@ def count_frame(
         else:
             exprs.extend(_count_exprs(i, spec, present))
     wide_q = lf.group_by(list(keys)).agg(exprs) if keys else lf.select(exprs)
-    wide, *tables = pl.collect_all([wide_q, *queries], engine="streaming")
+    if queries:
+        # collect_all runs its queries one after another; the numeric select and the
+        # categorical group_bys side by side keep both cores busy.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(wide_q.collect, engine="streaming")
+            tables = pl.collect_all(queries, engine="streaming")
+            wide = pending.result()
+    else:
+        wide, tables = wide_q.collect(engine="streaming"), []
     if wide.height == 0:
         return empty_table(names, wide.schema)
     parts: list[pl.DataFrame] = []
