@@ -201,7 +201,7 @@ _BYTES_PER_VALUE = 9  # a float64 and its validity bit, rounded up
 # Columns with fewer finite values than this get their quantiles from Polars directly (a sort);
 # longer ones from exact order statistics found by bracketing (see _order_statistics).
 SELECT_MIN = 200_000
-_SAMPLE = 65_536
+_SAMPLE = 131_072
 
 
 def _interpolate(lower: float, upper: float, frac: float) -> float:
@@ -214,24 +214,32 @@ def _interpolate(lower: float, upper: float, frac: float) -> float:
     return float(q)
 
 
-def _order_statistics(values: pl.Series, ranks: Sequence[int]) -> dict[int, float] | None:
+def _order_statistics(
+    values: pl.Series, ranks: Sequence[int], width: float = 3.0
+) -> dict[int, float] | None:
     """The values at the given 0-based ranks of ``values`` (no nulls, no NaN), in O(n).
 
-    A strided sample brackets every rank in value space; one vectorised pass counts the values
-    below each bracket and keeps the values inside; each bracket's few values are partitioned
-    (``np.partition``) at the wanted ranks. Each bracket is verified to hold its ranks, so the
-    answer is exact; None when a bracket missed (the caller then sorts the whole column).
+    A strided sample brackets every rank in value space (± ``width`` standard errors of the
+    sample's rank); one vectorised pass counts the values below each bracket and keeps the
+    values inside; each bracket's few values are partitioned (``np.partition``) at the wanted
+    ranks. Each bracket is verified to hold its ranks, so the answer is exact: a miss retries
+    with wider brackets, and gives None after that (the caller then sorts the whole column).
     """
     n = len(values)
     step = max(1, n // _SAMPLE)
-    sample = np.sort(values.gather_every(step).to_numpy())
+    sample = values.gather_every(step).to_numpy().copy()
     s = len(sample)
-    spans: list[tuple[float, float, list[int]]] = []
+    wanted: list[tuple[int, int, int]] = []
     for r in sorted(set(ranks)):
         q = r / max(n - 1, 1)
-        margin = 5.0 * math.sqrt(s * q * (1.0 - q)) + 4.0
+        margin = width * math.sqrt(s * q * (1.0 - q)) + 4.0
         pos = r / step
-        lo_i, hi_i = math.floor(pos - margin), math.ceil(pos + margin)
+        wanted.append((r, math.floor(pos - margin), math.ceil(pos + margin)))
+    inner = sorted({i for _, lo, hi in wanted for i in (lo, hi) if 0 < i < s - 1})
+    if inner:
+        sample.partition(inner)  # the sample's order statistics at the bracket ends
+    spans: list[tuple[float, float, list[int]]] = []
+    for r, lo_i, hi_i in wanted:
         a = float(sample[lo_i]) if lo_i > 0 else -math.inf
         b = float(sample[hi_i]) if hi_i < s - 1 else math.inf
         if spans and a <= spans[-1][1]:
@@ -251,10 +259,10 @@ def _order_statistics(values: pl.Series, ranks: Sequence[int]) -> dict[int, floa
     kept = values.filter(inside).to_numpy()
     out: dict[int, float] = {}
     for j, (a, b, rs) in enumerate(spans):
-        within = kept[(kept >= a) & (kept <= b)]
-        ks = [r - int(below[j]) for r in rs]
+        within = kept[(kept >= a) & (kept <= b)] if len(spans) > 1 else kept
+        ks = [r - below[j] for r in rs]
         if not all(0 <= k < len(within) for k in ks):
-            return None
+            return _order_statistics(values, ranks, width * 3) if width < 20 else None
         part = np.partition(within, ks)
         for r, k in zip(rs, ks, strict=True):
             out[r] = float(part[k])
@@ -457,8 +465,9 @@ def _numeric_or_int_spec(
             vc = col.cast(pl.String).alias("v").to_frame().group_by("v").len()
             return _categorical_spec(f, vc, planned, dtype, settings, explicit=explicit)
     if dtype.is_float():
-        finite = col.is_finite()
-        values = col if finite.all() and col.null_count() == 0 else col.filter(finite)
+        # A finite sum proves there is no NaN or ±inf (either would propagate): skip the filter.
+        clean = col.null_count() == 0 and bool(np.isfinite(col.to_numpy().sum()))
+        values = col if clean else col.filter(col.is_finite())
     else:
         values = col.cast(pl.Float64)
     q = exact_quantiles(values.drop_nulls(), levels)

@@ -67,3 +67,24 @@ def test_independent_numpy_linear_quantiles_agree_closely(select_always: None) -
     got = exact_quantiles(pl.Series(x), LEVELS)
     assert got is not None
     np.testing.assert_allclose(got, np.quantile(x, LEVELS, method="linear"), rtol=1e-12)
+
+
+def test_missed_brackets_retry_then_fall_back_to_sorting() -> None:
+    """Zero-width brackets on data whose period equals the sample stride miss; the answer must
+    still be exact (a retry with wider brackets, else None and the caller sorts)."""
+    n = 50_000
+    values = np.tile(np.arange(97.0), n // 97 + 1)[:n]
+    s = pl.Series(values)
+    ranks = [int((n - 1) * q) for q in LEVELS]
+    got = binning._order_statistics(s, ranks, width=0.0)
+    srt = np.sort(values)
+    assert got is None or got == {r: float(srt[r]) for r in ranks}
+    assert exact_quantiles(s, LEVELS) == _polars(values, LEVELS)
+
+
+def test_float_column_with_inf_nan_and_nulls_uses_finite_values_only() -> None:
+    x = pl.Series("x", [1.0, float("inf"), None, float("nan"), 3.0, -float("inf"), 2.0] * 40_000)
+    (spec,) = binning.build_specs(x.to_frame().lazy(), ["x"], explicit=True)
+    finite = np.tile([1.0, 3.0, 2.0], 40_000)
+    expected = binning.numeric_edges(list(np.quantile(finite, LEVELS, method="linear")))
+    assert spec.edges == pytest.approx(expected, abs=0.0, rel=1e-15)
