@@ -150,6 +150,7 @@ def measure(
                 cmd,
                 stdout=out,
                 stderr=err,
+                cwd=tmp,  # not the repository: `python -m mlfail` must not import ./mlfail
                 start_new_session=True,
                 env={**os.environ, **env} if env else None,
             )
@@ -190,45 +191,74 @@ def measure(
         return Run(wall=wall, rss_mb=rss_kb / 1024, rc=rc), "ok", tail
 
 
-def run_case(
+def _attempt(case: Case, res: Result, timeout: float, mem_cap_kb: int | None,
+             log: Callable[[str], None], label: str = "") -> Run | None:  # fmt: skip
+    case.before()
+    run, status, tail = measure(case.argv, case.stdout, timeout, mem_cap_kb, case.env)
+    if run is None or run.rc not in case.ok_codes:
+        res.status = status if run is None else "failed"
+        res.note = f"exit {run.rc}: {tail}" if run is not None else (tail or status)
+        log(f"  {case.name}: {res.status} — {res.note}")
+        return None
+    log(f"  {case.name}: {run.wall:.2f} s, {run.rss_mb:.0f} MB{label}")
+    return run
+
+
+def run_cases(
+    cases: list[Case],
+    dataset: str,
+    runs: int,
+    *,
+    timeout: float,
+    log: Callable[[str], None],
+) -> list[Result]:
+    """Warm each case up once, then ``runs`` rounds that run every case once in turn, so that a
+    change of machine load hits the limit and mlfail alike (interleaved, not case after case)."""
+    results, live = [], []
+    for case in cases:
+        res = Result(dataset, case.name, case.group, "ok", command=" ".join(case.argv))
+        results.append(res)
+        why = case.available()
+        if why:
+            res.status, res.note = "not available", why
+            log(f"  {case.name}: not available ({why})")
+        elif _attempt(case, res, timeout, None, log, " (warm-up)") is not None:
+            live.append((case, res))
+    for _ in range(runs):
+        for case, res in live:
+            if res.status != "ok":
+                continue
+            run = _attempt(case, res, timeout, None, log)
+            if run is not None:
+                res.runs.append(run)
+    return results
+
+
+def run_peer(
     case: Case,
     dataset: str,
     runs: int,
     *,
     timeout: float,
-    single_after: float | None,
+    single_after: float,
     mem_cap_kb: int | None,
     log: Callable[[str], None],
 ) -> Result:
+    """A peer: one warm-up and ``runs`` runs, or a single run when it is slower than
+    ``single_after`` seconds."""
     res = Result(dataset, case.name, case.group, "ok", command=" ".join(case.argv))
-    why = case.available()
-    if why:
-        res.status, res.note = "not available", why
-        log(f"  {case.name}: not available ({why})")
+    first = _attempt(case, res, timeout, mem_cap_kb, log, " (warm-up)")
+    if first is None:
         return res
-    warm = True
-    total = runs + 1
-    i = 0
-    while i < total:
-        case.before()
-        run, status, tail = measure(case.argv, case.stdout, timeout, mem_cap_kb, case.env)
-        if run is None or run.rc not in case.ok_codes:
-            res.status = status if run is None else "failed"
-            res.note = tail or (f"exit {run.rc}" if run else status)
-            if run is not None:
-                res.note = f"exit {run.rc}: {tail}"
-            log(f"  {case.name}: {res.status} — {res.note}")
+    if first.wall > single_after:
+        res.runs.append(first)
+        res.note = f"one run (> {single_after:.0f} s per run; no warm-up)"
+        return res
+    for _ in range(runs):
+        run = _attempt(case, res, timeout, mem_cap_kb, log)
+        if run is None:
             return res
-        log(f"  {case.name}: {run.wall:.2f} s, {run.rss_mb:.0f} MB{' (warm-up)' if warm else ''}")
-        if warm:
-            warm = False
-            if single_after is not None and run.wall > single_after:
-                res.runs.append(run)
-                res.note = f"one run (> {single_after:.0f} s per run; no warm-up)"
-                return res
-        else:
-            res.runs.append(run)
-        i += 1
+        res.runs.append(run)
     return res
 
 
@@ -238,7 +268,12 @@ def run_case(
 def _help_ok(args: list[str]) -> tuple[bool, str]:
     try:
         p = subprocess.run(
-            [*MLFAIL, *args, "--help"], capture_output=True, text=True, timeout=60, check=False
+            [*MLFAIL, *args, "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=tempfile.gettempdir(),
         )
     except subprocess.TimeoutExpired:
         return False, ""
@@ -497,7 +532,7 @@ def write_report(path: Path, data: dict) -> None:
         f"- machine: {mach.get('cores')} cores, {mach.get('ram', '?')} RAM, "
         f"{mach.get('cpu', '?')}; {mach.get('platform')}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in data["versions"].items()),
-        f"- runs: median of {data['runs']} after one warm-up, each case a separate process; "
+        f"- runs: median of {data['runs']} after one warm-up, each case a separate process, the cases of a dataset interleaved round by round; "
         f"wall time around the process, peak RSS from "
         f"{'`/usr/bin/time -v`' if data['time_tool'] else 'getrusage(RUSAGE_CHILDREN)'}",
         "- load average (1/5/15 min) before each dataset: "
@@ -728,17 +763,20 @@ def main(argv: list[str] | None = None) -> int:
             cases = mlfail_cases(d, work, a.before)
             if peers_py and rows in peer_sizes and cols == 40 and not a.peers_from:
                 cases += peer_cases(d, peers_py, work)
-            for case in cases:
-                if only and not any(o in case.name for o in only) and case.group != "limit":
-                    continue
-                peer = case.group == "peer"
-                res = run_case(
+            chosen = [
+                c for c in cases if not only or c.group == "limit" or any(o in c.name for o in only)
+            ]
+            local = [c for c in chosen if c.group != "peer"]
+            for res in run_cases(local, ds, a.runs, timeout=a.timeout, log=log):
+                data["results"].append(asdict(res))
+            for case in (c for c in chosen if c.group == "peer"):
+                res = run_peer(
                     case,
                     ds,
                     a.runs,
                     timeout=a.timeout,
-                    single_after=a.peer_single if peer else None,
-                    mem_cap_kb=int(a.peer_mem_gb * 1024**2) if peer else None,
+                    single_after=a.peer_single,
+                    mem_cap_kb=int(a.peer_mem_gb * 1024**2),
                     log=log,
                 )
                 data["results"].append(asdict(res))
