@@ -365,43 +365,33 @@ def build_specs(
         rows = int(lf.select(pl.len()).collect().item())
         workers = max(1, min(os.cpu_count() or 1, 8))
 
-        def finish(frame: pl.DataFrame, futures: list[Future[BinSpec | None]]) -> None:
-            done = []
-            for col, fut in zip(frame.get_columns(), futures, strict=True):
-                made[col.name] = spec = fut.result()
-                if spec is not None:
-                    done.append(spec)
-            if counts is not None and done:
-                from mlfail.counts import count_frame
+        def column(col: pl.Series) -> tuple[BinSpec | None, pl.DataFrame | None]:
+            spec = _numeric_or_int_spec(
+                col, planned[col.name], schema[col.name], settings, levels, explicit=explicit
+            )
+            if spec is None or counts is None:
+                return spec, None
+            from mlfail.counts import count_frame
 
-                t = count_frame(frame.select([sp.feature for sp in done]).lazy(), done)
-                for sp in done:
-                    tables[sp.feature] = t.filter(pl.col("feature") == sp.feature)
+            # counted on the worker too, while the column is in memory
+            return spec, count_frame(col.to_frame().lazy(), [spec])
 
-        # Pipelined: batch k's quantiles run on the pool while batch k+1 is read, so at most
-        # two batches are in memory.
+        # Pipelined: batch k's columns are binned and counted on the pool while batch k+1 is
+        # read, so at most two batches are in memory.
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            pending: tuple[pl.DataFrame, list[Future[BinSpec | None]]] | None = None
+            pending: list[tuple[str, Future[tuple[BinSpec | None, pl.DataFrame | None]]]] = []
             for batch in _batches(nums, rows):
                 frame = lf.select(batch).collect()
-                if pending is not None:
-                    finish(*pending)
-                futures = [
-                    pool.submit(
-                        _numeric_or_int_spec,
-                        col,
-                        planned[col.name],
-                        schema[col.name],
-                        settings,
-                        levels,
-                        explicit=explicit,
-                    )
-                    for col in frame.get_columns()
-                ]
-                pending = (frame, futures)
-            if pending is not None:
-                finish(*pending)
-            pending = None
+                for name, fut in pending:
+                    made[name], table = fut.result()
+                    if table is not None:
+                        tables[name] = table
+                pending = [(c.name, pool.submit(column, c)) for c in frame.get_columns()]
+                del frame
+            for name, fut in pending:
+                made[name], table = fut.result()
+                if table is not None:
+                    tables[name] = table
 
     for f, vc in zip(cats, cat_counts.result(), strict=True):
         made[f] = spec = _categorical_spec(
