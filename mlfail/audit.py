@@ -12,7 +12,7 @@ from mlfail.config import Roles, select_features
 from mlfail.counts import count_source
 from mlfail.errors import UsageError
 from mlfail.io import Source, open_source
-from mlfail.psi import PsiSettings, compare_tables
+from mlfail.psi import PsiSettings, compare_tables, preload
 from mlfail.reference import Reference, SourceReference
 from mlfail.report.model import PsiReport
 
@@ -117,6 +117,7 @@ def psi(
     progress: bool | None = None,
 ) -> PsiReport:
     """PSI of every feature, live vs reference, globally and per ``by`` slice value."""
+    preload()
     roles = roles or Roles()
     bin_settings = bin_settings or BinSettings()
     settings = settings or PsiSettings()

@@ -20,7 +20,6 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from scipy import special
 
 from mlfail.binning import BinSpec
 from mlfail.counts import dense
@@ -113,19 +112,35 @@ def psi_scale(n_ref: int, n_live: int) -> float:
     return 1.0 / n_ref + 1.0 / n_live
 
 
+def _special() -> Any:
+    """scipy.special, imported on first use (see :func:`preload`)."""
+    from scipy import special
+
+    return special
+
+
+def preload() -> None:
+    """Start importing SciPy on a background thread. Its import takes about as long as counting
+    a million rows; a command calls this before reading data so that the two overlap (Polars
+    releases the GIL). Harmless if SciPy is already imported."""
+    import threading
+
+    threading.Thread(target=_special, name="mlfail-preload-scipy", daemon=True).start()
+
+
 def psi_p_value(psi: float, n_ref: int, n_live: int, populated_bins: int) -> float:
     dof = populated_bins - 1
     if dof < 1:
         return 1.0
     # = scipy.stats.chi2.sf(x, dof), which is chdtrc underneath: scipy.special imports in a
     # fraction of the time scipy.stats takes, and the import is paid by every CLI run.
-    return float(special.chdtrc(dof, psi / psi_scale(n_ref, n_live)))
+    return float(_special().chdtrc(dof, psi / psi_scale(n_ref, n_live)))
 
 
 def critical_psi(alpha: float, n_ref: int, n_live: int, populated_bins: int) -> float:
     dof = max(populated_bins - 1, 1)
     # = scipy.stats.chi2.ppf(1 - alpha, dof) (its _ppf: 2·gammaincinv(dof/2, q)).
-    return float(2.0 * special.gammaincinv(dof / 2.0, 1.0 - alpha) * psi_scale(n_ref, n_live))
+    return float(2.0 * _special().gammaincinv(dof / 2.0, 1.0 - alpha) * psi_scale(n_ref, n_live))
 
 
 def bh_adjust(p_values: Sequence[float]) -> np.ndarray:
