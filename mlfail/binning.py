@@ -196,7 +196,7 @@ def _numeric_expr(name: str) -> pl.Expr:
 # Reading the reference for the bin specs: numeric columns are read in batches whose estimated
 # size in memory stays under BATCH_BYTES (at least one column per batch; two batches in flight),
 # never the whole frame.
-BATCH_BYTES = 192 * 1024 * 1024
+BATCH_BYTES = 384 * 1024 * 1024
 _BYTES_PER_VALUE = 9  # a float64 and its validity bit, rounded up
 # Columns with fewer finite values than this get their quantiles from Polars directly (a sort);
 # longer ones from exact order statistics found by bracketing (see _order_statistics).
