@@ -22,7 +22,6 @@ import numpy as np
 import polars as pl
 
 from mlfail.binning import BinSpec
-from mlfail.counts import dense
 from mlfail.errors import UsageError
 
 Status = Literal["drifted", "watch", "ok", "too_few_rows"]
@@ -274,19 +273,25 @@ def compare_tables(
     reference without the columns, is compared with the whole reference.
     """
     records: list[FeaturePsi] = []
-    live_global = live_table
+    # Split each table once by feature (and slice) instead of filtering it per feature.
+    ref_whole = _dense_by(ref_table, (), specs)
+    live_whole = _dense_by(live_table, (), specs)
     for spec in specs:
+        zeros = np.zeros(spec.n_bins, dtype=np.int64)
         records.append(
-            assess_feature(spec, dense(ref_table, spec), dense(live_global, spec), settings)
+            assess_feature(
+                spec,
+                ref_whole.get((spec.feature,), zeros),
+                live_whole.get((spec.feature,), zeros),
+                settings,
+            )
         )
     if by:
         slices = (
             live_table.select(list(by)).unique(maintain_order=True).sort(list(by), nulls_last=True)
         )
-        # Split each table once by (slice, feature) instead of filtering it per slice × feature.
         live_parts = _dense_by(live_table, by, specs)
         ref_parts = _dense_by(ref_by_table, by, specs) if ref_by_table is not None else {}
-        ref_whole = {spec.feature: dense(ref_table, spec) for spec in specs}
         for row in slices.iter_rows(named=True):
             key = tuple(row[b] for b in by)
             for spec in specs:
@@ -299,7 +304,7 @@ def compare_tables(
                     if rc.sum() > 0:
                         ref_counts, scope = rc, "slice"
                 if ref_counts is None:
-                    ref_counts = ref_whole[spec.feature]
+                    ref_counts = ref_whole.get((spec.feature,), zeros)
                 records.append(
                     assess_feature(
                         spec, ref_counts, live_counts, settings, slice_=row, reference_scope=scope
