@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv lint format test demo sample-data baseline clean report-html report-screenshot readme
+.PHONY: venv lint format test demo sample-data baseline clean report-html report-screenshot readme bench bench-quick
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -74,3 +74,12 @@ baseline: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# Benchmarks (benchmarks/README.md): data is generated on demand under benchmarks/data/ (git-ignored);
+# peers are installed by the runner into benchmarks/.peers-venv (never an mlfail dependency).
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+bench-quick: $(STAMP)
+	$(BIN)/python benchmarks/run.py --quick $(BENCH_ARGS)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict
 
+import polars as pl
+
 from mlfail.binning import BinSettings, build_specs
 from mlfail.config import Roles, select_features
 from mlfail.counts import count_source
 from mlfail.errors import UsageError
 from mlfail.io import Source, open_source
-from mlfail.psi import PsiSettings, compare_tables
+from mlfail.psi import PsiSettings, compare_tables, preload
 from mlfail.reference import Reference, SourceReference
 from mlfail.report.model import PsiReport
 
@@ -50,6 +52,9 @@ def reference_from_source(
             "name them with --features"
         )
     identifiers: list[str] = []
+    # The reference is read once: the bin specs and the whole-reference count table come from
+    # the same read (build_specs counts each batch while it is in memory).
+    counted: list[pl.DataFrame] = []
     specs = build_specs(
         source.lf,
         features,
@@ -58,6 +63,7 @@ def reference_from_source(
         numeric=roles.numeric,
         explicit=roles.features is not None,
         identifiers=identifiers,
+        counts=counted,
     )
     skipped += [f"{c} (identifier-like: most values distinct)" for c in identifiers]
     if not specs:
@@ -65,7 +71,10 @@ def reference_from_source(
             f"--reference {source.spec}: every candidate feature looks like an identifier; "
             "name the features with --features"
         )
-    return SourceReference(source, specs, progress=progress), skipped
+    ref = SourceReference(source, specs, progress=progress)
+    if counted:
+        ref.seed_table((), counted[0])
+    return ref, skipped
 
 
 def load_reference(
@@ -108,6 +117,7 @@ def psi(
     progress: bool | None = None,
 ) -> PsiReport:
     """PSI of every feature, live vs reference, globally and per ``by`` slice value."""
+    preload()
     roles = roles or Roles()
     bin_settings = bin_settings or BinSettings()
     settings = settings or PsiSettings()

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -191,6 +193,110 @@ def _numeric_expr(name: str) -> pl.Expr:
     return col.filter(col.is_finite())
 
 
+# Reading the reference for the bin specs: numeric columns are read in batches whose estimated
+# size in memory stays under BATCH_BYTES (at least one column per batch; two batches in flight),
+# never the whole frame.
+BATCH_BYTES = 384 * 1024 * 1024
+_BYTES_PER_VALUE = 9  # a float64 and its validity bit, rounded up
+# Columns with fewer finite values than this get their quantiles from Polars directly (a sort);
+# longer ones from exact order statistics found by bracketing (see _order_statistics).
+SELECT_MIN = 200_000
+_SAMPLE = 131_072
+
+
+def _interpolate(lower: float, upper: float, frac: float) -> float:
+    """Polars' linear interpolation between two neighbouring order statistics (bit for bit: the
+    same Polars routine on the two values, with float index ``frac``)."""
+    if frac == 0.0:
+        return lower
+    q = pl.Series([lower, upper], dtype=pl.Float64).quantile(frac, interpolation="linear")
+    assert q is not None
+    return float(q)
+
+
+def _order_statistics(
+    values: pl.Series, ranks: Sequence[int], width: float = 3.0
+) -> dict[int, float] | None:
+    """The values at the given 0-based ranks of ``values`` (no nulls, no NaN), in O(n).
+
+    A strided sample brackets every rank in value space (± ``width`` standard errors of the
+    sample's rank); one vectorised pass counts the values below each bracket and keeps the
+    values inside; each bracket's few values are partitioned (``np.partition``) at the wanted
+    ranks. Each bracket is verified to hold its ranks, so the answer is exact: a miss retries
+    with wider brackets, and gives None after that (the caller then sorts the whole column).
+    """
+    n = len(values)
+    step = max(1, n // _SAMPLE)
+    sample = values.gather_every(step).to_numpy().copy()
+    s = len(sample)
+    wanted: list[tuple[int, int, int]] = []
+    for r in sorted(set(ranks)):
+        q = r / max(n - 1, 1)
+        margin = width * math.sqrt(s * q * (1.0 - q)) + 4.0
+        pos = r / step
+        wanted.append((r, math.floor(pos - margin), math.ceil(pos + margin)))
+    inner = sorted({i for _, lo, hi in wanted for i in (lo, hi) if 0 < i < s - 1})
+    if inner:
+        sample.partition(inner)  # the sample's order statistics at the bracket ends
+    spans: list[tuple[float, float, list[int]]] = []
+    for r, lo_i, hi_i in wanted:
+        a = float(sample[lo_i]) if lo_i > 0 else -math.inf
+        b = float(sample[hi_i]) if hi_i < s - 1 else math.inf
+        if spans and a <= spans[-1][1]:
+            pa, pb, pr = spans[-1]
+            spans[-1] = (pa, max(pb, b), [*pr, r])
+        else:
+            spans.append((a, b, [r]))
+    # One comparison per bracket end, reused: below_j = n - #(v >= a_j); inside = ∪ [a_j, b_j].
+    inside: pl.Series | None = None
+    below: list[int] = []
+    for a, b, _ in spans:
+        ge = values >= a
+        below.append(n - int(ge.sum()))
+        m = ge & (values <= b)
+        inside = m if inside is None else inside | m
+    assert inside is not None
+    kept = values.filter(inside).to_numpy()
+    out: dict[int, float] = {}
+    for j, (a, b, rs) in enumerate(spans):
+        within = kept[(kept >= a) & (kept <= b)] if len(spans) > 1 else kept
+        ks = [r - below[j] for r in rs]
+        if not all(0 <= k < len(within) for k in ks):
+            return _order_statistics(values, ranks, width * 3) if width < 20 else None
+        part = np.partition(within, ks)
+        for r, k in zip(rs, ks, strict=True):
+            out[r] = float(part[k])
+    return out
+
+
+def exact_quantiles(values: pl.Series, levels: Sequence[float]) -> list[float] | None:
+    """Polars' ``quantile(level, interpolation="linear")`` of ``values`` (no nulls, no NaN) at
+    every level, identical to the bit, without sorting long columns; None when empty."""
+    n = len(values)
+    if n == 0:
+        return None
+    if n < SELECT_MIN:
+        q = values.to_frame("v").select(pl.col("v").quantile(list(levels), interpolation="linear"))
+        return list(q.item())
+    idx = []
+    for level in levels:
+        f = (n - 1) * level
+        lo = math.floor(f)
+        idx.append((lo, min(math.ceil(f), n - 1), f - lo))
+    stats = _order_statistics(values, [r for lo, hi, _ in idx for r in (lo, hi)])
+    if stats is None:
+        srt = values.sort()
+        stats = {r: float(srt[r]) for lo, hi, _ in idx for r in (lo, hi)}
+    return [_interpolate(stats[lo], stats[hi], frac) for lo, hi, frac in idx]
+
+
+def _batches(features: Sequence[str], rows: int) -> list[list[str]]:
+    """Consecutive numeric columns grouped so that a batch stays under BATCH_BYTES in memory."""
+    per_column = max(rows, 1) * _BYTES_PER_VALUE
+    size = max(1, BATCH_BYTES // per_column)
+    return [list(features[i : i + size]) for i in range(0, len(features), size)]
+
+
 def build_specs(
     lf: pl.LazyFrame,
     features: Sequence[str],
@@ -201,77 +307,162 @@ def build_specs(
     source_name: str = "--reference",
     explicit: bool = False,
     identifiers: list[str] | None = None,
+    counts: list[pl.DataFrame] | None = None,
 ) -> list[BinSpec]:
     """Compute a bin spec for each feature from the reference ``lf``.
 
-    Quantiles are computed one column at a time so that memory stays at one column, never the
-    whole frame. Unless ``explicit`` (the user named the features) a string column that looks
-    like an identifier (more than 50 distinct values, over half of its non-null rows distinct)
-    is left out and its name appended to ``identifiers``.
+    The reference is read once. Numeric (and integer) columns are read in batches whose size in
+    memory stays under :data:`BATCH_BYTES` — never the whole frame — and their quantiles are
+    exact (Polars' linear interpolation, to the bit) but found by selection rather than by
+    sorting (:func:`exact_quantiles`), the columns of a batch on parallel threads. Categorical
+    columns are counted by value in one streaming collection, never loaded.
+
+    Unless ``explicit`` (the user named the features) a string column that looks like an
+    identifier (more than 50 distinct values, over half of its non-null rows distinct) is left
+    out and its name appended to ``identifiers``.
+
+    ``counts``, when given, receives the reference count table (no keys; see
+    :mod:`mlfail.counts`) of the specs built, counted from the same read.
     """
     settings = settings or BinSettings()
     schema = lf.collect_schema()
     forced_cat, forced_num = set(categorical), set(numeric)
 
-    ints = [
-        f
-        for f in features
-        if schema[f].is_integer() and f not in forced_cat and f not in forced_num
-    ]
-    n_unique: dict[str, int] = {}
-    if ints:
-        row = (
-            lf.select([pl.col(f).drop_nulls().n_unique().alias(f) for f in ints])
-            .collect(engine="streaming")
-            .row(0, named=True)
-        )
-        n_unique = {k: int(v) for k, v in row.items()}
-
-    specs: list[BinSpec] = []
-    levels = quantile_levels(settings.bins)
+    planned: dict[str, str] = {}
     for f in features:
         dtype = schema[f]
         if f in forced_cat:
-            kind: Kind = "categorical"
+            planned[f] = "forced_categorical"
         elif f in forced_num:
             if not (dtype.is_numeric() or dtype == pl.Boolean):
                 raise UsageError(
                     f"--numeric {f}: column has type {dtype} in {source_name}; "
                     "only numeric columns can be binned by quantiles"
                 )
-            kind = "numeric"
+            planned[f] = "numeric"
+        elif dtype.is_integer():
+            planned[f] = "integer"  # decided on its distinct count
         else:
-            kind = infer_kind(dtype, n_unique.get(f), settings)
+            planned[f] = infer_kind(dtype, None, settings)
 
-        if kind == "numeric":
-            expr = _numeric_expr(f) if dtype.is_float() else pl.col(f).cast(pl.Float64)
-            q = (
-                lf.select(expr.drop_nulls().quantile(levels, interpolation="linear").alias(f))
-                .collect(engine="streaming")
-                .item()
+    levels = quantile_levels(settings.bins)
+    made: dict[str, BinSpec | None] = {}
+    tables: dict[str, pl.DataFrame] = {}
+
+    cats = [f for f in features if planned[f] in ("categorical", "forced_categorical")]
+    value = "__mlfail_value"
+    # The categorical value counts (a streaming collection) run on their own thread while the
+    # numeric batches are read and their quantiles computed.
+    side = ThreadPoolExecutor(max_workers=1)
+    cat_counts = side.submit(
+        pl.collect_all,
+        [lf.group_by(pl.col(f).cast(pl.String).alias(value)).len() for f in cats],
+        engine="streaming",
+    )
+
+    nums = [f for f in features if planned[f] in ("numeric", "integer")]
+    if nums:
+        rows = int(lf.select(pl.len()).collect().item())
+        workers = max(1, min(os.cpu_count() or 1, 8))
+
+        def column(col: pl.Series) -> tuple[BinSpec | None, pl.DataFrame | None]:
+            spec = _numeric_or_int_spec(
+                col, planned[col.name], schema[col.name], settings, levels, explicit=explicit
             )
-            edges = numeric_edges(list(q) if q is not None else [])
-            specs.append(BinSpec(feature=f, kind="numeric", edges=edges, dtype=str(dtype)))
-        else:
-            vc = (
-                lf.select(pl.col(f).cast(pl.String).alias("v"))
-                .drop_nulls()
-                .group_by("v")
-                .len()
-                .collect(engine="streaming")
-            )
-            counts = dict(zip(vc["v"].to_list(), vc["len"].to_list(), strict=True))
-            if not explicit and f not in forced_cat and looks_like_identifier(counts):
-                if identifiers is not None:
-                    identifiers.append(f)
-                continue
-            kept, folded = categorical_vocabulary(counts, settings)
-            specs.append(
-                BinSpec(
-                    feature=f, kind="categorical", categories=kept, other=folded, dtype=str(dtype)
-                )
-            )
+            if spec is None or counts is None:
+                return spec, None
+            from mlfail.counts import count_frame
+
+            # counted on the worker too, while the column is in memory
+            return spec, count_frame(col.to_frame().lazy(), [spec])
+
+        # Pipelined: batch k's columns are binned and counted on the pool while batch k+1 is
+        # read, so at most two batches are in memory.
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            pending: list[tuple[str, Future[tuple[BinSpec | None, pl.DataFrame | None]]]] = []
+            for batch in _batches(nums, rows):
+                frame = lf.select(batch).collect()
+                for name, fut in pending:
+                    made[name], table = fut.result()
+                    if table is not None:
+                        tables[name] = table
+                pending = [(c.name, pool.submit(column, c)) for c in frame.get_columns()]
+                del frame
+            for name, fut in pending:
+                made[name], table = fut.result()
+                if table is not None:
+                    tables[name] = table
+
+    for f, vc in zip(cats, cat_counts.result(), strict=True):
+        made[f] = spec = _categorical_spec(
+            f, vc.rename({value: "v"}), planned[f], schema[f], settings, explicit=explicit
+        )
+        if spec is not None and counts is not None:
+            tables[f] = _count_values(vc.rename({"len": "n"}), spec)
+    side.shutdown()
+
+    specs: list[BinSpec] = []
+    for f in features:
+        spec = made[f]
+        if spec is None:
+            if identifiers is not None:
+                identifiers.append(f)
+            continue
+        specs.append(spec)
+    if counts is not None and specs:
+        counts.append(pl.concat([tables[sp.feature] for sp in specs], how="vertical"))
     return specs
+
+
+def _count_values(vc: pl.DataFrame, spec: BinSpec) -> pl.DataFrame:
+    from mlfail.counts import VALUE, _categorical_table
+
+    return _categorical_table(vc.rename({"v" if "v" in vc.columns else VALUE: VALUE}), spec, [])
+
+
+def _categorical_spec(
+    f: str,
+    vc: pl.DataFrame,
+    planned: str,
+    dtype: pl.DataType,
+    settings: BinSettings,
+    *,
+    explicit: bool,
+) -> BinSpec | None:
+    """The spec of a categorical column from its value counts ``v, len`` (nulls included)."""
+    vc = vc.filter(pl.col("v").is_not_null())
+    counts = dict(zip(vc["v"].to_list(), vc["len"].to_list(), strict=True))
+    if not explicit and planned != "forced_categorical" and looks_like_identifier(counts):
+        return None
+    kept, folded = categorical_vocabulary(counts, settings)
+    return BinSpec(feature=f, kind="categorical", categories=kept, other=folded, dtype=str(dtype))
+
+
+def _numeric_or_int_spec(
+    col: pl.Series,
+    planned: str,
+    dtype: pl.DataType,
+    settings: BinSettings,
+    levels: Sequence[float],
+    *,
+    explicit: bool,
+) -> BinSpec | None:
+    f = col.name
+    if planned == "integer":
+        probe = col.head(100_000).drop_nulls()
+        few = probe.n_unique() <= settings.max_int_categories
+        if few and infer_kind(dtype, col.drop_nulls().n_unique(), settings) == "categorical":
+            vc = col.cast(pl.String).alias("v").to_frame().group_by("v").len()
+            return _categorical_spec(f, vc, planned, dtype, settings, explicit=explicit)
+    if dtype.is_float():
+        # A finite sum proves there is no NaN or ±inf (either would propagate): skip the filter.
+        clean = col.null_count() == 0 and bool(np.isfinite(col.to_numpy().sum()))
+        values = col if clean else col.filter(col.is_finite())
+    else:
+        values = col.cast(pl.Float64)
+    q = exact_quantiles(values.drop_nulls(), levels)
+    edges = numeric_edges(list(q) if q is not None else [])
+    return BinSpec(feature=f, kind="numeric", edges=edges, dtype=str(dtype))
 
 
 def specs_to_json(specs: Sequence[BinSpec]) -> list[dict[str, Any]]:

@@ -20,10 +20,8 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from mlfail.binning import BinSpec
-from mlfail.counts import dense
 from mlfail.errors import UsageError
 
 Status = Literal["drifted", "watch", "ok", "too_few_rows"]
@@ -113,23 +111,55 @@ def psi_scale(n_ref: int, n_live: int) -> float:
     return 1.0 / n_ref + 1.0 / n_live
 
 
+def _special() -> Any:
+    """scipy.special, imported on first use (see :func:`preload`)."""
+    from scipy import special
+
+    return special
+
+
+def preload() -> None:
+    """Start importing SciPy on a background thread. Its import takes about as long as counting
+    a million rows; a command calls this before reading data so that the two overlap (Polars
+    releases the GIL). Harmless if SciPy is already imported."""
+    import threading
+
+    threading.Thread(target=_special, name="mlfail-preload-scipy", daemon=True).start()
+
+
 def psi_p_value(psi: float, n_ref: int, n_live: int, populated_bins: int) -> float:
     dof = populated_bins - 1
     if dof < 1:
         return 1.0
-    return float(stats.chi2.sf(psi / psi_scale(n_ref, n_live), dof))
+    # = scipy.stats.chi2.sf(x, dof), which is chdtrc underneath: scipy.special imports in a
+    # fraction of the time scipy.stats takes, and the import is paid by every CLI run.
+    return float(_special().chdtrc(dof, psi / psi_scale(n_ref, n_live)))
 
 
 def critical_psi(alpha: float, n_ref: int, n_live: int, populated_bins: int) -> float:
     dof = max(populated_bins - 1, 1)
-    return float(stats.chi2.ppf(1.0 - alpha, dof) * psi_scale(n_ref, n_live))
+    # = scipy.stats.chi2.ppf(1 - alpha, dof) (its _ppf: 2·gammaincinv(dof/2, q)).
+    return float(2.0 * _special().gammaincinv(dof / 2.0, 1.0 - alpha) * psi_scale(n_ref, n_live))
 
 
 def bh_adjust(p_values: Sequence[float]) -> np.ndarray:
-    """Benjamini–Hochberg adjusted p-values (SciPy's ``false_discovery_control``)."""
-    if len(p_values) == 0:
+    """Benjamini–Hochberg adjusted p-values, step for step SciPy's ``false_discovery_control``
+    (method "bh"; equal to it to the bit, see tests) without importing ``scipy.stats``, whose
+    import alone costs more than counting a million rows."""
+    ps = np.asarray(p_values, dtype=float)
+    if ps.size == 0:
         return np.zeros(0)
-    return np.asarray(stats.false_discovery_control(np.asarray(p_values, dtype=float)))
+    if not np.all(ps == np.clip(ps, 0.0, 1.0)):
+        raise ValueError("`ps` must include only numbers between 0 and 1.")
+    if ps.size == 1:
+        return ps
+    m = ps.size
+    order = np.argsort(ps, kind="stable")
+    srt = ps[order] * (m / np.arange(1, m + 1, dtype=float))
+    np.minimum.accumulate(srt[::-1], out=srt[::-1])
+    out = np.empty_like(srt)
+    out[order] = srt
+    return np.clip(out, 0.0, 1.0)
 
 
 def assess_feature(
@@ -243,27 +273,38 @@ def compare_tables(
     reference without the columns, is compared with the whole reference.
     """
     records: list[FeaturePsi] = []
-    live_global = live_table
+    # Split each table once by feature (and slice) instead of filtering it per feature.
+    ref_whole = _dense_by(ref_table, (), specs)
+    live_whole = _dense_by(live_table, (), specs)
     for spec in specs:
+        zeros = np.zeros(spec.n_bins, dtype=np.int64)
         records.append(
-            assess_feature(spec, dense(ref_table, spec), dense(live_global, spec), settings)
+            assess_feature(
+                spec,
+                ref_whole.get((spec.feature,), zeros),
+                live_whole.get((spec.feature,), zeros),
+                settings,
+            )
         )
     if by:
         slices = (
             live_table.select(list(by)).unique(maintain_order=True).sort(list(by), nulls_last=True)
         )
+        live_parts = _dense_by(live_table, by, specs)
+        ref_parts = _dense_by(ref_by_table, by, specs) if ref_by_table is not None else {}
         for row in slices.iter_rows(named=True):
-            where = slice_filter(row)
+            key = tuple(row[b] for b in by)
             for spec in specs:
-                live_counts = dense(live_table, spec, where)
+                zeros = np.zeros(spec.n_bins, dtype=np.int64)
+                live_counts = live_parts.get((*key, spec.feature), zeros)
                 scope = "global"
                 ref_counts = None
                 if ref_by_table is not None:
-                    rc = dense(ref_by_table, spec, where)
+                    rc = ref_parts.get((*key, spec.feature), zeros)
                     if rc.sum() > 0:
                         ref_counts, scope = rc, "slice"
                 if ref_counts is None:
-                    ref_counts = dense(ref_table, spec)
+                    ref_counts = ref_whole.get((spec.feature,), zeros)
                 records.append(
                     assess_feature(
                         spec, ref_counts, live_counts, settings, slice_=row, reference_scope=scope
@@ -283,3 +324,21 @@ def psi_rows(ref_counts: np.ndarray, live_matrix: np.ndarray, epsilon: float = 1
     q = np.where(q == 0, epsilon, q)
     out = ((q - p) * np.log(q / p)).sum(axis=1)
     return np.where(totals[:, 0] > 0, out, np.nan)
+
+
+def _dense_by(
+    table: pl.DataFrame, by: Sequence[str], specs: Sequence[BinSpec]
+) -> dict[tuple[Any, ...], np.ndarray]:
+    """{(slice values…, feature): dense bin counts} — :func:`dense` for every slice at once."""
+    n_bins = {s.feature: s.n_bins for s in specs}
+    out: dict[tuple[Any, ...], np.ndarray] = {}
+    parts = table.filter(pl.col("feature").is_in(list(n_bins))).partition_by(
+        [*by, "feature"], as_dict=True, maintain_order=False
+    )
+    for key, part in parts.items():
+        vec = np.zeros(n_bins[key[-1]], dtype=np.int64)
+        np.add.at(
+            vec, part["bin"].to_numpy().astype(np.int64), part["n"].to_numpy().astype(np.int64)
+        )
+        out[key] = vec
+    return out

@@ -60,6 +60,11 @@ class SourceReference:
         """Count once by ``keys`` so that every coarser key set is derived without a pass."""
         self.table(keys)
 
+    def seed_table(self, keys: Sequence[str], table: pl.DataFrame) -> None:
+        """Record a count table by ``keys`` already computed from this source (for example
+        while the bin specs were built), so that it is not counted again."""
+        self._tables[tuple(keys)] = table
+
     def table(self, keys: Sequence[str] = ()) -> pl.DataFrame | None:
         keys = tuple(keys)
         if any(k not in self.columns for k in keys):

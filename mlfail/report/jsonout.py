@@ -11,14 +11,22 @@ from typing import Any
 from mlfail._version import __version__
 from mlfail.report.model import PsiReport
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _fields(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = tuple(f.name for f in dataclasses.fields(cls) if not f.name.startswith("_"))
+        _FIELDS[cls] = names
+    return names
+
 
 def plain(obj: Any) -> Any:
+    if obj is None or isinstance(obj, str | bool | int):
+        return obj
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {
-            f.name: plain(getattr(obj, f.name))
-            for f in dataclasses.fields(obj)
-            if not f.name.startswith("_")
-        }
+        return {name: plain(getattr(obj, name)) for name in _fields(type(obj))}
     if isinstance(obj, dict):
         return {str(k): plain(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
