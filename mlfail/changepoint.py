@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import special
 
 MAD_SCALE = 1.4826
 
@@ -115,6 +114,8 @@ def weekday_effect_significant(
     """One-way ANOVA F-test of the residuals by phase (scipy.special.fdtrc gives the tail):
     adjust only for a weekly rhythm that is really there — removing a phantom one from a
     series that ramps (a staged rollout) would distort the ramp."""
+    from scipy import special  # lazy: imported only when a series is long enough to need it
+
     groups = [resid[phase == p] for p in range(period)]
     groups = [g for g in groups if len(g)]
     k, n = len(groups), len(resid)
