@@ -112,6 +112,7 @@ class ExplainSettings:
     psi_noise_floor: float = 0.01  # floor of the day-to-day PSI noise (PSI units)
     min_psi: float = 0.02  # population-level PSI below this is never a candidate
     max_signature_features: int = 12  # signature queries for the strongest drifts only
+    max_cohort_features: int = 12  # cohort analysis for the strongest drifts only
     min_cohort_rows: int = 30
     task: Literal["classification", "regression"] | None = None
     threshold: float = 0.5  # score threshold for classification
@@ -376,6 +377,34 @@ def _day_expr(schema: pl.Schema, ts: str) -> pl.Expr:
     raise UsageError(f"--timestamp {ts}: column has type {dtype}; need a date or datetime")
 
 
+def _bh(records: list[FeaturePsi], ps: PsiSettings) -> None:
+    """Benjamini–Hochberg across ``records`` (one family of tests)."""
+    tested = [r for r in records if r.p_value is not None]
+    q = bh_adjust([r.p_value for r in tested if r.p_value is not None])
+    for r, qv in zip(tested, q, strict=True):
+        r.q_value = float(qv)
+        r.significant = bool(qv <= ps.alpha)
+
+
+def _reference_by(
+    reference: Reference, card: dict[str, int], specs: list[BinSpec], progress: bool | None
+) -> dict[str, pl.DataFrame | None]:
+    """Reference count tables per cohort column: from data, one pass per group of columns
+    for ``specs`` only; from a baseline, its stored segment tables."""
+    out: dict[str, pl.DataFrame | None] = dict.fromkeys(card)
+    present = {c: n for c, n in card.items() if c in reference.columns}
+    source = getattr(reference, "source", None)
+    for group in _group_columns(present):
+        if isinstance(source, Source):
+            cube = count_source(source, specs, group, progress=progress)
+            for col in group:
+                out[col] = coarsen(cube, [col]) if len(group) > 1 else cube
+        else:
+            for col in group:
+                out[col] = reference.table([col])
+    return out
+
+
 def cohort_candidates(
     live: Source, roles: Roles, features: Sequence[str], max_values: int
 ) -> dict[str, int]:
@@ -507,23 +536,6 @@ def explain(
             first,
         )
 
-    # ---- cohorts -------------------------------------------------------------------------
-    card = cohort_candidates(live, roles, [s.feature for s in specs], cfg.max_cohort_values)
-    live_by: dict[str, pl.DataFrame] = {}
-    for group in _group_columns(card):
-        cube = count_source(live, specs, group, progress=progress)
-        for col in group:
-            live_by[col] = coarsen(cube, [col]) if len(group) > 1 else cube
-    # the reference side: one pass per group of cohort columns too (coarsened per column)
-    ref_by: dict[str, pl.DataFrame | None] = {}
-    for group in _group_columns({c: n for c, n in card.items() if c in reference.columns}):
-        if hasattr(reference, "prefetch") and len(group) > 1:
-            reference.prefetch(group)
-        for col in group:
-            ref_by[col] = reference.table([col])
-    for col in card:
-        ref_by.setdefault(col, None)
-
     # ---- performance ------------------------------------------------------------------------
     task: TaskSpec | None = None
     if (
@@ -537,6 +549,47 @@ def explain(
         )
     perf_day = performance_table(live.lf, task, [day]).sort(DAY) if task else None
     has_labels = perf_day is not None and int(perf_day["labelled"].sum()) > 0
+
+    # ---- the prediction distribution ----------------------------------------------------
+    pred_info, pred_onset = _prediction_drift(reference, live, roles, day, dates, cfg)
+
+    # ---- global model performance ---------------------------------------------------------
+    perf_info, acc_onset = _global_performance(reference, live, roles, task, perf_day, dates, cfg)
+
+    # ---- population-level significance (BH across every feature × window) ---------------
+    _bh(records, ps)
+    for st in states.values():
+        pop = [
+            r
+            for r in (st.whole, st.post, st.first)
+            if r is not None
+            and r.psi is not None
+            and r.significant
+            and enough_rows(r, ps)
+            and r.psi >= cfg.min_psi
+        ]
+        st.max_psi = max((r.psi for r in pop if r.psi is not None), default=0.0)
+        st.significant = bool(pop)
+        st.best = max(pop, key=lambda r: r.psi or 0.0) if pop else None
+
+    # ---- cohorts: only for the strongest population-level drifts ----------------------------
+    # Per-cohort counts cost a pass per group of cohort columns: count the features that
+    # drifted (the strongest ``max_cohort_features``), not all of them.
+    ranked_states = sorted(
+        (st for st in states.values() if st.significant), key=lambda st: -st.max_psi
+    )
+    cohort_specs = [st.spec for st in ranked_states[: cfg.max_cohort_features]]
+    card = (
+        cohort_candidates(live, roles, [s.feature for s in specs], cfg.max_cohort_values)
+        if cohort_specs
+        else {}
+    )
+    live_by: dict[str, pl.DataFrame] = {}
+    for group in _group_columns(card):
+        cube = count_source(live, cohort_specs, group, progress=progress)
+        for col in group:
+            live_by[col] = coarsen(cube, [col]) if len(group) > 1 else cube
+    ref_by = _reference_by(reference, card, cohort_specs, progress)
     shares_day: dict[str, pl.DataFrame] = {}
     perf_by: dict[str, pl.DataFrame] = {}
     for col in card:
@@ -545,19 +598,12 @@ def explain(
             shares_day[col] = perf_by[col].select(DAY, col, pl.col("rows").alias("len"))
         else:
             shares_day[col] = live.lf.group_by([day, pl.col(col)]).len().collect(engine="streaming")
-
-    # ---- the prediction distribution ----------------------------------------------------
-    pred_info, pred_onset = _prediction_drift(reference, live, roles, day, dates, cfg)
-
-    # ---- global model performance ---------------------------------------------------------
-    perf_info, acc_onset = _global_performance(reference, live, roles, task, perf_day, dates, cfg)
-
-    # ---- significance across every test of the run ----------------------------------------
     cohort_records: dict[tuple[str, str], list[tuple[Any, FeaturePsi]]] = {}
+    crecs: list[FeaturePsi] = []
     for col, table in live_by.items():
         values = [v for v in table[col].unique().to_list()]
         rt = ref_by.get(col)
-        for spec in specs:
+        for spec in cohort_specs:
             if spec.feature == col:  # a feature is never its own cohort
                 continue
             vals, mat = matrix(table, spec, col, values)
@@ -573,45 +619,14 @@ def explain(
                 rv = ref_vals.get(v)
                 rvec = rv if rv is not None and rv.sum() >= cfg.min_cohort_rows else ref_vec
                 rec = assess_feature(spec, rvec, mat[i], ps, slice_={col: v})
-                records.append(rec)
+                crecs.append(rec)
                 out.append((v, rec))
             cohort_records[(spec.feature, col)] = out
-    tested = [r for r in records if r.p_value is not None]
-    q = bh_adjust([r.p_value for r in tested if r.p_value is not None])
-    for r, qv in zip(tested, q, strict=True):
-        r.q_value = float(qv)
-        r.significant = bool(qv <= ps.alpha)
+    _bh(crecs, ps)  # the cohort tests are their own family
 
     # ---- candidates -----------------------------------------------------------------------
     hypotheses: list[Hypothesis] = []
-    for feat, st in states.items():
-        # A candidate drifted at population level (whole window, post-onset or first day),
-        # or within a cohort compared with the same cohort of the reference. A new cohort
-        # compared with the whole reference only localises drift: on its own it would flag
-        # every feature correlated with the cohort (geo within a BR-only pipeline release).
-        pop = [
-            r
-            for r in (st.whole, st.post, st.first)
-            if r is not None
-            and r.psi is not None
-            and r.significant
-            and enough_rows(r, ps)
-            and r.psi >= cfg.min_psi
-        ]
-        coh = [
-            rec
-            for (f, _), lst in cohort_records.items()
-            if f == feat
-            for _, rec in lst
-            if rec.reference_scope == "slice"
-            and rec.significant
-            and rec.psi is not None
-            and enough_rows(rec, ps)
-            and rec.psi >= ps.watch
-        ]
-        st.max_psi = max((r.psi for r in [*pop, *coh] if r.psi is not None), default=0.0)
-        st.significant = bool(pop or coh)
-        st.best = max(pop, key=lambda r: r.psi or 0.0) if pop else None
+    for st in states.values():
         first_psi = st.first.psi if st.first is not None else None
         st.day_one = bool(
             st.onset is None
@@ -624,9 +639,9 @@ def explain(
             and st.whole.significant
             and st.whole.psi >= ps.watch
         )
+
     # signatures cost a small query per feature: run them for the strongest drifts only
-    ranked = sorted((st for st in states.values() if st.significant), key=lambda st: -st.max_psi)
-    for rank, st in enumerate(ranked):
+    for rank, st in enumerate(ranked_states):
         hyp = _feature_hypothesis(
             st,
             reference,
