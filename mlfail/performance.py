@@ -89,7 +89,7 @@ def is_error(spec: TaskSpec) -> pl.Expr:
     return (pl.col(spec.prediction).cast(pl.String) != y.cast(pl.String)).cast(pl.Int64)
 
 
-def metric_aggs(spec: TaskSpec) -> list[pl.Expr]:
+def metric_aggs(spec: TaskSpec, *, auc: bool = True) -> list[pl.Expr]:
     y = pl.col(spec.label)
     labelled = y.is_not_null() & pl.col(spec.prediction).is_not_null()
     aggs = [
@@ -106,7 +106,7 @@ def metric_aggs(spec: TaskSpec) -> list[pl.Expr]:
     aggs.append(is_error(spec).filter(labelled).sum().cast(pl.Int64).alias("errors"))
     truth = y.cast(pl.Float64) >= 0.5 if spec.is_score else y.cast(pl.String) == "1"
     aggs.append(truth.filter(labelled).sum().cast(pl.Int64).alias("positives"))
-    if spec.is_score:
+    if spec.is_score and auc:
         score = pl.col(spec.prediction).cast(pl.Float64).filter(labelled)
         pos = (y.cast(pl.Float64) >= 0.5).filter(labelled)
         ranks = score.rank("average")
@@ -115,16 +115,29 @@ def metric_aggs(spec: TaskSpec) -> list[pl.Expr]:
 
 
 def performance_table(
-    lf: pl.LazyFrame, spec: TaskSpec, keys: Sequence[str | pl.Expr] = ()
+    lf: pl.LazyFrame, spec: TaskSpec, keys: Sequence[str | pl.Expr] = (), *, auc: bool = True
 ) -> pl.DataFrame:
     """Per key group: rows, labelled, errors/positives/auc (classification) or abs_error_sum
-    (regression), the metric (accuracy or mae) and mean_score. Keys may be expressions."""
-    aggs = metric_aggs(spec)
-    if keys:
-        df = lf.group_by(list(keys)).agg(aggs).collect(engine="streaming")
-    else:
-        df = lf.select(aggs).collect(engine="streaming")
-    return finish(df, spec)
+    (regression), the metric (accuracy or mae) and mean_score. Keys may be expressions.
+    ``auc=False`` skips the AUC (a rank per group: the costly part on big data)."""
+    return performance_tables(lf, spec, [keys], auc=auc)[0]
+
+
+def performance_tables(
+    lf: pl.LazyFrame,
+    spec: TaskSpec,
+    key_sets: Sequence[Sequence[str | pl.Expr]],
+    *,
+    auc: bool = True,
+) -> list[pl.DataFrame]:
+    """:func:`performance_table` for several key sets, collected together (Polars runs the
+    queries side by side instead of one after the other)."""
+    aggs = metric_aggs(spec, auc=auc)
+    queries = [lf.group_by(list(k)).agg(aggs) if k else lf.select(aggs) for k in key_sets]
+    if not queries:
+        return []
+    frames = pl.collect_all(queries, engine="streaming")
+    return [finish(df, spec) for df in frames]
 
 
 def finish(df: pl.DataFrame, spec: TaskSpec) -> pl.DataFrame:

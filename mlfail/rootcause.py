@@ -35,7 +35,7 @@ from mlfail.counts import count_frame, count_source, dense, matrix
 from mlfail.errors import UsageError
 from mlfail.io import Source
 from mlfail.owners import Owners
-from mlfail.performance import TaskSpec, infer_task, performance_table
+from mlfail.performance import TaskSpec, infer_task, performance_table, performance_tables
 from mlfail.psi import (
     FeaturePsi,
     PsiSettings,
@@ -592,12 +592,17 @@ def explain(
     ref_by = _reference_by(reference, card, cohort_specs, progress)
     shares_day: dict[str, pl.DataFrame] = {}
     perf_by: dict[str, pl.DataFrame] = {}
-    for col in card:
-        if task is not None:
-            perf_by[col] = performance_table(live.lf, task, [day, pl.col(col)])
-            shares_day[col] = perf_by[col].select(DAY, col, pl.col("rows").alias("len"))
-        else:
-            shares_day[col] = live.lf.group_by([day, pl.col(col)]).len().collect(engine="streaming")
+    cols = list(card)
+    if task is not None:
+        tables = performance_tables(live.lf, task, [[day, pl.col(c)] for c in cols], auc=False)
+        for col, t in zip(cols, tables, strict=True):
+            perf_by[col] = t
+            shares_day[col] = t.select(DAY, col, pl.col("rows").alias("len"))
+    elif cols:
+        frames = pl.collect_all(
+            [live.lf.group_by([day, pl.col(c)]).len() for c in cols], engine="streaming"
+        )
+        shares_day = dict(zip(cols, frames, strict=True))
     cohort_records: dict[tuple[str, str], list[tuple[Any, FeaturePsi]]] = {}
     crecs: list[FeaturePsi] = []
     for col, table in live_by.items():
