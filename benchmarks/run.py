@@ -535,7 +535,7 @@ def write_report(path: Path, data: dict) -> None:
         f"- runs: median of {data['runs']} after one warm-up, each case a separate process, the cases of a dataset interleaved round by round; "
         f"wall time around the process, peak RSS from "
         f"{'`/usr/bin/time -v`' if data['time_tool'] else 'getrusage(RUSAGE_CHILDREN)'}",
-        "- load average (1/5/15 min) before each dataset: "
+        "- load average (1/5/15 min) before → after each dataset: "
         + "; ".join(f"{k}: {v}" for k, v in data["load"].items()),
         "",
     ]
@@ -780,6 +780,7 @@ def main(argv: list[str] | None = None) -> int:
                     log=log,
                 )
                 data["results"].append(asdict(res))
+            data["load"][ds] += f" → {load()} after"
             fe = work / "feature_engine_psi.py.json"
             if fe.exists() and (work / "psi.json").exists():
                 manifest = json.loads((d / "manifest.json").read_text())
