@@ -82,6 +82,10 @@ class Result:
         return statistics.median(r.wall for r in self.runs) if self.runs else None
 
     @property
+    def best(self) -> float | None:
+        return min(r.wall for r in self.runs) if self.runs else None
+
+    @property
     def peak_mb(self) -> float | None:
         return max(r.rss_mb for r in self.runs) if self.runs else None
 
@@ -535,7 +539,11 @@ def write_report(path: Path, data: dict) -> None:
         f"- runs: median of {data['runs']} after one warm-up, each case a separate process, the cases of a dataset interleaved round by round; "
         f"wall time around the process, peak RSS from "
         f"{'`/usr/bin/time -v`' if data['time_tool'] else 'getrusage(RUSAGE_CHILDREN)'}",
-        "- load average (1/5/15 min) before each dataset: "
+        (
+            "- load average (1/5/15 min) before → after each dataset: "
+            if any("→" in v for v in data["load"].values())
+            else "- load average (1/5/15 min) before each dataset: "
+        )
         + "; ".join(f"{k}: {v}" for k, v in data["load"].items()),
         "",
     ]
@@ -549,8 +557,8 @@ def write_report(path: Path, data: dict) -> None:
         lim_live = by.get((ds, "limit: scan live"))
         psi = by.get((ds, "mlfail psi --reference"))
         lines += [
-            "| case | median s | runs s | peak RSS MB | × limit | status |",
-            "|---|---|---|---|---|---|",
+            "| case | median s | best s | runs s | peak RSS MB | × limit (median; best) | status |",
+            "|---|---|---|---|---|---|---|",
         ]
         for r in results:
             if r.dataset != ds:
@@ -558,15 +566,18 @@ def write_report(path: Path, data: dict) -> None:
             limit = lim_both if r.case.startswith("mlfail psi --reference") else lim_live
             ratio = "—"
             if r.group in ("mlfail", "before") and r.median and limit and limit.median:
-                ratio = (
-                    f"{r.median / limit.median:.2f}× {'ref+live' if limit is lim_both else 'live'}"
-                )
+                side = "ref+live" if limit is lim_both else "live"
+                best = r.best / limit.best if r.best and limit.best else float("nan")
+                ratio = f"{r.median / limit.median:.2f}×; {best:.2f}× {side}"
             if r.group == "peer" and r.median and psi and psi.median:
                 ratio = f"{r.median / psi.median:.1f}× mlfail psi"
             runs = ", ".join(fmt_s(x.wall) for x in r.runs)
             status = r.status + (f" — {r.note}" if r.note else "")
             peak = f"{r.peak_mb:.0f}" if r.peak_mb else "—"
-            lines.append(f"| {r.case} | {fmt_s(r.median)} | {runs} | {peak} | {ratio} | {status} |")
+            lines.append(
+                f"| {r.case} | {fmt_s(r.median)} | {fmt_s(r.best)} | {runs} | {peak} | {ratio} "
+                f"| {status} |"
+            )
         lines.append("")
         if ds in data.get("fe_check", {}):
             c = data["fe_check"][ds]
@@ -600,6 +611,10 @@ def evaluate(data: dict) -> None:
             return None
         return statistics.median(x["wall"] for x in r["runs"])
 
+    def mn(ds: str, case: str) -> float:
+        r = results.get((ds, case))
+        return min(x["wall"] for x in r["runs"]) if r and r["runs"] else float("nan")
+
     def peak(ds: str, case: str) -> float | None:
         r = results.get((ds, case))
         return max(x["rss_mb"] for x in r["runs"]) if r and r["runs"] else None
@@ -625,10 +640,13 @@ def evaluate(data: dict) -> None:
                 )
                 continue
             ratio = t / limit
+            lim_case = "limit: scan reference+live" if limit is both else "limit: scan live"
+            best = mn(ds, case) / mn(ds, lim_case)
             targets.append(
                 {
                     "target": f"{ds}: `{case}` ≤ {goal}× {name}",
-                    "measured": f"{t:.2f} s / {limit:.2f} s = {ratio:.2f}×",
+                    "measured": f"median {t:.2f} s / {limit:.2f} s = {ratio:.2f}× "
+                    f"(best runs: {best:.2f}×)",
                     "status": "met" if ratio <= goal else "MISSED",
                 }
             )
@@ -715,7 +733,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=HERE / "data")
     ap.add_argument("--results", type=Path, default=HERE / "results")
     ap.add_argument("--date", default=dt.date.today().isoformat())
+    ap.add_argument(
+        "--render",
+        type=Path,
+        help="only re-render the markdown from this raw results JSON (with --appendix)",
+    )
     a = ap.parse_args(argv)
+    if a.render:
+        data = json.loads(a.render.read_text())
+        if a.appendix:
+            data["appendix"] = a.appendix.read_text()
+        evaluate(data)
+        a.render.write_text(json.dumps(data, indent=1, default=str) + "\n")
+        write_report(a.render.with_suffix(".md"), data)
+        print(a.render.with_suffix(".md"))
+        return 0
     if a.quick:
         a.rows, a.wide = "200k", False
         a.peers = False if a.peers is None else a.peers
@@ -780,6 +812,7 @@ def main(argv: list[str] | None = None) -> int:
                     log=log,
                 )
                 data["results"].append(asdict(res))
+            data["load"][ds] += f" → {load()} after"
             fe = work / "feature_engine_psi.py.json"
             if fe.exists() and (work / "psi.json").exists():
                 manifest = json.loads((d / "manifest.json").read_text())

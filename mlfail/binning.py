@@ -214,8 +214,11 @@ def _interpolate(lower: float, upper: float, frac: float) -> float:
     return float(q)
 
 
+Span = tuple[float, float, int, np.ndarray]  # a, b, #(values < a), the values in [a, b]
+
+
 def _order_statistics(
-    values: pl.Series, ranks: Sequence[int], width: float = 3.0
+    values: pl.Series, ranks: Sequence[int], width: float = 3.0, spans_out: list[Span] | None = None
 ) -> dict[int, float] | None:
     """The values at the given 0-based ranks of ``values`` (no nulls, no NaN), in O(n).
 
@@ -262,16 +265,25 @@ def _order_statistics(
         within = kept[(kept >= a) & (kept <= b)] if len(spans) > 1 else kept
         ks = [r - below[j] for r in rs]
         if not all(0 <= k < len(within) for k in ks):
-            return _order_statistics(values, ranks, width * 3) if width < 20 else None
+            if width < 20:
+                return _order_statistics(values, ranks, width * 3, spans_out)
+            return None
         part = np.partition(within, ks)
         for r, k in zip(rs, ks, strict=True):
             out[r] = float(part[k])
+        if spans_out is not None:
+            spans_out.append((a, b, below[j], within))
     return out
 
 
-def exact_quantiles(values: pl.Series, levels: Sequence[float]) -> list[float] | None:
+def exact_quantiles(
+    values: pl.Series, levels: Sequence[float], spans_out: list[Span] | None = None
+) -> list[float] | None:
     """Polars' ``quantile(level, interpolation="linear")`` of ``values`` (no nulls, no NaN) at
-    every level, identical to the bit, without sorting long columns; None when empty."""
+    every level, identical to the bit, without sorting long columns; None when empty.
+
+    ``spans_out``, when given, receives the verified brackets of the selection (empty when the
+    column was sorted instead), from which values ≤ any point inside a bracket are counted."""
     n = len(values)
     if n == 0:
         return None
@@ -283,8 +295,10 @@ def exact_quantiles(values: pl.Series, levels: Sequence[float]) -> list[float] |
         f = (n - 1) * level
         lo = math.floor(f)
         idx.append((lo, min(math.ceil(f), n - 1), f - lo))
-    stats = _order_statistics(values, [r for lo, hi, _ in idx for r in (lo, hi)])
+    stats = _order_statistics(values, [r for lo, hi, _ in idx for r in (lo, hi)], 3.0, spans_out)
     if stats is None:
+        if spans_out is not None:
+            spans_out.clear()
         srt = values.sort()
         stats = {r: float(srt[r]) for lo, hi, _ in idx for r in (lo, hi)}
     return [_interpolate(stats[lo], stats[hi], frac) for lo, hi, frac in idx]
@@ -366,15 +380,21 @@ def build_specs(
         workers = max(1, min(os.cpu_count() or 1, 8))
 
         def column(col: pl.Series) -> tuple[BinSpec | None, pl.DataFrame | None]:
+            spans: list[Span] = []
             spec = _numeric_or_int_spec(
-                col, planned[col.name], schema[col.name], settings, levels, explicit=explicit
-            )
+                col, planned[col.name], schema[col.name], settings, levels, explicit=explicit,
+                spans_out=spans,
+            )  # fmt: skip
             if spec is None or counts is None:
                 return spec, None
-            from mlfail.counts import count_frame
+            # counted on the worker too, while the column is in memory: from the quantile
+            # brackets when every edge lies in one, else with the counting core
+            table = _counts_from_spans(col, spec, spans) if spans else None
+            if table is None:
+                from mlfail.counts import count_frame
 
-            # counted on the worker too, while the column is in memory
-            return spec, count_frame(col.to_frame().lazy(), [spec])
+                table = count_frame(col.to_frame().lazy(), [spec])
+            return spec, table
 
         # Pipelined: batch k's columns are binned and counted on the pool while batch k+1 is
         # read, so at most two batches are in memory.
@@ -446,6 +466,7 @@ def _numeric_or_int_spec(
     levels: Sequence[float],
     *,
     explicit: bool,
+    spans_out: list[Span] | None = None,
 ) -> BinSpec | None:
     f = col.name
     if planned == "integer":
@@ -460,9 +481,44 @@ def _numeric_or_int_spec(
         values = col if clean else col.filter(col.is_finite())
     else:
         values = col.cast(pl.Float64)
-    q = exact_quantiles(values.drop_nulls(), levels)
+    q = exact_quantiles(values.drop_nulls(), levels, spans_out)
     edges = numeric_edges(list(q) if q is not None else [])
     return BinSpec(feature=f, kind="numeric", edges=edges, dtype=str(dtype))
+
+
+def _counts_from_spans(col: pl.Series, spec: BinSpec, spans: Sequence[Span]) -> pl.DataFrame | None:
+    """The count table of ``col`` for ``spec`` — what :func:`mlfail.counts.count_frame` gives —
+    from the selection's brackets: #(x ≤ e) = #(x = -inf) + #(finite < a) + #(bracket ≤ e) for an
+    edge e inside bracket [a, b]. None when an edge lies in no bracket."""
+    x = col.cast(pl.Float64)
+    cum: list[int] = []
+    for e in spec.edges:
+        hit = next((sp for sp in spans if sp[0] <= e <= sp[1]), None)
+        if hit is None:
+            return None
+        cum.append(hit[2] + int(np.count_nonzero(hit[3] <= e)))
+    nan = neg_inf = 0
+    if col.dtype.is_float() and not (
+        col.null_count() == 0 and np.isfinite(col.to_numpy().sum())  # finite sum: no NaN/±inf
+    ):
+        nan = int(x.is_nan().sum())
+        neg_inf = int((x == -math.inf).sum())
+    missing = col.null_count() + nan
+    cum = [c + neg_inf for c in cum]
+    total = len(col)
+    k = len(cum)
+    n = np.zeros(spec.n_bins, dtype=np.int64)
+    n[:k] = np.diff(np.asarray([0, *cum], dtype=np.int64))
+    n[k] = total - missing - (cum[-1] if cum else 0)
+    n[k + 1] = missing
+    out = pl.DataFrame(
+        {
+            "feature": pl.Series([spec.feature] * spec.n_bins, dtype=pl.String),
+            "bin": pl.Series(np.arange(spec.n_bins, dtype=np.uint32), dtype=pl.UInt32),
+            "n": pl.Series(n.astype(np.uint64), dtype=pl.UInt64),
+        }
+    )
+    return out.filter(pl.col("n") > 0)
 
 
 def specs_to_json(specs: Sequence[BinSpec]) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from mlfail import binning
 from mlfail.binning import exact_quantiles, quantile_levels
+from mlfail.counts import count_frame
 
 LEVELS = quantile_levels(10)
 
@@ -88,3 +89,36 @@ def test_float_column_with_inf_nan_and_nulls_uses_finite_values_only() -> None:
     finite = np.tile([1.0, 3.0, 2.0], 40_000)
     expected = binning.numeric_edges(list(np.quantile(finite, LEVELS, method="linear")))
     assert spec.edges == pytest.approx(expected, abs=0.0, rel=1e-15)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.sampled_from([float("nan"), float("inf"), -float("inf"), 0.0, 1.0]),
+            st.floats(-100, 100, allow_nan=False),
+        ),
+        min_size=1,
+        max_size=300,
+    ),
+    st.booleans(),
+)
+def test_reference_counts_from_brackets_equal_the_counting_core(
+    xs: list[float | None], as_int: bool
+) -> None:
+    """build_specs(counts=...) counts numeric columns from the quantile brackets; the table must
+    be the one count_frame gives (ties on edges, ±inf, NaN and nulls included)."""
+    col = pl.Series("x", xs, dtype=pl.Float64)
+    if as_int:
+        col = pl.Series("x", [None if v is None or v != v or abs(v) == float("inf") else int(v)
+                              for v in xs], dtype=pl.Int64)  # fmt: skip
+    old = binning.SELECT_MIN, binning._SAMPLE
+    binning.SELECT_MIN, binning._SAMPLE = 1, 16
+    try:
+        tables: list[pl.DataFrame] = []
+        specs = binning.build_specs(col.to_frame().lazy(), ["x"], numeric=["x"], counts=tables)
+    finally:
+        binning.SELECT_MIN, binning._SAMPLE = old
+    expected = count_frame(col.to_frame().lazy(), specs)
+    assert tables[0].sort("bin").equals(expected.sort("bin"))
