@@ -8,11 +8,14 @@ Candidates
     bins of design §2 with B = 5). ``--segment`` names the columns instead.
 
 Counting
-    one pass builds the *cube*: a ``group_by`` over every candidate key at once with additive
-    measures (rows, labelled rows, errors, absolute and squared errors, score sums; without
-    labels, the prediction bin as one more key). Every 1- and 2-predicate slice is a sum over
-    the cube (one ``group_by`` per pair of candidates, in Polars). Above ``cube_max_rows`` live
-    rows the pairs are summed from the source directly instead (same numbers, more passes).
+    one streaming pass reads each row as small integers: every candidate key as a code (the
+    index of its value among the live data's values; cohorts: the bin), consecutive keys packed
+    into mixed-radix *block* codes, and a *state* code folding the row's 0/1 measures (labelled,
+    error, has a score) and, without labels, its prediction bin; float measures (absolute and
+    squared errors, score sums) are kept as they are. Every 1- and 2-predicate slice is then
+    summed exactly by one ``np.bincount`` per block and per pair of blocks over that narrow
+    in-memory frame, marginalised to each pair of keys (:func:`count_slices`). The reference is
+    counted the same way with the live codes (a value only the reference has is never compared).
 
 Statistics (with labels)
     error rate e/n (classification: the prediction thresholded, or the class as is) or MAE
@@ -86,7 +89,6 @@ class SliceSettings:
     cohort_bins: int = 5
     fail_on_delta: float | None = None  # None: 0.05 (accuracy) / 0.20 relative (MAE)
     psi_threshold: float = 0.25
-    cube_max_rows: int = 5_000_000
     auc_slices: int = 50  # AUC for this many listed slices (one mask column each)
 
     def __post_init__(self) -> None:
@@ -122,6 +124,11 @@ class Candidate:
     in_reference: bool
     values: int  # distinct key values in the live data (cohorts: bins)
     spec: BinSpec | None = None
+    # the key values of the live data in code order (see :func:`key_code`); a null last
+    levels: pl.Series | None = None
+    # when the codes come from another expression than ``expr`` (week: the week's index)
+    code_expr: pl.Expr | None = None
+    code_levels: pl.Series | None = None
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "values": self.values}
@@ -179,6 +186,11 @@ def _is_temporal(dtype: pl.DataType) -> bool:
     return dtype.is_temporal()
 
 
+def _week_index(day: pl.Expr) -> pl.Expr:
+    """The ISO week of a date as a number (weeks since the Monday 1969-12-29)."""
+    return (day.cast(pl.Int32) + 3) // 7
+
+
 def choose_candidates(
     live: Source,
     ref: Reference,
@@ -219,24 +231,32 @@ def choose_candidates(
         else:
             notes.append(f"{c}: type {dt_} cannot be a slice key")
 
-    probe = [c for c in cat_cols] + [c for c in num_cols if schema[c].is_integer()]
-    exprs = [pl.len().alias("__n")] + [
-        pl.col(c).n_unique().alias(f"u{i}") for i, c in enumerate(probe)
-    ]
+    # One pass: the row count, every distinct value of the categorical columns with its count
+    # (their key values and top values), distinct counts of the integers and the time cohorts.
+    ints = [c for c in num_cols if schema[c].is_integer()]
+    exprs = [pl.len().alias("__n")]
+    exprs += [pl.col(c).value_counts(name="__count").implode().alias(c) for c in cat_cols]
+    exprs += [pl.col(c).n_unique().alias(c) for c in ints]
     time_ok = ts is not None and _is_temporal(schema[ts])
     if time_ok:
-        t = utc_naive(str(ts), schema[str(ts)])
+        day = utc_naive(str(ts), schema[str(ts)]).dt.date()
         exprs += [
-            t.dt.date().n_unique().alias("__days"),
-            t.dt.strftime("%G-W%V").n_unique().alias("__weeks"),
+            day.unique().implode().alias("__days"),
+            _week_index(day).unique().implode().alias("__weeks"),
         ]
-    row = live.lf.select(exprs).collect(engine="streaming").row(0, named=True)
-    n_rows = int(row["__n"])
-    distinct = {c: int(row[f"u{i}"]) for i, c in enumerate(probe)}
-    for c in list(num_cols):
-        if schema[c].is_integer() and distinct[c] <= settings.max_values:
-            num_cols.remove(c)
-            cat_cols.append(c)
+    probed = live.lf.select(exprs).collect(engine="streaming")
+    n_rows = int(probed["__n"][0])
+    counts = {c: probed[c][0].struct.unnest() for c in cat_cols}
+    distinct = {c: v.height for c, v in counts.items()}
+    distinct.update({c: int(probed[c][0]) for c in ints})
+    small = [c for c in ints if distinct[c] <= settings.max_values]
+    if small:  # integer columns with few values are categories: their values
+        got = live.lf.select([pl.col(c).unique().implode() for c in small])
+        for c, v in got.collect(engine="streaming").to_dict().items():
+            counts[c] = pl.DataFrame({c: v[0]})
+    for c in small:
+        num_cols.remove(c)
+        cat_cols.append(c)
 
     cands: list[Candidate] = []
     ref_cols = set(ref.columns)
@@ -248,36 +268,54 @@ def choose_candidates(
             notes.append(f"{c}: a single value in the live data")
             continue
         if n_u <= settings.max_values:
-            cands.append(Candidate(c, "column", pl.col(c).alias(c), c in ref_cols, n_u))
+            levels = counts[c][c].sort(nulls_last=True)
+            cands.append(
+                Candidate(c, "column", pl.col(c).alias(c), c in ref_cols, n_u, levels=levels)
+            )
             continue
         if n_u > 0.5 * n_rows and c not in segments:
             notes.append(f"{c}: identifier-like ({n_u:,} distinct values), not a slice key")
             continue
         top = (
-            live.lf.group_by(c)
-            .len()
+            counts[c]
             .drop_nulls(c)
-            .sort(["len", c], descending=[True, False])
-            .head(settings.top_values)
-            .collect(engine="streaming")[c]
-            .to_list()
+            .sort(["__count", c], descending=[True, False])
+            .head(settings.top_values)[c]
         )
         col = pl.col(c)
         expr = (
             pl.when(col.is_null())
             .then(pl.lit(None, dtype=pl.String))
-            .when(col.is_in(top))
+            .when(col.is_in(top.to_list()))
             .then(col.cast(pl.String))
             .otherwise(pl.lit(OTHER))
             .alias(c)
         )
+        levels = pl.concat([top.cast(pl.String), pl.Series([OTHER, None], dtype=pl.String)])
         notes.append(f"{c}: {n_u} distinct values; the top {len(top)} and {OTHER}")
-        cands.append(Candidate(c, "top", expr, c in ref_cols, len(top) + 1))
+        cands.append(
+            Candidate(
+                c,
+                "top",
+                expr,
+                c in ref_cols,
+                len(top) + 1,
+                levels=levels.unique(maintain_order=True),
+            )
+        )
 
     cohort_specs = _cohort_specs([c for c in cols if c in num_cols], ref, settings, notes)
     for spec in cohort_specs:
         cands.append(
-            Candidate(spec.feature, "cohort", cohort_expr(spec), True, spec.n_bins - 1, spec=spec)
+            Candidate(
+                spec.feature,
+                "cohort",
+                cohort_expr(spec),
+                True,
+                spec.n_bins - 1,
+                spec=spec,
+                levels=pl.Series(spec.feature, spec.labels(), dtype=pl.String),
+            )
         )
 
     if ts:
@@ -286,12 +324,23 @@ def choose_candidates(
                 f"--timestamp {ts}: column has type {schema[ts]} in --live {live.spec}; "
                 "it must be a date or datetime"
             )
-        t = utc_naive(ts, schema[ts])
-        days, weeks = int(row["__days"]), int(row["__weeks"])
-        cands.append(Candidate(f"day({ts})", "day", t.dt.date().alias(f"day({ts})"), False, days))
+        day = utc_naive(ts, schema[ts]).dt.date()
+        days = probed["__days"][0].sort(nulls_last=True)
+        weeks = probed["__weeks"][0].sort(nulls_last=True)
+        labels = (weeks * 7 - 3).cast(pl.Date).dt.strftime("%G-W%V")
+        cands.append(
+            Candidate(f"day({ts})", "day", day.alias(f"day({ts})"), False, len(days), levels=days)
+        )
         cands.append(
             Candidate(
-                f"week({ts})", "week", t.dt.strftime("%G-W%V").alias(f"week({ts})"), False, weeks
+                f"week({ts})",
+                "week",
+                day.dt.strftime("%G-W%V").alias(f"week({ts})"),
+                False,
+                len(weeks),
+                levels=labels,
+                code_expr=_week_index(day),
+                code_levels=weeks,
             )
         )
     if not cands:
@@ -365,10 +414,6 @@ def _measures(task: TaskSpec | None, prediction: str, pred_numeric: bool) -> lis
     return out
 
 
-def _key_str(name: str) -> pl.Expr:
-    return pl.col(name).cast(pl.String).fill_null(NULL_KEY)
-
-
 def pair_list(cands: Sequence[Candidate], names: Sequence[str]) -> list[tuple[str, str]]:
     """Candidate pairs for 2-predicate slices (day × week is nested, never paired)."""
     kinds = {c.name: c.kind for c in cands}
@@ -381,50 +426,125 @@ def pair_list(cands: Sequence[Candidate], names: Sequence[str]) -> list[tuple[st
     return out
 
 
-def slice_sums(
-    frame: pl.LazyFrame,
-    names: Sequence[str],
-    pairs: Sequence[tuple[str, str]],
-    measures: Sequence[str],
-    extra: Sequence[str] = (),
-    *,
-    streaming: bool = False,
-) -> pl.DataFrame:
-    """Long table ``a_col, a_val, b_col, b_val, extra…, measures…`` of every 1-predicate slice
-    (b_col = "") and every 2-predicate slice of ``pairs``, summed from ``frame`` (the cube or
-    the prepared source) with one ``group_by`` per key set."""
-    aggs = [pl.col(m).sum() for m in measures]
-    parts: list[pl.LazyFrame] = []
-    for a in names:
-        parts.append(
-            frame.group_by([a, *extra])
-            .agg(aggs)
-            .select(
-                pl.lit(a).alias("a_col"),
-                _key_str(a).alias("a_val"),
-                pl.lit(NO_KEY).alias("b_col"),
-                pl.lit(NO_KEY).alias("b_val"),
-                *extra,
-                *measures,
-            )
-        )
-    for a, b in pairs:
-        parts.append(
-            frame.group_by([a, b, *extra])
-            .agg(aggs)
-            .select(
-                pl.lit(a).alias("a_col"),
-                _key_str(a).alias("a_val"),
-                pl.lit(b).alias("b_col"),
-                _key_str(b).alias("b_val"),
-                *extra,
-                *measures,
-            )
-        )
-    if not parts:
-        return pl.DataFrame()
-    lf = pl.concat(parts, how="vertical_relaxed")
-    return lf.collect(engine="streaming") if streaming else lf.collect()
+COUNTED = (LAB, ERR, SN)  # 0/1 per row: folded into the row's state (ROWS counts the rows)
+BLOCK_CELLS = 1 << 18  # cells of one block × block table: np.bincount stays in the CPU cache
+PAIR_CELLS = 1 << 22  # a block pair beyond this is summed pair by pair
+
+
+def key_code(c: Candidate, schema: pl.Schema) -> tuple[pl.Expr, int]:
+    """Each row's code for candidate ``c`` (UInt32) and the number of codes: the index of the
+    row's key value in ``c.levels`` (the live data's values; cohorts: the bin), or
+    ``len(c.levels)`` for a value the live data does not have (a reference's own values:
+    slices the live data does not have are never compared)."""
+    if c.kind == "cohort" and c.spec is not None:
+        return bin_index(c.spec), c.spec.n_bins
+    if c.levels is None:
+        raise ValueError(f"candidate {c.name} has no levels")
+    e = c.code_expr if c.code_expr is not None else c.expr
+    lv = c.code_levels if c.code_levels is not None else c.levels
+    if c.kind == "column" and c.name in schema and schema[c.name] != lv.dtype:
+        # this side stores the column with another type: match by the value's text
+        e, lv = e.cast(pl.String), lv.cast(pl.String)
+    n = len(lv)
+    nulls = lv.is_null()
+    null_code = int(nulls.arg_max() or 0) if nulls.any() else n
+    codes = pl.Series(np.flatnonzero(~nulls.to_numpy()), dtype=pl.UInt32)
+    known = e.replace_strict(
+        lv.filter(~nulls), codes, default=pl.lit(n, dtype=pl.UInt32), return_dtype=pl.UInt32
+    )
+    return pl.when(e.is_null()).then(pl.lit(null_code, dtype=pl.UInt32)).otherwise(known), n + 1
+
+
+def _blocks(cards: Sequence[int], states: int) -> list[list[int]]:
+    """Consecutive candidates packed into blocks: the product of their numbers of codes (the
+    block's codes) at most √(BLOCK_CELLS / states), so a block × block table is ≲ BLOCK_CELLS."""
+    most = max(2, math.isqrt(BLOCK_CELLS // max(states, 1)))
+    out: list[list[int]] = []
+    size = 0
+    for i, k in enumerate(cards):
+        if out and size * k <= most:
+            out[-1].append(i)
+            size *= k
+        else:
+            out.append([i])
+            size = k
+    return out
+
+
+def _sums(key: np.ndarray, size: int, weights: Sequence[np.ndarray]) -> np.ndarray:
+    """(size, 1 + W): the rows and the sum of each weight per key value (exact integers)."""
+    out = np.empty((size, 1 + len(weights)))
+    out[:, 0] = np.bincount(key, minlength=size)
+    for i, w in enumerate(weights):
+        out[:, 1 + i] = np.bincount(key, weights=w, minlength=size)
+    return out
+
+
+def _marginal(cube: np.ndarray, keep: Sequence[int], ndim: int) -> np.ndarray:
+    """Sum ``cube`` over its first ``ndim`` axes except ``keep``."""
+    drop = tuple(d for d in range(ndim) if d not in keep)
+    return cube.sum(axis=drop) if drop else cube
+
+
+def _code_of(bcode: np.ndarray, block: Sequence[int], cards: Sequence[int], x: int) -> np.ndarray:
+    """Candidate ``x``'s codes from its block's mixed-radix codes."""
+    p = list(block).index(x)
+    radix = math.prod(cards[y] for y in block[p + 1 :])
+    return (bcode.astype(np.int64) // radix) % cards[x]
+
+
+def _pair_tables(
+    bcodes: Sequence[np.ndarray],
+    blocks: Sequence[Sequence[int]],
+    cards: Sequence[int],
+    state: np.ndarray,
+    n_states: int,
+    weights: Sequence[np.ndarray],
+    pairs: set[tuple[int, int]],
+) -> tuple[dict[int, np.ndarray], dict[tuple[int, int], np.ndarray]]:
+    """Rows and weight sums by (code, state) of every candidate — arrays (k, S, 1 + W) — and
+    by (code a, code b, state) of every pair (a, b) in ``pairs`` — (k_a, k_b, S, 1 + W).
+
+    One ``np.bincount`` per block (its candidates and the pairs inside it) and one per pair of
+    blocks (every pair across them), each marginalised with ``ndarray.sum``."""
+    S, W = n_states, len(weights)
+    shape = [[cards[x] for x in b] for b in blocks]
+    size = [math.prod(s) for s in shape]
+    singles: dict[int, np.ndarray] = {}
+    out: dict[tuple[int, int], np.ndarray] = {}
+    for i, bi in enumerate(blocks):
+        ni = len(bi)
+        ui = bcodes[i].astype(np.int64) * S + state
+        cube = _sums(ui, size[i] * S, weights).reshape([*shape[i], S, 1 + W])
+        for p, x in enumerate(bi):
+            singles[x] = _marginal(cube, [p], ni)
+            for q in range(p + 1, ni):
+                if (x, bi[q]) in pairs:
+                    out[(x, bi[q])] = _marginal(cube, [p, q], ni)
+        for j in range(i + 1, len(blocks)):
+            bj = blocks[j]
+            want = [(x, y) for x in bi for y in bj if (x, y) in pairs]
+            if not want:
+                continue
+            if size[i] * S * size[j] > PAIR_CELLS:
+                for x, y in want:
+                    key = _code_of(bcodes[i], bi, cards, x) * cards[y]
+                    key += _code_of(bcodes[j], bj, cards, y)
+                    key = key * S + state
+                    t = _sums(key, cards[x] * cards[y] * S, weights)
+                    out[(x, y)] = t.reshape(cards[x], cards[y], S, 1 + W)
+                continue
+            key = ui * size[j]
+            key += bcodes[j]
+            cube = _sums(key, size[i] * S * size[j], weights)
+            cube = cube.reshape([*shape[i], S, *shape[j], 1 + W])
+            for p, x in enumerate(bi):
+                part = _marginal(cube, [p], ni)  # (k_x, S, block j…, 1 + W)
+                part = np.moveaxis(part, 1, -2)  # (k_x, block j…, S, 1 + W)
+                for q, y in enumerate(bj):
+                    if (x, y) in pairs:
+                        out[(x, y)] = _marginal(part, [0, 1 + q], 1 + len(bj))
+    return singles, out
 
 
 def count_slices(
@@ -433,36 +553,143 @@ def count_slices(
     measures: Sequence[pl.Expr],
     *,
     max_predicates: int,
-    extra: Sequence[pl.Expr] = (),
-    use_cube: bool = True,
+    extra: tuple[pl.Expr, int] | None = None,
 ) -> tuple[pl.DataFrame, dict[str, dict[str, Any]], dict[str, float]]:
-    """(long slice table, key-string → native value per candidate, totals) for ``lf``."""
+    """(long slice table, key-string → native value per candidate, totals) for ``lf``.
+
+    The table has ``a_col, a_val, b_col, b_val`` (b_col = b_val = "" for one predicate), the
+    ``extra`` key (its name; values 0 … n−1) when given, and the sums of ``measures``: one
+    row per slice (and extra value) that has rows; single keys first, then the pairs of
+    :func:`pair_list`. Slices of a key value the live data does not have are left out.
+
+    One streaming pass reads each row as small integers: each candidate's code
+    (:func:`key_code`), consecutive candidates packed into a mixed-radix *block* code, and a
+    *state* that folds the 0/1 measures (labelled, error, has a score) and the extra key;
+    the float measures are kept as they are. Every 1- and 2-predicate sum then comes from one
+    ``np.bincount`` per block and per pair of blocks over that narrow in-memory frame
+    (:func:`_pair_tables`) — not one pass per pair of candidates, and not a ``group_by``
+    over all keys at once, which has about one group per row once there are many keys."""
     names = [c.name for c in cands]
-    extra_names = [e.meta.output_name() for e in extra]
-    prepared = lf.select([c.expr for c in cands] + list(extra) + list(measures))
+    schema = lf.collect_schema()
     mnames = [m.meta.output_name() for m in measures]
-    if use_cube:
-        cube = (
-            prepared.group_by(names + extra_names)
-            .agg([pl.col(m).sum() for m in mnames])
-            .collect(engine="streaming")
+    mexpr = dict(zip(mnames, measures, strict=True))
+    counted = [m for m in mnames if m in COUNTED]
+    summed = [m for m in mnames if m not in COUNTED and m != ROWS]
+    bits = len(counted)
+    extra_name = extra[0].meta.output_name() if extra is not None else ""
+
+    state = pl.lit(0, dtype=pl.UInt32)
+    for bit, m in enumerate(counted):
+        state = state + (mexpr[m].fill_null(0) != 0).cast(pl.UInt32) * (1 << bit)
+    if extra is not None:
+        state = state + extra[0].cast(pl.UInt32) * (1 << bits)
+    # the states that occur (a cheap pass over the label and prediction): tables stay small
+    seen = lf.select(state.unique().alias("s")).collect(engine="streaming")["s"]
+    states = np.sort(seen.drop_nulls().to_numpy().astype(np.int64))
+    if len(states) == 0:
+        states = np.zeros(1, dtype=np.int64)
+    S = len(states)
+
+    coded = [key_code(c, schema) for c in cands]
+    cards = [k for _, k in coded]
+    blocks = _blocks(cards, S)
+    bexprs = []
+    for i, block in enumerate(blocks):
+        e = coded[block[0]][0]
+        for x in block[1:]:
+            e = e * cards[x] + coded[x][0]
+        bexprs.append(e.alias(f"__b{i}"))
+    frame = lf.select(
+        [
+            *bexprs,
+            state.alias("__state"),
+            *[mexpr[m].cast(pl.Float64).fill_null(0.0).alias(m) for m in summed],
+        ]
+    ).collect(engine="streaming")
+    lut = np.zeros(int(states[-1]) + 1, dtype=np.int64)
+    lut[states] = np.arange(S)
+    st = lut[frame["__state"].to_numpy()]
+    weights = [frame[m].to_numpy() for m in summed]
+    bcodes = [frame[f"__b{i}"].to_numpy() for i in range(len(blocks))]
+    del frame
+
+    named = pair_list(cands, names) if max_predicates >= 2 else []
+    index = {n: i for i, n in enumerate(names)}
+    pairs = [(index[a], index[b]) for a, b in named]
+    singles, pair_sums = _pair_tables(bcodes, blocks, cards, st, S, weights, set(pairs))
+
+    # decode the states: G (S × E) sums them by extra value, ind (S × bits) their 0/1 measures
+    ext = states >> bits
+    ext_vals = np.unique(ext)
+    G = (ext[:, None] == ext_vals[None, :]).astype(float)
+    ind = ((states[:, None] >> np.arange(bits)[None, :]) & 1).astype(float)
+
+    # every key string once: a_col/a_val/b_col/b_val are gathered from it by index
+    vocab: list[str] = [NO_KEY, *names]
+    offset: list[int] = []
+    n_levels: list[int] = []
+    for c in cands:
+        lv = c.levels if c.levels is not None else pl.Series([], dtype=pl.String)
+        offset.append(len(vocab))
+        n_levels.append(len(lv))
+        vocab += lv.cast(pl.String).fill_null(NULL_KEY).to_list()
+    cols: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("a_col", "a_val", "b_col", "b_val", "_e", ROWS, *counted, *summed)
+    }
+
+    def emit(a: int, b: int | None, t: np.ndarray) -> None:
+        grid = t.shape[:-2]
+        cells = t.reshape(-1, S, t.shape[-1])
+        per = {ROWS: cells[:, :, 0] @ G}
+        for j, m in enumerate(counted):
+            per[m] = cells[:, :, 0] @ (G * ind[:, j : j + 1])
+        for j, m in enumerate(summed):
+            per[m] = cells[:, :, 1 + j] @ G
+        cell, e = np.nonzero(per[ROWS] > 0)
+        code = np.unravel_index(cell, grid)
+        ok = code[0] < n_levels[a]
+        if b is not None:
+            ok &= code[1] < n_levels[b]
+        cell, e = cell[ok], e[ok]
+        cols["a_col"].append(np.full(len(cell), 1 + a))
+        cols["a_val"].append(offset[a] + code[0][ok])
+        cols["b_col"].append(np.full(len(cell), 0 if b is None else 1 + b))
+        cols["b_val"].append(
+            np.zeros(len(cell), np.int64) if b is None else offset[b] + code[1][ok]
         )
-        source = cube.lazy()
-    else:
-        cube = None
-        source = prepared
-    pairs = pair_list(cands, names) if max_predicates >= 2 else []
-    table = slice_sums(source, names, pairs, mnames, extra_names, streaming=not use_cube)
-    totals_df = source.select([pl.col(m).sum() for m in mnames]).collect()
-    totals = {m: float(totals_df[m][0] or 0) for m in mnames}
-    natives: dict[str, dict[str, Any]] = {}
-    for n in names:
-        if cube is not None:
-            vals = cube.select(pl.col(n).unique())
-        else:
-            vals = prepared.select(pl.col(n).unique()).collect(engine="streaming")
-        m = vals.select(_key_str(n).alias("s"), pl.col(n).alias("v"))
-        natives[n] = dict(zip(m["s"].to_list(), m["v"].to_list(), strict=True))
+        cols["_e"].append(ext_vals[e])
+        for m, v in per.items():
+            cols[m].append(v[cell, e])
+
+    for a in range(len(cands)):
+        emit(a, None, singles[a])
+    for a, b in pairs:
+        emit(a, b, pair_sums[(a, b)])
+
+    words = pl.Series(vocab, dtype=pl.String)
+    data: dict[str, pl.Series] = {
+        k: words.gather(np.concatenate(cols[k])).alias(k)
+        for k in ("a_col", "a_val", "b_col", "b_val")
+    }
+    if extra is not None:
+        data[extra_name] = pl.Series(extra_name, np.concatenate(cols["_e"]), dtype=pl.UInt32)
+    for m in (ROWS, *counted):
+        data[m] = pl.Series(m, np.rint(np.concatenate(cols[m])).astype(np.int64), dtype=pl.Int64)
+    for m in summed:
+        data[m] = pl.Series(m, np.concatenate(cols[m]), dtype=pl.Float64)
+    table = pl.DataFrame(data).select(*KEY_COLS, *([extra_name] if extra else []), *mnames)
+
+    n_by_state = np.bincount(st, minlength=S).astype(float)
+    totals = {ROWS: float(n_by_state.sum())}
+    totals.update({m: float(n_by_state @ ind[:, j]) for j, m in enumerate(counted)})
+    totals.update({m: float(w.sum()) for m, w in zip(summed, weights, strict=True)})
+    natives = {
+        c.name: dict(
+            zip(vocab[offset[i] : offset[i] + n_levels[i]], c.levels.to_list(), strict=True)
+        )
+        for i, c in enumerate(cands)
+        if c.levels is not None
+    }
     return table, natives, totals
 
 
@@ -712,7 +939,6 @@ def find_slices(
     pred_numeric = live_src.schema[pred].is_numeric()
 
     cands, notes, n_rows = choose_candidates(live_src, ref, roles, segments, settings)
-    use_cube = n_rows <= settings.cube_max_rows
 
     tspec = (
         infer_task(live_src.schema, roles.label, pred, task=task, threshold=threshold)
@@ -742,7 +968,6 @@ def find_slices(
         settings=settings,
         notes=notes,
         n_rows=n_rows,
-        use_cube=use_cube,
         pred=pred,
         pred_numeric=pred_numeric,
     )
@@ -753,7 +978,6 @@ def find_slices(
 
 def _settings_dict(settings: SliceSettings, **extra: Any) -> dict[str, Any]:
     d = asdict(settings)
-    d.pop("cube_max_rows", None)
     d.pop("auc_slices", None)
     d.update(extra)
     return d
@@ -767,7 +991,6 @@ def _labelled_report(
     settings: SliceSettings,
     notes: list[str],
     n_rows: int,
-    use_cube: bool,
     pred: str,
     pred_numeric: bool,
     tspec: TaskSpec,
@@ -775,7 +998,7 @@ def _labelled_report(
     reg = tspec.task == "regression"
     measures = _measures(tspec, pred, pred_numeric)
     table, natives, tot = count_slices(
-        live_src.lf, cands, measures, max_predicates=settings.max_predicates, use_cube=use_cube
+        live_src.lf, cands, measures, max_predicates=settings.max_predicates
     )
     N, E = tot[LAB], tot[ABS] if reg else tot[ERR]
     Q = tot.get(SQ, 0.0)
@@ -1201,7 +1424,6 @@ def _unlabelled_report(
     settings: SliceSettings,
     notes: list[str],
     n_rows: int,
-    use_cube: bool,
     pred: str,
     pred_numeric: bool,
     roles: Roles,
@@ -1209,14 +1431,9 @@ def _unlabelled_report(
     spec = _prediction_spec(ref, pred, pred_numeric)
     nb = spec.n_bins
     measures = _measures(None, pred, pred_numeric)
-    pb = [bin_index(spec).alias(PBIN)]
+    pb = (bin_index(spec).alias(PBIN), nb)
     table, natives, tot = count_slices(
-        live_src.lf,
-        cands,
-        measures,
-        max_predicates=settings.max_predicates,
-        extra=pb,
-        use_cube=use_cube,
+        live_src.lf, cands, measures, max_predicates=settings.max_predicates, extra=pb
     )
     mnames = [m.meta.output_name() for m in measures]
     live_mat, live_keys, live_meas = _bin_matrix(table, nb, mnames)
@@ -1232,7 +1449,7 @@ def _unlabelled_report(
         rmeas = _measures(None, pred, pred_numeric)
         rc = [c for c in cands if c.in_reference]
         glob = (
-            ref.lazy.select([bin_index(spec).alias(PBIN), *rmeas])
+            ref.lazy.select([pb[0], *rmeas])
             .group_by(PBIN)
             .agg([pl.col(m.meta.output_name()).sum() for m in rmeas])
             .collect(engine="streaming")
