@@ -56,7 +56,7 @@ from mlfail.errors import UsageError
 from mlfail.io import Source, open_source
 from mlfail.performance import Task, TaskSpec, infer_task, is_error
 from mlfail.psi import bh_adjust, critical_psi, psi_p_value, psi_value
-from mlfail.reference import Reference
+from mlfail.reference import Reference, SourceReference
 from mlfail.report.slices_model import SliceGlobal, SliceRecord, SliceReport
 from mlfail.timekeys import utc_naive
 
@@ -782,9 +782,17 @@ def _slice_dict(
 
 
 def _mask(cands: dict[str, Candidate], sl: dict[str, Any]) -> pl.Expr:
+    """The rows of slice ``sl`` (same rows as ``expr == value``; a cohort compares its bin
+    index and a week its week number, not their labels, which are costlier per row)."""
     m = pl.lit(True)
     for k, v in sl.items():
-        e = cands[k].expr
+        c = cands[k]
+        e = c.expr
+        if v is not None and c.kind == "cohort" and c.spec is not None:
+            e, v = bin_index(c.spec), c.spec.labels().index(v)
+        elif v is not None and c.code_expr is not None and c.code_levels is not None:
+            levels = c.levels.to_list() if c.levels is not None else []
+            e, v = c.code_expr, c.code_levels[levels.index(v)]
         m = m & (e.is_null() if v is None else (e == v))
     return m
 
@@ -924,7 +932,17 @@ def find_slices(
             check_roles_exist(
                 roles, [(reference.spec, reference.columns), (live_src.spec, live_src.columns)]
             )
-        ref, _ = load_reference(reference, baseline, roles, progress=progress)
+        if reference is not None and baseline is None:
+            # reference rows: slices bins its cohorts and prediction from them itself, so the
+            # frozen bins of every feature (load_reference, a pass of quantiles) are not needed
+            src = (
+                reference
+                if isinstance(reference, Source)
+                else open_source(reference, role="--reference")
+            )
+            ref = SourceReference(src, [], progress=progress)
+        else:
+            ref, _ = load_reference(reference, baseline, roles, progress=progress)
     else:
         ref = reference
     for flag, col in (
