@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -471,13 +471,13 @@ def _blocks(cards: Sequence[int], states: int) -> list[list[int]]:
     return out
 
 
-def _sums(key: np.ndarray, size: int, weights: Sequence[np.ndarray]) -> np.ndarray:
-    """(size, 1 + W): the rows and the sum of each weight per key value (exact integers)."""
-    out = np.empty((size, 1 + len(weights)))
-    out[:, 0] = np.bincount(key, minlength=size)
-    for i, w in enumerate(weights):
-        out[:, 1 + i] = np.bincount(key, weights=w, minlength=size)
-    return out
+def _sums(
+    key: np.ndarray, size: int, weights: Sequence[np.ndarray], *, rows: bool = True
+) -> np.ndarray:
+    """(size, M): the rows (when ``rows``) and the sum of each weight per key value."""
+    cols = [np.bincount(key, minlength=size)] if rows else []
+    cols += [np.bincount(key, weights=w, minlength=size) for w in weights]
+    return np.stack(cols, axis=-1).astype(float)
 
 
 def _marginal(cube: np.ndarray, keep: Sequence[int], ndim: int) -> np.ndarray:
@@ -486,65 +486,153 @@ def _marginal(cube: np.ndarray, keep: Sequence[int], ndim: int) -> np.ndarray:
     return cube.sum(axis=drop) if drop else cube
 
 
-def _code_of(bcode: np.ndarray, block: Sequence[int], cards: Sequence[int], x: int) -> np.ndarray:
-    """Candidate ``x``'s codes from its block's mixed-radix codes."""
-    p = list(block).index(x)
-    radix = math.prod(cards[y] for y in block[p + 1 :])
-    return (bcode.astype(np.int64) // radix) % cards[x]
+@dataclass
+class _Coded:
+    """One side's rows as small integers (see :func:`count_slices`)."""
 
+    blocks: list[list[int]]  # candidate indices per block
+    cards: list[int]  # number of codes per candidate
+    bcodes: list[np.ndarray]  # each block's mixed-radix code per row
+    state: np.ndarray  # each row's state (0 … S−1)
+    n_states: int
+    weights: dict[str, np.ndarray]  # float measures per row
 
-def _pair_tables(
-    bcodes: Sequence[np.ndarray],
-    blocks: Sequence[Sequence[int]],
-    cards: Sequence[int],
-    state: np.ndarray,
-    n_states: int,
-    weights: Sequence[np.ndarray],
-    pairs: set[tuple[int, int]],
-) -> tuple[dict[int, np.ndarray], dict[tuple[int, int], np.ndarray]]:
-    """Rows and weight sums by (code, state) of every candidate — arrays (k, S, 1 + W) — and
-    by (code a, code b, state) of every pair (a, b) in ``pairs`` — (k_a, k_b, S, 1 + W).
+    def code_of(self, x: int) -> np.ndarray:
+        """Candidate ``x``'s code per row, from its block's code."""
+        b = next(b for b, block in enumerate(self.blocks) if x in block)
+        block = self.blocks[b]
+        radix = math.prod(self.cards[y] for y in block[block.index(x) + 1 :])
+        return (self.bcodes[b].astype(np.int64) // radix) % self.cards[x]
 
-    One ``np.bincount`` per block (its candidates and the pairs inside it) and one per pair of
-    blocks (every pair across them), each marginalised with ``ndarray.sum``."""
-    S, W = n_states, len(weights)
-    shape = [[cards[x] for x in b] for b in blocks]
-    size = [math.prod(s) for s in shape]
-    singles: dict[int, np.ndarray] = {}
-    out: dict[tuple[int, int], np.ndarray] = {}
-    for i, bi in enumerate(blocks):
-        ni = len(bi)
-        ui = bcodes[i].astype(np.int64) * S + state
-        cube = _sums(ui, size[i] * S, weights).reshape([*shape[i], S, 1 + W])
-        for p, x in enumerate(bi):
-            singles[x] = _marginal(cube, [p], ni)
-            for q in range(p + 1, ni):
-                if (x, bi[q]) in pairs:
-                    out[(x, bi[q])] = _marginal(cube, [p, q], ni)
-        for j in range(i + 1, len(blocks)):
-            bj = blocks[j]
-            want = [(x, y) for x in bi for y in bj if (x, y) in pairs]
-            if not want:
+    def tables(
+        self,
+        singles: set[int],
+        pairs: set[tuple[int, int]],
+        weights: Sequence[str],
+        *,
+        states: bool = True,
+    ) -> tuple[dict[int, np.ndarray], dict[tuple[int, int], np.ndarray]]:
+        """Rows (when ``states``: by state) and sums of ``weights`` by code of each candidate
+        in ``singles`` — arrays (k, S, M) — and by (code a, code b) of each pair (a < b) in
+        ``pairs`` — (k_a, k_b, S, M); M = 1 + len(weights) (rows first), or len(weights)
+        with S = 1 when not ``states``.
+
+        One ``np.bincount`` per block (its candidates and the pairs inside it) and one per
+        pair of blocks (every pair across them), marginalised with ``ndarray.sum``."""
+        S = self.n_states if states else 1
+        w = [self.weights[m] for m in weights]
+        M = len(w) + (1 if states else 0)
+        cards, blocks = self.cards, self.blocks
+        shape = [[cards[x] for x in b] for b in blocks]
+        size = [math.prod(s) for s in shape]
+        one: dict[int, np.ndarray] = {}
+        two: dict[tuple[int, int], np.ndarray] = {}
+        key = np.empty(len(self.state), dtype=np.int64)
+        for i, bi in enumerate(blocks):
+            later = [
+                (j, [(x, y) for x in bi for y in blocks[j] if (x, y) in pairs])
+                for j in range(i + 1, len(blocks))
+            ]
+            inside = [
+                (p, q)
+                for p in range(len(bi))
+                for q in range(p + 1, len(bi))
+                if (bi[p], bi[q]) in pairs
+            ]
+            here = [p for p, x in enumerate(bi) if x in singles]
+            if not (here or inside or any(want for _, want in later)):
                 continue
-            if size[i] * S * size[j] > PAIR_CELLS:
-                for x, y in want:
-                    key = _code_of(bcodes[i], bi, cards, x) * cards[y]
-                    key += _code_of(bcodes[j], bj, cards, y)
-                    key = key * S + state
-                    t = _sums(key, cards[x] * cards[y] * S, weights)
-                    out[(x, y)] = t.reshape(cards[x], cards[y], S, 1 + W)
+            ui = self.bcodes[i].astype(np.int64)
+            if states:
+                ui *= S
+                ui += self.state
+            if here or inside:
+                cube = _sums(ui, size[i] * S, w, rows=states).reshape([*shape[i], S, M])
+                for p in here:
+                    one[bi[p]] = _marginal(cube, [p], len(bi))
+                for p, q in inside:
+                    two[(bi[p], bi[q])] = _marginal(cube, [p, q], len(bi))
+            for j, want in later:
+                if not want:
+                    continue
+                bj = blocks[j]
+                if size[i] * S * size[j] > PAIR_CELLS:  # one pair at a time
+                    for x, y in want:
+                        k = self.code_of(x) * cards[y] + self.code_of(y)
+                        if states:
+                            k = k * S + self.state
+                        t = _sums(k, cards[x] * cards[y] * S, w, rows=states)
+                        two[(x, y)] = t.reshape(cards[x], cards[y], S, M)
+                    continue
+                np.multiply(ui, size[j], out=key)
+                np.add(key, self.bcodes[j], out=key)
+                cube = _sums(key, size[i] * S * size[j], w, rows=states)
+                cube = cube.reshape([*shape[i], S, *shape[j], M])
+                for p, x in enumerate(bi):
+                    if not any(a == x for a, _ in want):
+                        continue
+                    part = _marginal(cube, [p], len(bi))  # (k_x, S, block j…, M)
+                    part = np.moveaxis(part, 1, -2)  # (k_x, block j…, S, M)
+                    for q, y in enumerate(bj):
+                        if (x, y) in pairs:
+                            two[(x, y)] = _marginal(part, [0, 1 + q], 1 + len(bj))
+        return one, two
+
+
+@dataclass
+class SliceCounts:
+    """What :func:`count_slices` returns: the long slice table, each candidate's key strings
+    → native values, the totals, and the *late* measures summed on request."""
+
+    table: pl.DataFrame
+    natives: dict[str, dict[str, Any]]
+    totals: dict[str, float]
+    late: tuple[str, ...] = ()
+    _coded: _Coded | None = None
+    _index: dict[str, int] = field(default_factory=dict)
+    _codes: list[dict[str, int]] = field(default_factory=list)
+
+    def late_sums(self, keys: Sequence[tuple[Any, ...] | None]) -> dict[str, np.ndarray]:
+        """The late measures of each slice ``(a_col, a_val, b_col, b_val)`` — the totals for
+        ``()`` (the whole side), 0 for None or a slice that has no rows."""
+        out = {m: np.zeros(len(keys)) for m in self.late}
+        if not self.late or self._coded is None:
+            return out
+        want: dict[tuple[int, int] | int, list[tuple[int, int, int]]] = {}
+        for r, k in enumerate(keys):
+            if k is None:
                 continue
-            key = ui * size[j]
-            key += bcodes[j]
-            cube = _sums(key, size[i] * S * size[j], weights)
-            cube = cube.reshape([*shape[i], S, *shape[j], 1 + W])
-            for p, x in enumerate(bi):
-                part = _marginal(cube, [p], ni)  # (k_x, S, block j…, 1 + W)
-                part = np.moveaxis(part, 1, -2)  # (k_x, block j…, S, 1 + W)
-                for q, y in enumerate(bj):
-                    if (x, y) in pairs:
-                        out[(x, y)] = _marginal(part, [0, 1 + q], 1 + len(bj))
-    return singles, out
+            if len(k) == 0:
+                for m in self.late:
+                    out[m][r] = self.totals.get(m, 0.0)
+                continue
+            a, av, b, bv = k
+            ia, ca = (
+                self._index.get(a),
+                self._codes[self._index[a]].get(av) if a in self._index else None,
+            )
+            if ia is None or ca is None:
+                continue
+            if b == NO_KEY:
+                want.setdefault(ia, []).append((r, ca, -1))
+                continue
+            ib = self._index.get(b)
+            cb = self._codes[ib].get(bv) if ib is not None else None
+            if ib is None or cb is None:
+                continue
+            if ia > ib:
+                ia, ib, ca, cb = ib, ia, cb, ca
+            want.setdefault((ia, ib), []).append((r, ca, cb))
+        singles = {x for x in want if isinstance(x, int)}
+        pairs = {x for x in want if isinstance(x, tuple)}
+        one, two = self._coded.tables(singles, pairs, self.late, states=False)
+        for x, rows in want.items():
+            t = one[x] if isinstance(x, int) else two[x]
+            for r, ca, cb in rows:
+                v = t[ca] if cb < 0 else t[ca, cb]  # (S = 1, M)
+                for j, m in enumerate(self.late):
+                    out[m][r] = float(v[0, j])
+        return out
 
 
 def count_slices(
@@ -554,27 +642,29 @@ def count_slices(
     *,
     max_predicates: int,
     extra: tuple[pl.Expr, int] | None = None,
-) -> tuple[pl.DataFrame, dict[str, dict[str, Any]], dict[str, float]]:
-    """(long slice table, key-string → native value per candidate, totals) for ``lf``.
-
-    The table has ``a_col, a_val, b_col, b_val`` (b_col = b_val = "" for one predicate), the
-    ``extra`` key (its name; values 0 … n−1) when given, and the sums of ``measures``: one
-    row per slice (and extra value) that has rows; single keys first, then the pairs of
-    :func:`pair_list`. Slices of a key value the live data does not have are left out.
+    late: Sequence[str] = (),
+) -> SliceCounts:
+    """Every 1- and 2-predicate slice of ``lf`` summed: a long table with ``a_col, a_val,
+    b_col, b_val`` (b_col = b_val = "" for one predicate), the ``extra`` key (its name;
+    values 0 … n−1) when given, and the sums of ``measures`` except ``late`` ones (those only
+    on request, :meth:`SliceCounts.late_sums`): one row per slice (and extra value) that has
+    rows; single keys first, then the pairs of :func:`pair_list`. Slices of a key value the
+    live data does not have (a reference's own values) are left out.
 
     One streaming pass reads each row as small integers: each candidate's code
     (:func:`key_code`), consecutive candidates packed into a mixed-radix *block* code, and a
     *state* that folds the 0/1 measures (labelled, error, has a score) and the extra key;
-    the float measures are kept as they are. Every 1- and 2-predicate sum then comes from one
-    ``np.bincount`` per block and per pair of blocks over that narrow in-memory frame
-    (:func:`_pair_tables`) — not one pass per pair of candidates, and not a ``group_by``
-    over all keys at once, which has about one group per row once there are many keys."""
+    float measures are kept as they are. Every sum then comes from one ``np.bincount`` per
+    block and per pair of blocks over that narrow in-memory frame (:meth:`_Coded.tables`) —
+    not one pass per pair of candidates, and not a ``group_by`` over all keys at once, which
+    has about one group per row once there are many keys."""
     names = [c.name for c in cands]
     schema = lf.collect_schema()
     mnames = [m.meta.output_name() for m in measures]
     mexpr = dict(zip(mnames, measures, strict=True))
     counted = [m for m in mnames if m in COUNTED]
     summed = [m for m in mnames if m not in COUNTED and m != ROWS]
+    now = [m for m in summed if m not in late]
     bits = len(counted)
     extra_name = extra[0].meta.output_name() if extra is not None else ""
 
@@ -598,7 +688,8 @@ def count_slices(
         e = coded[block[0]][0]
         for x in block[1:]:
             e = e * cards[x] + coded[x][0]
-        bexprs.append(e.alias(f"__b{i}"))
+        small = math.prod(cards[x] for x in block) <= 1 << 16
+        bexprs.append(e.cast(pl.UInt16 if small else pl.UInt32).alias(f"__b{i}"))
     frame = lf.select(
         [
             *bexprs,
@@ -608,15 +699,20 @@ def count_slices(
     ).collect(engine="streaming")
     lut = np.zeros(int(states[-1]) + 1, dtype=np.int64)
     lut[states] = np.arange(S)
-    st = lut[frame["__state"].to_numpy()]
-    weights = [frame[m].to_numpy() for m in summed]
-    bcodes = [frame[f"__b{i}"].to_numpy() for i in range(len(blocks))]
+    rows = _Coded(
+        blocks=blocks,
+        cards=cards,
+        bcodes=[frame[f"__b{i}"].to_numpy() for i in range(len(blocks))],
+        state=lut[frame["__state"].to_numpy()],
+        n_states=S,
+        weights={m: frame[m].to_numpy() for m in summed},
+    )
     del frame
 
     named = pair_list(cands, names) if max_predicates >= 2 else []
     index = {n: i for i, n in enumerate(names)}
     pairs = [(index[a], index[b]) for a, b in named]
-    singles, pair_sums = _pair_tables(bcodes, blocks, cards, st, S, weights, set(pairs))
+    singles, pair_sums = rows.tables(set(range(len(cands))), set(pairs), now)
 
     # decode the states: G (S × E) sums them by extra value, ind (S × bits) their 0/1 measures
     ext = states >> bits
@@ -634,17 +730,17 @@ def count_slices(
         n_levels.append(len(lv))
         vocab += lv.cast(pl.String).fill_null(NULL_KEY).to_list()
     cols: dict[str, list[np.ndarray]] = {
-        k: [] for k in ("a_col", "a_val", "b_col", "b_val", "_e", ROWS, *counted, *summed)
+        k: [] for k in ("a_col", "a_val", "b_col", "b_val", "_e", ROWS, *counted, *now)
     }
 
     def emit(a: int, b: int | None, t: np.ndarray) -> None:
         grid = t.shape[:-2]
         cells = t.reshape(-1, S, t.shape[-1])
-        per = {ROWS: cells[:, :, 0] @ G}
+        per = {ROWS: np.einsum("cs,se->ce", cells[:, :, 0], G)}
         for j, m in enumerate(counted):
-            per[m] = cells[:, :, 0] @ (G * ind[:, j : j + 1])
-        for j, m in enumerate(summed):
-            per[m] = cells[:, :, 1 + j] @ G
+            per[m] = np.einsum("cs,se->ce", cells[:, :, 0], G * ind[:, j : j + 1])
+        for j, m in enumerate(now):
+            per[m] = np.einsum("cs,se->ce", cells[:, :, 1 + j], G)
         cell, e = np.nonzero(per[ROWS] > 0)
         code = np.unravel_index(cell, grid)
         ok = code[0] < n_levels[a]
@@ -668,21 +764,21 @@ def count_slices(
 
     words = pl.Series(vocab, dtype=pl.String)
     data: dict[str, pl.Series] = {
-        k: words.gather(np.concatenate(cols[k])).alias(k)
-        for k in ("a_col", "a_val", "b_col", "b_val")
+        k: words.gather(np.concatenate(cols[k])).alias(k) for k in KEY_COLS
     }
     if extra is not None:
         data[extra_name] = pl.Series(extra_name, np.concatenate(cols["_e"]), dtype=pl.UInt32)
     for m in (ROWS, *counted):
         data[m] = pl.Series(m, np.rint(np.concatenate(cols[m])).astype(np.int64), dtype=pl.Int64)
-    for m in summed:
+    for m in now:
         data[m] = pl.Series(m, np.concatenate(cols[m]), dtype=pl.Float64)
-    table = pl.DataFrame(data).select(*KEY_COLS, *([extra_name] if extra else []), *mnames)
+    keep = [m for m in mnames if m not in late]
+    table = pl.DataFrame(data).select(*KEY_COLS, *([extra_name] if extra else []), *keep)
 
-    n_by_state = np.bincount(st, minlength=S).astype(float)
+    n_by_state = np.bincount(rows.state, minlength=S).astype(float)
     totals = {ROWS: float(n_by_state.sum())}
     totals.update({m: float(n_by_state @ ind[:, j]) for j, m in enumerate(counted)})
-    totals.update({m: float(w.sum()) for m, w in zip(summed, weights, strict=True)})
+    totals.update({m: float(w.sum()) for m, w in rows.weights.items()})
     natives = {
         c.name: dict(
             zip(vocab[offset[i] : offset[i] + n_levels[i]], c.levels.to_list(), strict=True)
@@ -690,7 +786,21 @@ def count_slices(
         for i, c in enumerate(cands)
         if c.levels is not None
     }
-    return table, natives, totals
+    codes = [
+        {s: j for j, s in enumerate(vocab[offset[i] : offset[i] + n_levels[i]])}
+        for i in range(len(cands))
+    ]
+    if not late:
+        rows = None  # type: ignore[assignment]
+    return SliceCounts(
+        table=table,
+        natives=natives,
+        totals=totals,
+        late=tuple(m for m in late if m in summed),
+        _coded=rows,
+        _index=index,
+        _codes=codes,
+    )
 
 
 # --------------------------------------------------------------------------- statistics
@@ -1015,15 +1125,19 @@ def _labelled_report(
 ) -> SliceReport:
     reg = tspec.task == "regression"
     measures = _measures(tspec, pred, pred_numeric)
-    table, natives, tot = count_slices(
-        live_src.lf, cands, measures, max_predicates=settings.max_predicates
+    # score sums only serve the listed slices' mean score: summed for those at the end
+    counts = count_slices(
+        live_src.lf, cands, measures, max_predicates=settings.max_predicates, late=(SSUM,)
     )
+    table, natives, tot = counts.table, counts.natives, counts.totals
     N, E = tot[LAB], tot[ABS] if reg else tot[ERR]
     Q = tot.get(SQ, 0.0)
     gbar = E / N  # global live error rate (or MAE)
 
     # ---- the reference side: the same slices, when the reference has labels
-    ref_table, ref_tot, ref_note = _reference_perf(ref, tspec, cands, settings, reg, pred_numeric)
+    ref_table, ref_tot, ref_note, ref_counts = _reference_perf(
+        ref, tspec, cands, settings, reg, pred_numeric
+    )
     if ref_note:
         notes.append(ref_note)
     ref_cols = [LAB, ABS, SQ, SSUM, SN] if reg else [LAB, ERR, SSUM, SN]
@@ -1132,8 +1246,12 @@ def _labelled_report(
             return None
         return float(x) if reg else float(1 - x)
 
-    s_sum, s_n = _col(t, SSUM), _col(t, SN)
-    rs_sum, rs_n = _col(t, f"r{SSUM}"), _col(t, f"r{SN}")
+    s_n, rs_n = _col(t, SN), _col(t, f"r{SN}")
+    s_sum = counts.late_sums([keys[i] for i in order]).get(SSUM, np.zeros(len(order)))
+    if ref_counts is not None:  # the reference's own rows: score sums of the matched slices
+        rs_sum = ref_counts.late_sums([ref_match[i] for i in order]).get(SSUM)
+    else:
+        rs_sum = _col(t, f"r{SSUM}")[order] if order else np.zeros(0)
     records: list[SliceRecord] = []
     for k, i in enumerate(order):
         rec = SliceRecord(
@@ -1159,8 +1277,10 @@ def _labelled_report(
             excess_errors=float(excess[i]),
             degraded=bool(degraded[i]),
             auc=aucs[k + 1],
-            mean_score=float(s_sum[i] / s_n[i]) if s_n[i] > 0 else None,
-            reference_mean_score=float(rs_sum[i] / rs_n[i]) if rs_n[i] > 0 else None,
+            mean_score=float(s_sum[k] / s_n[i]) if s_n[i] > 0 else None,
+            reference_mean_score=(
+                float(rs_sum[k] / rs_n[i]) if rs_sum is not None and rs_n[i] > 0 else None
+            ),
             explained_by=_slice_dict(natives, *keys[explained[i]]) if i in explained else None,
         )
         records.append(rec)
@@ -1243,9 +1363,10 @@ def _reference_perf(
     settings: SliceSettings,
     reg: bool,
     pred_numeric: bool,
-) -> tuple[pl.DataFrame | None, dict[str, float] | None, str | None]:
-    """The reference's long slice table and totals (same measures as the live side), or
-    (None, None, why) when the reference has no labels."""
+) -> tuple[pl.DataFrame | None, dict[str, float] | None, str | None, SliceCounts | None]:
+    """The reference's long slice table and totals (same measures as the live side; score
+    sums late, from the counts returned last), or (None, None, why, None) when the reference
+    has no labels."""
     err = ABS if reg else ERR
     if ref.lazy is not None:
         if tspec.label not in ref.columns or tspec.prediction not in ref.columns:
@@ -1253,21 +1374,27 @@ def _reference_perf(
                 None,
                 None,
                 "the reference has no labels: each slice is judged against the live complement",
+                None,
             )
         measures = _measures(tspec, tspec.prediction, pred_numeric)
         rc = [c for c in cands if c.in_reference]
         if rc:
-            table, _, tot = count_slices(
-                ref.lazy, rc, measures, max_predicates=settings.max_predicates
+            got = count_slices(
+                ref.lazy, rc, measures, max_predicates=settings.max_predicates, late=(SSUM,)
             )
-            return table, tot, None
+            return got.table, got.totals, None, got
         row = ref.lazy.select(measures).sum().collect(engine="streaming").row(0, named=True)
-        return None, {k: float(v or 0) for k, v in row.items()}, None
+        return None, {k: float(v or 0) for k, v in row.items()}, None, None
     # a saved baseline: performance by single segment column, when it kept one
     perf = getattr(ref, "performance", None)
     g = perf([]) if perf is not None else None
     if g is None or g.height == 0:
-        return None, None, "the baseline holds no labelled performance: slices use the complement"
+        return (
+            None,
+            None,
+            "the baseline holds no labelled performance: slices use the complement",
+            None,
+        )
     err_col = "abs_error_sum" if reg else "errors"
 
     def sums(df: pl.DataFrame) -> list[pl.Expr]:
@@ -1307,7 +1434,7 @@ def _reference_perf(
             )
         )
     table_out = pl.concat(parts) if parts else None
-    return table_out, {k: float(v or 0) for k, v in tot.items()}, None
+    return table_out, {k: float(v or 0) for k, v in tot.items()}, None, None
 
 
 def _beats_parents(t: pl.DataFrame, reg: bool, alpha: float) -> np.ndarray:
@@ -1450,10 +1577,12 @@ def _unlabelled_report(
     nb = spec.n_bins
     measures = _measures(None, pred, pred_numeric)
     pb = (bin_index(spec).alias(PBIN), nb)
-    table, natives, tot = count_slices(
-        live_src.lf, cands, measures, max_predicates=settings.max_predicates, extra=pb
+    # score sums only serve the listed slices' mean score: summed for those at the end
+    counts = count_slices(
+        live_src.lf, cands, measures, max_predicates=settings.max_predicates, extra=pb, late=(SSUM,)
     )
-    mnames = [m.meta.output_name() for m in measures]
+    table, natives, tot = counts.table, counts.natives, counts.totals
+    mnames = [n for m in measures if (n := m.meta.output_name()) in table.columns]
     live_mat, live_keys, live_meas = _bin_matrix(table, nb, mnames)
 
     # reference: global counts, and per slice where the reference has the columns
@@ -1462,6 +1591,7 @@ def _unlabelled_report(
     ref_names = {c.name for c in cands if c.in_reference} if ref.lazy is not None else set()
     ref_mat = np.zeros((0, nb))
     ref_meas: dict[str, np.ndarray] = {}
+    ref_counts: SliceCounts | None = None
     ref_mean: float | None = None
     if ref.lazy is not None:
         rmeas = _measures(None, pred, pred_numeric)
@@ -1476,10 +1606,13 @@ def _unlabelled_report(
         if SN in glob.columns and glob[SN].sum():
             ref_mean = float(glob[SSUM].sum()) / float(glob[SN].sum())
         if rc:
-            rt, _, _ = count_slices(
-                ref.lazy, rc, rmeas, max_predicates=settings.max_predicates, extra=pb
+            ref_counts = count_slices(
+                ref.lazy, rc, rmeas, max_predicates=settings.max_predicates, extra=pb, late=(SSUM,)
             )
-            ref_mat, ref_keys, ref_meas = _bin_matrix(rt, nb, [m.meta.output_name() for m in rmeas])
+            rt = ref_counts.table
+            ref_mat, ref_keys, ref_meas = _bin_matrix(
+                rt, nb, [n for m in rmeas if (n := m.meta.output_name()) in rt.columns]
+            )
     else:
         t0 = ref.table(())
         if t0 is not None:
@@ -1504,7 +1637,6 @@ def _unlabelled_report(
     pval = np.ones(m)
     crit = np.full(m, np.nan)
     ref_n = np.zeros(m)
-    ref_mean_s = np.full(m, np.nan)
     scope_slice = np.zeros(m, dtype=bool)
     match = match_reference(live_keys, ref_keys, ref_mat.sum(axis=1), ref_names)
     for i, j in enumerate(match):
@@ -1512,12 +1644,8 @@ def _unlabelled_report(
         if j is not None and rvec is not None:
             scope_slice[i] = True
             ref_n[i] = rvec.sum()
-            if ref_meas.get(SN) is not None and ref_meas[SN][j] > 0:
-                ref_mean_s[i] = ref_meas[SSUM][j] / ref_meas[SN][j]
         else:
             rvec = ref_global
-            if ref_mean is not None:
-                ref_mean_s[i] = ref_mean
         lv = live_mat[i]
         if lv.sum() == 0:
             continue
@@ -1550,14 +1678,25 @@ def _unlabelled_report(
     )
     if settings.top:
         order = order[: settings.top]
-    s_sum, s_n = live_meas.get(SSUM), live_meas.get(SN)
+    # mean scores of the listed slices (score sums were left for these: late)
+    s_n = live_meas.get(SN)
+    s_sum = counts.late_sums([live_keys[i] for i in order]).get(SSUM)
+    r_sn = ref_meas.get(SN)
+    own = [ref_keys[j] if (j := match[i]) is not None else None for i in order]
+    r_sum = ref_counts.late_sums(own).get(SSUM) if ref_counts is not None else None
     records = []
-    for i in order:
+    for r, i in enumerate(order):
         a, av, b, bv = live_keys[i]
         mean = (
-            float(s_sum[i] / s_n[i]) if s_sum is not None and s_n is not None and s_n[i] else None
+            float(s_sum[r] / s_n[i]) if s_sum is not None and s_n is not None and s_n[i] else None
         )
-        rmean = float(ref_mean_s[i]) if np.isfinite(ref_mean_s[i]) else None
+        j = match[i]
+        if j is None:
+            rmean = ref_mean
+        elif r_sum is not None and r_sn is not None and r_sn[j] > 0:
+            rmean = float(r_sum[r] / r_sn[j])
+        else:
+            rmean = None
         records.append(
             SliceRecord(
                 slice=_slice_dict(natives, a, av, b, bv),

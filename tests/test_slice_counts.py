@@ -20,6 +20,7 @@ from mlfail.slices import (
     NULL_KEY,
     PBIN,
     ROWS,
+    SSUM,
     SliceSettings,
     bin_index,
     choose_candidates,
@@ -153,13 +154,23 @@ def test_count_slices_equals_a_group_by_per_slice(
     task = infer_task(data["schema"], "y", "score")
     measures = sl._measures(task, "score", True)
     lf = data[side]
-    got, natives, tot = count_slices(lf, cands, measures, max_predicates=2)
+    counts = count_slices(lf, cands, measures, max_predicates=2)
+    got, natives, tot = counts.table, counts.natives, counts.totals
     keep = {
         c.name: set(c.levels.cast(pl.String).fill_null(NULL_KEY).to_list())  # type: ignore[union-attr]
         for c in cands
     }
     want = by_group_by(lf, cands, measures, None, keep)
     assert_same(got, want)
+    # the score sums on request only: the same numbers
+    late = count_slices(lf, cands, measures, max_predicates=2, late=(SSUM,))
+    assert late.table.columns == [c for c in got.columns if c != SSUM]
+    assert_same(late.table, want.drop(SSUM))
+    keys: list[tuple[Any, ...] | None] = [*want.select(KEY_COLS).rows(), (), None]
+    keys.append(("geo", "nowhere", NO_KEY, NO_KEY))
+    sums = late.late_sums(keys)[SSUM]
+    np.testing.assert_allclose(sums[:-3], want[SSUM].to_numpy(), rtol=1e-12)
+    assert list(sums[-3:]) == [pytest.approx(tot[SSUM], rel=1e-12), 0.0, 0.0]
     # a value only the reference has is left out; a column stored as text still matches
     assert "FR" not in got["a_val"].to_list()
     assert got.filter((pl.col("a_col") == "hour") & (pl.col("b_col") == NO_KEY)).height == 6
@@ -176,9 +187,10 @@ def test_count_slices_with_an_extra_key_and_one_predicate(data: dict[str, Any]) 
     extra = bin_index(spec).alias(PBIN)
     cands = data["cands"]
     for preds in (1, 2):
-        got, _, tot = count_slices(
+        counts = count_slices(
             data["live"], cands, measures, max_predicates=preds, extra=(extra, spec.n_bins)
         )
+        got, tot = counts.table, counts.totals
         keep = {
             c.name: set(c.levels.cast(pl.String).fill_null(NULL_KEY).to_list())  # type: ignore[union-attr]
             for c in cands
