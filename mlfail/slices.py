@@ -8,11 +8,14 @@ Candidates
     bins of design §2 with B = 5). ``--segment`` names the columns instead.
 
 Counting
-    one pass builds the *cube*: a ``group_by`` over every candidate key at once with additive
-    measures (rows, labelled rows, errors, absolute and squared errors, score sums; without
-    labels, the prediction bin as one more key). Every 1- and 2-predicate slice is a sum over
-    the cube (one ``group_by`` per pair of candidates, in Polars). Above ``cube_max_rows`` live
-    rows the pairs are summed from the source directly instead (same numbers, more passes).
+    one streaming pass reads each row as small integers: every candidate key as a code (the
+    index of its value among the live data's values; cohorts: the bin), consecutive keys packed
+    into mixed-radix *block* codes, and a *state* code folding the row's 0/1 measures (labelled,
+    error, has a score) and, without labels, its prediction bin; float measures (absolute and
+    squared errors, score sums) are kept as they are. Every 1- and 2-predicate slice is then
+    summed exactly by one ``np.bincount`` per block and per pair of blocks over that narrow
+    in-memory frame, marginalised to each pair of keys (:func:`count_slices`). The reference is
+    counted the same way with the live codes (a value only the reference has is never compared).
 
 Statistics (with labels)
     error rate e/n (classification: the prediction thresholded, or the class as is) or MAE
@@ -40,7 +43,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -53,7 +56,7 @@ from mlfail.errors import UsageError
 from mlfail.io import Source, open_source
 from mlfail.performance import Task, TaskSpec, infer_task, is_error
 from mlfail.psi import bh_adjust, critical_psi, psi_p_value, psi_value
-from mlfail.reference import Reference
+from mlfail.reference import Reference, SourceReference
 from mlfail.report.slices_model import SliceGlobal, SliceRecord, SliceReport
 from mlfail.timekeys import utc_naive
 
@@ -86,7 +89,6 @@ class SliceSettings:
     cohort_bins: int = 5
     fail_on_delta: float | None = None  # None: 0.05 (accuracy) / 0.20 relative (MAE)
     psi_threshold: float = 0.25
-    cube_max_rows: int = 5_000_000
     auc_slices: int = 50  # AUC for this many listed slices (one mask column each)
 
     def __post_init__(self) -> None:
@@ -122,6 +124,11 @@ class Candidate:
     in_reference: bool
     values: int  # distinct key values in the live data (cohorts: bins)
     spec: BinSpec | None = None
+    # the key values of the live data in code order (see :func:`key_code`); a null last
+    levels: pl.Series | None = None
+    # when the codes come from another expression than ``expr`` (week: the week's index)
+    code_expr: pl.Expr | None = None
+    code_levels: pl.Series | None = None
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "values": self.values}
@@ -179,6 +186,11 @@ def _is_temporal(dtype: pl.DataType) -> bool:
     return dtype.is_temporal()
 
 
+def _week_index(day: pl.Expr) -> pl.Expr:
+    """The ISO week of a date as a number (weeks since the Monday 1969-12-29)."""
+    return (day.cast(pl.Int32) + 3) // 7
+
+
 def choose_candidates(
     live: Source,
     ref: Reference,
@@ -219,24 +231,32 @@ def choose_candidates(
         else:
             notes.append(f"{c}: type {dt_} cannot be a slice key")
 
-    probe = [c for c in cat_cols] + [c for c in num_cols if schema[c].is_integer()]
-    exprs = [pl.len().alias("__n")] + [
-        pl.col(c).n_unique().alias(f"u{i}") for i, c in enumerate(probe)
-    ]
+    # One pass: the row count, every distinct value of the categorical columns with its count
+    # (their key values and top values), distinct counts of the integers and the time cohorts.
+    ints = [c for c in num_cols if schema[c].is_integer()]
+    exprs = [pl.len().alias("__n")]
+    exprs += [pl.col(c).value_counts(name="__count").implode().alias(c) for c in cat_cols]
+    exprs += [pl.col(c).n_unique().alias(c) for c in ints]
     time_ok = ts is not None and _is_temporal(schema[ts])
     if time_ok:
-        t = utc_naive(str(ts), schema[str(ts)])
+        day = utc_naive(str(ts), schema[str(ts)]).dt.date()
         exprs += [
-            t.dt.date().n_unique().alias("__days"),
-            t.dt.strftime("%G-W%V").n_unique().alias("__weeks"),
+            day.unique().implode().alias("__days"),
+            _week_index(day).unique().implode().alias("__weeks"),
         ]
-    row = live.lf.select(exprs).collect(engine="streaming").row(0, named=True)
-    n_rows = int(row["__n"])
-    distinct = {c: int(row[f"u{i}"]) for i, c in enumerate(probe)}
-    for c in list(num_cols):
-        if schema[c].is_integer() and distinct[c] <= settings.max_values:
-            num_cols.remove(c)
-            cat_cols.append(c)
+    probed = live.lf.select(exprs).collect(engine="streaming")
+    n_rows = int(probed["__n"][0])
+    counts = {c: probed[c][0].struct.unnest() for c in cat_cols}
+    distinct = {c: v.height for c, v in counts.items()}
+    distinct.update({c: int(probed[c][0]) for c in ints})
+    small = [c for c in ints if distinct[c] <= settings.max_values]
+    if small:  # integer columns with few values are categories: their values
+        got = live.lf.select([pl.col(c).unique().implode() for c in small])
+        for c, v in got.collect(engine="streaming").to_dict().items():
+            counts[c] = pl.DataFrame({c: v[0]})
+    for c in small:
+        num_cols.remove(c)
+        cat_cols.append(c)
 
     cands: list[Candidate] = []
     ref_cols = set(ref.columns)
@@ -248,36 +268,54 @@ def choose_candidates(
             notes.append(f"{c}: a single value in the live data")
             continue
         if n_u <= settings.max_values:
-            cands.append(Candidate(c, "column", pl.col(c).alias(c), c in ref_cols, n_u))
+            levels = counts[c][c].sort(nulls_last=True)
+            cands.append(
+                Candidate(c, "column", pl.col(c).alias(c), c in ref_cols, n_u, levels=levels)
+            )
             continue
         if n_u > 0.5 * n_rows and c not in segments:
             notes.append(f"{c}: identifier-like ({n_u:,} distinct values), not a slice key")
             continue
         top = (
-            live.lf.group_by(c)
-            .len()
+            counts[c]
             .drop_nulls(c)
-            .sort(["len", c], descending=[True, False])
-            .head(settings.top_values)
-            .collect(engine="streaming")[c]
-            .to_list()
+            .sort(["__count", c], descending=[True, False])
+            .head(settings.top_values)[c]
         )
         col = pl.col(c)
         expr = (
             pl.when(col.is_null())
             .then(pl.lit(None, dtype=pl.String))
-            .when(col.is_in(top))
+            .when(col.is_in(top.to_list()))
             .then(col.cast(pl.String))
             .otherwise(pl.lit(OTHER))
             .alias(c)
         )
+        levels = pl.concat([top.cast(pl.String), pl.Series([OTHER, None], dtype=pl.String)])
         notes.append(f"{c}: {n_u} distinct values; the top {len(top)} and {OTHER}")
-        cands.append(Candidate(c, "top", expr, c in ref_cols, len(top) + 1))
+        cands.append(
+            Candidate(
+                c,
+                "top",
+                expr,
+                c in ref_cols,
+                len(top) + 1,
+                levels=levels.unique(maintain_order=True),
+            )
+        )
 
     cohort_specs = _cohort_specs([c for c in cols if c in num_cols], ref, settings, notes)
     for spec in cohort_specs:
         cands.append(
-            Candidate(spec.feature, "cohort", cohort_expr(spec), True, spec.n_bins - 1, spec=spec)
+            Candidate(
+                spec.feature,
+                "cohort",
+                cohort_expr(spec),
+                True,
+                spec.n_bins - 1,
+                spec=spec,
+                levels=pl.Series(spec.feature, spec.labels(), dtype=pl.String),
+            )
         )
 
     if ts:
@@ -286,12 +324,23 @@ def choose_candidates(
                 f"--timestamp {ts}: column has type {schema[ts]} in --live {live.spec}; "
                 "it must be a date or datetime"
             )
-        t = utc_naive(ts, schema[ts])
-        days, weeks = int(row["__days"]), int(row["__weeks"])
-        cands.append(Candidate(f"day({ts})", "day", t.dt.date().alias(f"day({ts})"), False, days))
+        day = utc_naive(ts, schema[ts]).dt.date()
+        days = probed["__days"][0].sort(nulls_last=True)
+        weeks = probed["__weeks"][0].sort(nulls_last=True)
+        labels = (weeks * 7 - 3).cast(pl.Date).dt.strftime("%G-W%V")
+        cands.append(
+            Candidate(f"day({ts})", "day", day.alias(f"day({ts})"), False, len(days), levels=days)
+        )
         cands.append(
             Candidate(
-                f"week({ts})", "week", t.dt.strftime("%G-W%V").alias(f"week({ts})"), False, weeks
+                f"week({ts})",
+                "week",
+                day.dt.strftime("%G-W%V").alias(f"week({ts})"),
+                False,
+                len(weeks),
+                levels=labels,
+                code_expr=_week_index(day),
+                code_levels=weeks,
             )
         )
     if not cands:
@@ -365,10 +414,6 @@ def _measures(task: TaskSpec | None, prediction: str, pred_numeric: bool) -> lis
     return out
 
 
-def _key_str(name: str) -> pl.Expr:
-    return pl.col(name).cast(pl.String).fill_null(NULL_KEY)
-
-
 def pair_list(cands: Sequence[Candidate], names: Sequence[str]) -> list[tuple[str, str]]:
     """Candidate pairs for 2-predicate slices (day × week is nested, never paired)."""
     kinds = {c.name: c.kind for c in cands}
@@ -381,50 +426,213 @@ def pair_list(cands: Sequence[Candidate], names: Sequence[str]) -> list[tuple[st
     return out
 
 
-def slice_sums(
-    frame: pl.LazyFrame,
-    names: Sequence[str],
-    pairs: Sequence[tuple[str, str]],
-    measures: Sequence[str],
-    extra: Sequence[str] = (),
-    *,
-    streaming: bool = False,
-) -> pl.DataFrame:
-    """Long table ``a_col, a_val, b_col, b_val, extra…, measures…`` of every 1-predicate slice
-    (b_col = "") and every 2-predicate slice of ``pairs``, summed from ``frame`` (the cube or
-    the prepared source) with one ``group_by`` per key set."""
-    aggs = [pl.col(m).sum() for m in measures]
-    parts: list[pl.LazyFrame] = []
-    for a in names:
-        parts.append(
-            frame.group_by([a, *extra])
-            .agg(aggs)
-            .select(
-                pl.lit(a).alias("a_col"),
-                _key_str(a).alias("a_val"),
-                pl.lit(NO_KEY).alias("b_col"),
-                pl.lit(NO_KEY).alias("b_val"),
-                *extra,
-                *measures,
+COUNTED = (LAB, ERR, SN)  # 0/1 per row: folded into the row's state (ROWS counts the rows)
+BLOCK_CELLS = 1 << 18  # cells of one block × block table: np.bincount stays in the CPU cache
+PAIR_CELLS = 1 << 22  # a block pair beyond this is summed pair by pair
+
+
+def key_code(c: Candidate, schema: pl.Schema) -> tuple[pl.Expr, int]:
+    """Each row's code for candidate ``c`` (UInt32) and the number of codes: the index of the
+    row's key value in ``c.levels`` (the live data's values; cohorts: the bin), or
+    ``len(c.levels)`` for a value the live data does not have (a reference's own values:
+    slices the live data does not have are never compared)."""
+    if c.kind == "cohort" and c.spec is not None:
+        return bin_index(c.spec), c.spec.n_bins
+    if c.levels is None:
+        raise ValueError(f"candidate {c.name} has no levels")
+    e = c.code_expr if c.code_expr is not None else c.expr
+    lv = c.code_levels if c.code_levels is not None else c.levels
+    if c.kind == "column" and c.name in schema and schema[c.name] != lv.dtype:
+        # this side stores the column with another type: match by the value's text
+        e, lv = e.cast(pl.String), lv.cast(pl.String)
+    n = len(lv)
+    nulls = lv.is_null()
+    null_code = int(nulls.arg_max() or 0) if nulls.any() else n
+    codes = pl.Series(np.flatnonzero(~nulls.to_numpy()), dtype=pl.UInt32)
+    known = e.replace_strict(
+        lv.filter(~nulls), codes, default=pl.lit(n, dtype=pl.UInt32), return_dtype=pl.UInt32
+    )
+    return pl.when(e.is_null()).then(pl.lit(null_code, dtype=pl.UInt32)).otherwise(known), n + 1
+
+
+def _blocks(cards: Sequence[int], states: int) -> list[list[int]]:
+    """Consecutive candidates packed into blocks: the product of their numbers of codes (the
+    block's codes) at most √(BLOCK_CELLS / states), so a block × block table is ≲ BLOCK_CELLS."""
+    most = max(2, math.isqrt(BLOCK_CELLS // max(states, 1)))
+    out: list[list[int]] = []
+    size = 0
+    for i, k in enumerate(cards):
+        if out and size * k <= most:
+            out[-1].append(i)
+            size *= k
+        else:
+            out.append([i])
+            size = k
+    return out
+
+
+def _sums(
+    key: np.ndarray, size: int, weights: Sequence[np.ndarray], *, rows: bool = True
+) -> np.ndarray:
+    """(size, M): the rows (when ``rows``) and the sum of each weight per key value."""
+    cols = [np.bincount(key, minlength=size)] if rows else []
+    cols += [np.bincount(key, weights=w, minlength=size) for w in weights]
+    return np.stack(cols, axis=-1).astype(float)
+
+
+def _marginal(cube: np.ndarray, keep: Sequence[int], ndim: int) -> np.ndarray:
+    """Sum ``cube`` over its first ``ndim`` axes except ``keep``."""
+    drop = tuple(d for d in range(ndim) if d not in keep)
+    return cube.sum(axis=drop) if drop else cube
+
+
+@dataclass
+class _Coded:
+    """One side's rows as small integers (see :func:`count_slices`)."""
+
+    blocks: list[list[int]]  # candidate indices per block
+    cards: list[int]  # number of codes per candidate
+    bcodes: list[np.ndarray]  # each block's mixed-radix code per row
+    state: np.ndarray  # each row's state (0 … S−1)
+    n_states: int
+    weights: dict[str, np.ndarray]  # float measures per row
+
+    def code_of(self, x: int) -> np.ndarray:
+        """Candidate ``x``'s code per row, from its block's code."""
+        b = next(b for b, block in enumerate(self.blocks) if x in block)
+        block = self.blocks[b]
+        radix = math.prod(self.cards[y] for y in block[block.index(x) + 1 :])
+        return (self.bcodes[b].astype(np.int64) // radix) % self.cards[x]
+
+    def tables(
+        self,
+        singles: set[int],
+        pairs: set[tuple[int, int]],
+        weights: Sequence[str],
+        *,
+        states: bool = True,
+    ) -> tuple[dict[int, np.ndarray], dict[tuple[int, int], np.ndarray]]:
+        """Rows (when ``states``: by state) and sums of ``weights`` by code of each candidate
+        in ``singles`` — arrays (k, S, M) — and by (code a, code b) of each pair (a < b) in
+        ``pairs`` — (k_a, k_b, S, M); M = 1 + len(weights) (rows first), or len(weights)
+        with S = 1 when not ``states``.
+
+        One ``np.bincount`` per block (its candidates and the pairs inside it) and one per
+        pair of blocks (every pair across them), marginalised with ``ndarray.sum``."""
+        S = self.n_states if states else 1
+        w = [self.weights[m] for m in weights]
+        M = len(w) + (1 if states else 0)
+        cards, blocks = self.cards, self.blocks
+        shape = [[cards[x] for x in b] for b in blocks]
+        size = [math.prod(s) for s in shape]
+        one: dict[int, np.ndarray] = {}
+        two: dict[tuple[int, int], np.ndarray] = {}
+        key = np.empty(len(self.state), dtype=np.int64)
+        for i, bi in enumerate(blocks):
+            later = [
+                (j, [(x, y) for x in bi for y in blocks[j] if (x, y) in pairs])
+                for j in range(i + 1, len(blocks))
+            ]
+            inside = [
+                (p, q)
+                for p in range(len(bi))
+                for q in range(p + 1, len(bi))
+                if (bi[p], bi[q]) in pairs
+            ]
+            here = [p for p, x in enumerate(bi) if x in singles]
+            if not (here or inside or any(want for _, want in later)):
+                continue
+            ui = self.bcodes[i].astype(np.int64)
+            if states:
+                ui *= S
+                ui += self.state
+            if here or inside:
+                cube = _sums(ui, size[i] * S, w, rows=states).reshape([*shape[i], S, M])
+                for p in here:
+                    one[bi[p]] = _marginal(cube, [p], len(bi))
+                for p, q in inside:
+                    two[(bi[p], bi[q])] = _marginal(cube, [p, q], len(bi))
+            for j, want in later:
+                if not want:
+                    continue
+                bj = blocks[j]
+                if size[i] * S * size[j] > PAIR_CELLS:  # one pair at a time
+                    for x, y in want:
+                        k = self.code_of(x) * cards[y] + self.code_of(y)
+                        if states:
+                            k = k * S + self.state
+                        t = _sums(k, cards[x] * cards[y] * S, w, rows=states)
+                        two[(x, y)] = t.reshape(cards[x], cards[y], S, M)
+                    continue
+                np.multiply(ui, size[j], out=key)
+                np.add(key, self.bcodes[j], out=key)
+                cube = _sums(key, size[i] * S * size[j], w, rows=states)
+                cube = cube.reshape([*shape[i], S, *shape[j], M])
+                for p, x in enumerate(bi):
+                    if not any(a == x for a, _ in want):
+                        continue
+                    part = _marginal(cube, [p], len(bi))  # (k_x, S, block j…, M)
+                    part = np.moveaxis(part, 1, -2)  # (k_x, block j…, S, M)
+                    for q, y in enumerate(bj):
+                        if (x, y) in pairs:
+                            two[(x, y)] = _marginal(part, [0, 1 + q], 1 + len(bj))
+        return one, two
+
+
+@dataclass
+class SliceCounts:
+    """What :func:`count_slices` returns: the long slice table, each candidate's key strings
+    → native values, the totals, and the *late* measures summed on request."""
+
+    table: pl.DataFrame
+    natives: dict[str, dict[str, Any]]
+    totals: dict[str, float]
+    late: tuple[str, ...] = ()
+    _coded: _Coded | None = None
+    _index: dict[str, int] = field(default_factory=dict)
+    _codes: list[dict[str, int]] = field(default_factory=list)
+
+    def late_sums(self, keys: Sequence[tuple[Any, ...] | None]) -> dict[str, np.ndarray]:
+        """The late measures of each slice ``(a_col, a_val, b_col, b_val)`` — the totals for
+        ``()`` (the whole side), 0 for None or a slice that has no rows."""
+        out = {m: np.zeros(len(keys)) for m in self.late}
+        if not self.late or self._coded is None:
+            return out
+        want: dict[tuple[int, int] | int, list[tuple[int, int, int]]] = {}
+        for r, k in enumerate(keys):
+            if k is None:
+                continue
+            if len(k) == 0:
+                for m in self.late:
+                    out[m][r] = self.totals.get(m, 0.0)
+                continue
+            a, av, b, bv = k
+            ia, ca = (
+                self._index.get(a),
+                self._codes[self._index[a]].get(av) if a in self._index else None,
             )
-        )
-    for a, b in pairs:
-        parts.append(
-            frame.group_by([a, b, *extra])
-            .agg(aggs)
-            .select(
-                pl.lit(a).alias("a_col"),
-                _key_str(a).alias("a_val"),
-                pl.lit(b).alias("b_col"),
-                _key_str(b).alias("b_val"),
-                *extra,
-                *measures,
-            )
-        )
-    if not parts:
-        return pl.DataFrame()
-    lf = pl.concat(parts, how="vertical_relaxed")
-    return lf.collect(engine="streaming") if streaming else lf.collect()
+            if ia is None or ca is None:
+                continue
+            if b == NO_KEY:
+                want.setdefault(ia, []).append((r, ca, -1))
+                continue
+            ib = self._index.get(b)
+            cb = self._codes[ib].get(bv) if ib is not None else None
+            if ib is None or cb is None:
+                continue
+            if ia > ib:
+                ia, ib, ca, cb = ib, ia, cb, ca
+            want.setdefault((ia, ib), []).append((r, ca, cb))
+        singles = {x for x in want if isinstance(x, int)}
+        pairs = {x for x in want if isinstance(x, tuple)}
+        one, two = self._coded.tables(singles, pairs, self.late, states=False)
+        for x, rows in want.items():
+            t = one[x] if isinstance(x, int) else two[x]
+            for r, ca, cb in rows:
+                v = t[ca] if cb < 0 else t[ca, cb]  # (S = 1, M)
+                for j, m in enumerate(self.late):
+                    out[m][r] = float(v[0, j])
+        return out
 
 
 def count_slices(
@@ -433,37 +641,166 @@ def count_slices(
     measures: Sequence[pl.Expr],
     *,
     max_predicates: int,
-    extra: Sequence[pl.Expr] = (),
-    use_cube: bool = True,
-) -> tuple[pl.DataFrame, dict[str, dict[str, Any]], dict[str, float]]:
-    """(long slice table, key-string → native value per candidate, totals) for ``lf``."""
+    extra: tuple[pl.Expr, int] | None = None,
+    late: Sequence[str] = (),
+) -> SliceCounts:
+    """Every 1- and 2-predicate slice of ``lf`` summed: a long table with ``a_col, a_val,
+    b_col, b_val`` (b_col = b_val = "" for one predicate), the ``extra`` key (its name;
+    values 0 … n−1) when given, and the sums of ``measures`` except ``late`` ones (those only
+    on request, :meth:`SliceCounts.late_sums`): one row per slice (and extra value) that has
+    rows; single keys first, then the pairs of :func:`pair_list`. Slices of a key value the
+    live data does not have (a reference's own values) are left out.
+
+    One streaming pass reads each row as small integers: each candidate's code
+    (:func:`key_code`), consecutive candidates packed into a mixed-radix *block* code, and a
+    *state* that folds the 0/1 measures (labelled, error, has a score) and the extra key;
+    float measures are kept as they are. Every sum then comes from one ``np.bincount`` per
+    block and per pair of blocks over that narrow in-memory frame (:meth:`_Coded.tables`) —
+    not one pass per pair of candidates, and not a ``group_by`` over all keys at once, which
+    has about one group per row once there are many keys."""
     names = [c.name for c in cands]
-    extra_names = [e.meta.output_name() for e in extra]
-    prepared = lf.select([c.expr for c in cands] + list(extra) + list(measures))
+    schema = lf.collect_schema()
     mnames = [m.meta.output_name() for m in measures]
-    if use_cube:
-        cube = (
-            prepared.group_by(names + extra_names)
-            .agg([pl.col(m).sum() for m in mnames])
-            .collect(engine="streaming")
+    mexpr = dict(zip(mnames, measures, strict=True))
+    counted = [m for m in mnames if m in COUNTED]
+    summed = [m for m in mnames if m not in COUNTED and m != ROWS]
+    now = [m for m in summed if m not in late]
+    bits = len(counted)
+    extra_name = extra[0].meta.output_name() if extra is not None else ""
+
+    state = pl.lit(0, dtype=pl.UInt32)
+    for bit, m in enumerate(counted):
+        state = state + (mexpr[m].fill_null(0) != 0).cast(pl.UInt32) * (1 << bit)
+    if extra is not None:
+        state = state + extra[0].cast(pl.UInt32) * (1 << bits)
+    # the states that occur (a cheap pass over the label and prediction): tables stay small
+    seen = lf.select(state.unique().alias("s")).collect(engine="streaming")["s"]
+    states = np.sort(seen.drop_nulls().to_numpy().astype(np.int64))
+    if len(states) == 0:
+        states = np.zeros(1, dtype=np.int64)
+    S = len(states)
+
+    coded = [key_code(c, schema) for c in cands]
+    cards = [k for _, k in coded]
+    blocks = _blocks(cards, S)
+    bexprs = []
+    for i, block in enumerate(blocks):
+        e = coded[block[0]][0]
+        for x in block[1:]:
+            e = e * cards[x] + coded[x][0]
+        small = math.prod(cards[x] for x in block) <= 1 << 16
+        bexprs.append(e.cast(pl.UInt16 if small else pl.UInt32).alias(f"__b{i}"))
+    frame = lf.select(
+        [
+            *bexprs,
+            state.alias("__state"),
+            *[mexpr[m].cast(pl.Float64).fill_null(0.0).alias(m) for m in summed],
+        ]
+    ).collect(engine="streaming")
+    lut = np.zeros(int(states[-1]) + 1, dtype=np.int64)
+    lut[states] = np.arange(S)
+    rows = _Coded(
+        blocks=blocks,
+        cards=cards,
+        bcodes=[frame[f"__b{i}"].to_numpy() for i in range(len(blocks))],
+        state=lut[frame["__state"].to_numpy()],
+        n_states=S,
+        weights={m: frame[m].to_numpy() for m in summed},
+    )
+    del frame
+
+    named = pair_list(cands, names) if max_predicates >= 2 else []
+    index = {n: i for i, n in enumerate(names)}
+    pairs = [(index[a], index[b]) for a, b in named]
+    singles, pair_sums = rows.tables(set(range(len(cands))), set(pairs), now)
+
+    # decode the states: G (S × E) sums them by extra value, ind (S × bits) their 0/1 measures
+    ext = states >> bits
+    ext_vals = np.unique(ext)
+    G = (ext[:, None] == ext_vals[None, :]).astype(float)
+    ind = ((states[:, None] >> np.arange(bits)[None, :]) & 1).astype(float)
+
+    # every key string once: a_col/a_val/b_col/b_val are gathered from it by index
+    vocab: list[str] = [NO_KEY, *names]
+    offset: list[int] = []
+    n_levels: list[int] = []
+    for c in cands:
+        lv = c.levels if c.levels is not None else pl.Series([], dtype=pl.String)
+        offset.append(len(vocab))
+        n_levels.append(len(lv))
+        vocab += lv.cast(pl.String).fill_null(NULL_KEY).to_list()
+    cols: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("a_col", "a_val", "b_col", "b_val", "_e", ROWS, *counted, *now)
+    }
+
+    def emit(a: int, b: int | None, t: np.ndarray) -> None:
+        grid = t.shape[:-2]
+        cells = t.reshape(-1, S, t.shape[-1])
+        per = {ROWS: np.einsum("cs,se->ce", cells[:, :, 0], G)}
+        for j, m in enumerate(counted):
+            per[m] = np.einsum("cs,se->ce", cells[:, :, 0], G * ind[:, j : j + 1])
+        for j, m in enumerate(now):
+            per[m] = np.einsum("cs,se->ce", cells[:, :, 1 + j], G)
+        cell, e = np.nonzero(per[ROWS] > 0)
+        code = np.unravel_index(cell, grid)
+        ok = code[0] < n_levels[a]
+        if b is not None:
+            ok &= code[1] < n_levels[b]
+        cell, e = cell[ok], e[ok]
+        cols["a_col"].append(np.full(len(cell), 1 + a))
+        cols["a_val"].append(offset[a] + code[0][ok])
+        cols["b_col"].append(np.full(len(cell), 0 if b is None else 1 + b))
+        cols["b_val"].append(
+            np.zeros(len(cell), np.int64) if b is None else offset[b] + code[1][ok]
         )
-        source = cube.lazy()
-    else:
-        cube = None
-        source = prepared
-    pairs = pair_list(cands, names) if max_predicates >= 2 else []
-    table = slice_sums(source, names, pairs, mnames, extra_names, streaming=not use_cube)
-    totals_df = source.select([pl.col(m).sum() for m in mnames]).collect()
-    totals = {m: float(totals_df[m][0] or 0) for m in mnames}
-    natives: dict[str, dict[str, Any]] = {}
-    for n in names:
-        if cube is not None:
-            vals = cube.select(pl.col(n).unique())
-        else:
-            vals = prepared.select(pl.col(n).unique()).collect(engine="streaming")
-        m = vals.select(_key_str(n).alias("s"), pl.col(n).alias("v"))
-        natives[n] = dict(zip(m["s"].to_list(), m["v"].to_list(), strict=True))
-    return table, natives, totals
+        cols["_e"].append(ext_vals[e])
+        for m, v in per.items():
+            cols[m].append(v[cell, e])
+
+    for a in range(len(cands)):
+        emit(a, None, singles[a])
+    for a, b in pairs:
+        emit(a, b, pair_sums[(a, b)])
+
+    words = pl.Series(vocab, dtype=pl.String)
+    data: dict[str, pl.Series] = {
+        k: words.gather(np.concatenate(cols[k])).alias(k) for k in KEY_COLS
+    }
+    if extra is not None:
+        data[extra_name] = pl.Series(extra_name, np.concatenate(cols["_e"]), dtype=pl.UInt32)
+    for m in (ROWS, *counted):
+        data[m] = pl.Series(m, np.rint(np.concatenate(cols[m])).astype(np.int64), dtype=pl.Int64)
+    for m in now:
+        data[m] = pl.Series(m, np.concatenate(cols[m]), dtype=pl.Float64)
+    keep = [m for m in mnames if m not in late]
+    table = pl.DataFrame(data).select(*KEY_COLS, *([extra_name] if extra else []), *keep)
+
+    n_by_state = np.bincount(rows.state, minlength=S).astype(float)
+    totals = {ROWS: float(n_by_state.sum())}
+    totals.update({m: float(n_by_state @ ind[:, j]) for j, m in enumerate(counted)})
+    totals.update({m: float(w.sum()) for m, w in rows.weights.items()})
+    natives = {
+        c.name: dict(
+            zip(vocab[offset[i] : offset[i] + n_levels[i]], c.levels.to_list(), strict=True)
+        )
+        for i, c in enumerate(cands)
+        if c.levels is not None
+    }
+    codes = [
+        {s: j for j, s in enumerate(vocab[offset[i] : offset[i] + n_levels[i]])}
+        for i in range(len(cands))
+    ]
+    if not late:
+        rows = None  # type: ignore[assignment]
+    return SliceCounts(
+        table=table,
+        natives=natives,
+        totals=totals,
+        late=tuple(m for m in late if m in summed),
+        _coded=rows,
+        _index=index,
+        _codes=codes,
+    )
 
 
 # --------------------------------------------------------------------------- statistics
@@ -555,9 +892,17 @@ def _slice_dict(
 
 
 def _mask(cands: dict[str, Candidate], sl: dict[str, Any]) -> pl.Expr:
+    """The rows of slice ``sl`` (same rows as ``expr == value``; a cohort compares its bin
+    index and a week its week number, not their labels, which are costlier per row)."""
     m = pl.lit(True)
     for k, v in sl.items():
-        e = cands[k].expr
+        c = cands[k]
+        e = c.expr
+        if v is not None and c.kind == "cohort" and c.spec is not None:
+            e, v = bin_index(c.spec), c.spec.labels().index(v)
+        elif v is not None and c.code_expr is not None and c.code_levels is not None:
+            levels = c.levels.to_list() if c.levels is not None else []
+            e, v = c.code_expr, c.code_levels[levels.index(v)]
         m = m & (e.is_null() if v is None else (e == v))
     return m
 
@@ -697,7 +1042,17 @@ def find_slices(
             check_roles_exist(
                 roles, [(reference.spec, reference.columns), (live_src.spec, live_src.columns)]
             )
-        ref, _ = load_reference(reference, baseline, roles, progress=progress)
+        if reference is not None and baseline is None:
+            # reference rows: slices bins its cohorts and prediction from them itself, so the
+            # frozen bins of every feature (load_reference, a pass of quantiles) are not needed
+            src = (
+                reference
+                if isinstance(reference, Source)
+                else open_source(reference, role="--reference")
+            )
+            ref = SourceReference(src, [], progress=progress)
+        else:
+            ref, _ = load_reference(reference, baseline, roles, progress=progress)
     else:
         ref = reference
     for flag, col in (
@@ -712,7 +1067,6 @@ def find_slices(
     pred_numeric = live_src.schema[pred].is_numeric()
 
     cands, notes, n_rows = choose_candidates(live_src, ref, roles, segments, settings)
-    use_cube = n_rows <= settings.cube_max_rows
 
     tspec = (
         infer_task(live_src.schema, roles.label, pred, task=task, threshold=threshold)
@@ -742,7 +1096,6 @@ def find_slices(
         settings=settings,
         notes=notes,
         n_rows=n_rows,
-        use_cube=use_cube,
         pred=pred,
         pred_numeric=pred_numeric,
     )
@@ -753,7 +1106,6 @@ def find_slices(
 
 def _settings_dict(settings: SliceSettings, **extra: Any) -> dict[str, Any]:
     d = asdict(settings)
-    d.pop("cube_max_rows", None)
     d.pop("auc_slices", None)
     d.update(extra)
     return d
@@ -767,22 +1119,25 @@ def _labelled_report(
     settings: SliceSettings,
     notes: list[str],
     n_rows: int,
-    use_cube: bool,
     pred: str,
     pred_numeric: bool,
     tspec: TaskSpec,
 ) -> SliceReport:
     reg = tspec.task == "regression"
     measures = _measures(tspec, pred, pred_numeric)
-    table, natives, tot = count_slices(
-        live_src.lf, cands, measures, max_predicates=settings.max_predicates, use_cube=use_cube
+    # score sums only serve the listed slices' mean score: summed for those at the end
+    counts = count_slices(
+        live_src.lf, cands, measures, max_predicates=settings.max_predicates, late=(SSUM,)
     )
+    table, natives, tot = counts.table, counts.natives, counts.totals
     N, E = tot[LAB], tot[ABS] if reg else tot[ERR]
     Q = tot.get(SQ, 0.0)
     gbar = E / N  # global live error rate (or MAE)
 
     # ---- the reference side: the same slices, when the reference has labels
-    ref_table, ref_tot, ref_note = _reference_perf(ref, tspec, cands, settings, reg, pred_numeric)
+    ref_table, ref_tot, ref_note, ref_counts = _reference_perf(
+        ref, tspec, cands, settings, reg, pred_numeric
+    )
     if ref_note:
         notes.append(ref_note)
     ref_cols = [LAB, ABS, SQ, SSUM, SN] if reg else [LAB, ERR, SSUM, SN]
@@ -891,8 +1246,12 @@ def _labelled_report(
             return None
         return float(x) if reg else float(1 - x)
 
-    s_sum, s_n = _col(t, SSUM), _col(t, SN)
-    rs_sum, rs_n = _col(t, f"r{SSUM}"), _col(t, f"r{SN}")
+    s_n, rs_n = _col(t, SN), _col(t, f"r{SN}")
+    s_sum = counts.late_sums([keys[i] for i in order]).get(SSUM, np.zeros(len(order)))
+    if ref_counts is not None:  # the reference's own rows: score sums of the matched slices
+        rs_sum = ref_counts.late_sums([ref_match[i] for i in order]).get(SSUM)
+    else:
+        rs_sum = _col(t, f"r{SSUM}")[order] if order else np.zeros(0)
     records: list[SliceRecord] = []
     for k, i in enumerate(order):
         rec = SliceRecord(
@@ -918,8 +1277,10 @@ def _labelled_report(
             excess_errors=float(excess[i]),
             degraded=bool(degraded[i]),
             auc=aucs[k + 1],
-            mean_score=float(s_sum[i] / s_n[i]) if s_n[i] > 0 else None,
-            reference_mean_score=float(rs_sum[i] / rs_n[i]) if rs_n[i] > 0 else None,
+            mean_score=float(s_sum[k] / s_n[i]) if s_n[i] > 0 else None,
+            reference_mean_score=(
+                float(rs_sum[k] / rs_n[i]) if rs_sum is not None and rs_n[i] > 0 else None
+            ),
             explained_by=_slice_dict(natives, *keys[explained[i]]) if i in explained else None,
         )
         records.append(rec)
@@ -1002,9 +1363,10 @@ def _reference_perf(
     settings: SliceSettings,
     reg: bool,
     pred_numeric: bool,
-) -> tuple[pl.DataFrame | None, dict[str, float] | None, str | None]:
-    """The reference's long slice table and totals (same measures as the live side), or
-    (None, None, why) when the reference has no labels."""
+) -> tuple[pl.DataFrame | None, dict[str, float] | None, str | None, SliceCounts | None]:
+    """The reference's long slice table and totals (same measures as the live side; score
+    sums late, from the counts returned last), or (None, None, why, None) when the reference
+    has no labels."""
     err = ABS if reg else ERR
     if ref.lazy is not None:
         if tspec.label not in ref.columns or tspec.prediction not in ref.columns:
@@ -1012,21 +1374,27 @@ def _reference_perf(
                 None,
                 None,
                 "the reference has no labels: each slice is judged against the live complement",
+                None,
             )
         measures = _measures(tspec, tspec.prediction, pred_numeric)
         rc = [c for c in cands if c.in_reference]
         if rc:
-            table, _, tot = count_slices(
-                ref.lazy, rc, measures, max_predicates=settings.max_predicates
+            got = count_slices(
+                ref.lazy, rc, measures, max_predicates=settings.max_predicates, late=(SSUM,)
             )
-            return table, tot, None
+            return got.table, got.totals, None, got
         row = ref.lazy.select(measures).sum().collect(engine="streaming").row(0, named=True)
-        return None, {k: float(v or 0) for k, v in row.items()}, None
+        return None, {k: float(v or 0) for k, v in row.items()}, None, None
     # a saved baseline: performance by single segment column, when it kept one
     perf = getattr(ref, "performance", None)
     g = perf([]) if perf is not None else None
     if g is None or g.height == 0:
-        return None, None, "the baseline holds no labelled performance: slices use the complement"
+        return (
+            None,
+            None,
+            "the baseline holds no labelled performance: slices use the complement",
+            None,
+        )
     err_col = "abs_error_sum" if reg else "errors"
 
     def sums(df: pl.DataFrame) -> list[pl.Expr]:
@@ -1066,7 +1434,7 @@ def _reference_perf(
             )
         )
     table_out = pl.concat(parts) if parts else None
-    return table_out, {k: float(v or 0) for k, v in tot.items()}, None
+    return table_out, {k: float(v or 0) for k, v in tot.items()}, None, None
 
 
 def _beats_parents(t: pl.DataFrame, reg: bool, alpha: float) -> np.ndarray:
@@ -1201,7 +1569,6 @@ def _unlabelled_report(
     settings: SliceSettings,
     notes: list[str],
     n_rows: int,
-    use_cube: bool,
     pred: str,
     pred_numeric: bool,
     roles: Roles,
@@ -1209,16 +1576,13 @@ def _unlabelled_report(
     spec = _prediction_spec(ref, pred, pred_numeric)
     nb = spec.n_bins
     measures = _measures(None, pred, pred_numeric)
-    pb = [bin_index(spec).alias(PBIN)]
-    table, natives, tot = count_slices(
-        live_src.lf,
-        cands,
-        measures,
-        max_predicates=settings.max_predicates,
-        extra=pb,
-        use_cube=use_cube,
+    pb = (bin_index(spec).alias(PBIN), nb)
+    # score sums only serve the listed slices' mean score: summed for those at the end
+    counts = count_slices(
+        live_src.lf, cands, measures, max_predicates=settings.max_predicates, extra=pb, late=(SSUM,)
     )
-    mnames = [m.meta.output_name() for m in measures]
+    table, natives, tot = counts.table, counts.natives, counts.totals
+    mnames = [n for m in measures if (n := m.meta.output_name()) in table.columns]
     live_mat, live_keys, live_meas = _bin_matrix(table, nb, mnames)
 
     # reference: global counts, and per slice where the reference has the columns
@@ -1227,12 +1591,13 @@ def _unlabelled_report(
     ref_names = {c.name for c in cands if c.in_reference} if ref.lazy is not None else set()
     ref_mat = np.zeros((0, nb))
     ref_meas: dict[str, np.ndarray] = {}
+    ref_counts: SliceCounts | None = None
     ref_mean: float | None = None
     if ref.lazy is not None:
         rmeas = _measures(None, pred, pred_numeric)
         rc = [c for c in cands if c.in_reference]
         glob = (
-            ref.lazy.select([bin_index(spec).alias(PBIN), *rmeas])
+            ref.lazy.select([pb[0], *rmeas])
             .group_by(PBIN)
             .agg([pl.col(m.meta.output_name()).sum() for m in rmeas])
             .collect(engine="streaming")
@@ -1241,10 +1606,13 @@ def _unlabelled_report(
         if SN in glob.columns and glob[SN].sum():
             ref_mean = float(glob[SSUM].sum()) / float(glob[SN].sum())
         if rc:
-            rt, _, _ = count_slices(
-                ref.lazy, rc, rmeas, max_predicates=settings.max_predicates, extra=pb
+            ref_counts = count_slices(
+                ref.lazy, rc, rmeas, max_predicates=settings.max_predicates, extra=pb, late=(SSUM,)
             )
-            ref_mat, ref_keys, ref_meas = _bin_matrix(rt, nb, [m.meta.output_name() for m in rmeas])
+            rt = ref_counts.table
+            ref_mat, ref_keys, ref_meas = _bin_matrix(
+                rt, nb, [n for m in rmeas if (n := m.meta.output_name()) in rt.columns]
+            )
     else:
         t0 = ref.table(())
         if t0 is not None:
@@ -1269,7 +1637,6 @@ def _unlabelled_report(
     pval = np.ones(m)
     crit = np.full(m, np.nan)
     ref_n = np.zeros(m)
-    ref_mean_s = np.full(m, np.nan)
     scope_slice = np.zeros(m, dtype=bool)
     match = match_reference(live_keys, ref_keys, ref_mat.sum(axis=1), ref_names)
     for i, j in enumerate(match):
@@ -1277,12 +1644,8 @@ def _unlabelled_report(
         if j is not None and rvec is not None:
             scope_slice[i] = True
             ref_n[i] = rvec.sum()
-            if ref_meas.get(SN) is not None and ref_meas[SN][j] > 0:
-                ref_mean_s[i] = ref_meas[SSUM][j] / ref_meas[SN][j]
         else:
             rvec = ref_global
-            if ref_mean is not None:
-                ref_mean_s[i] = ref_mean
         lv = live_mat[i]
         if lv.sum() == 0:
             continue
@@ -1315,14 +1678,25 @@ def _unlabelled_report(
     )
     if settings.top:
         order = order[: settings.top]
-    s_sum, s_n = live_meas.get(SSUM), live_meas.get(SN)
+    # mean scores of the listed slices (score sums were left for these: late)
+    s_n = live_meas.get(SN)
+    s_sum = counts.late_sums([live_keys[i] for i in order]).get(SSUM)
+    r_sn = ref_meas.get(SN)
+    own = [ref_keys[j] if (j := match[i]) is not None else None for i in order]
+    r_sum = ref_counts.late_sums(own).get(SSUM) if ref_counts is not None else None
     records = []
-    for i in order:
+    for r, i in enumerate(order):
         a, av, b, bv = live_keys[i]
         mean = (
-            float(s_sum[i] / s_n[i]) if s_sum is not None and s_n is not None and s_n[i] else None
+            float(s_sum[r] / s_n[i]) if s_sum is not None and s_n is not None and s_n[i] else None
         )
-        rmean = float(ref_mean_s[i]) if np.isfinite(ref_mean_s[i]) else None
+        j = match[i]
+        if j is None:
+            rmean = ref_mean
+        elif r_sum is not None and r_sn is not None and r_sn[j] > 0:
+            rmean = float(r_sum[r] / r_sn[j])
+        else:
+            rmean = None
         records.append(
             SliceRecord(
                 slice=_slice_dict(natives, a, av, b, bv),

@@ -1,0 +1,202 @@
+"""The slice counting engine (``count_slices``) against one Polars ``group_by`` per slice."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+from mlfail import slices as sl
+from mlfail.config import Roles
+from mlfail.io import open_source
+from mlfail.performance import infer_task
+from mlfail.reference import SourceReference
+from mlfail.slices import (
+    KEY_COLS,
+    NO_KEY,
+    NULL_KEY,
+    PBIN,
+    ROWS,
+    SSUM,
+    SliceSettings,
+    bin_index,
+    choose_candidates,
+    count_slices,
+    pair_list,
+)
+
+ROLES = Roles(timestamp="ts", label="y", prediction="score")
+
+
+def frame(rng: np.random.Generator, n: int, geos: list[str]) -> pl.DataFrame:
+    """Keys of every kind, with nulls: strings, a boolean, a small integer, a high-cardinality
+    string (top values + other), a numeric with nulls and NaN (cohorts), a timestamp."""
+    x = rng.normal(0, 1, n)
+    x[rng.random(n) < 0.05] = np.nan
+    score = np.round(rng.random(n), 3)
+    return pl.DataFrame(
+        {
+            "geo": rng.choice(geos, n).tolist(),
+            "flag": rng.random(n) < 0.3,
+            "hour": rng.integers(0, 6, n),
+            "merchant": [f"m{i}" for i in rng.integers(0, 70, n)],
+            "x": x,
+            "ts": [
+                dt.datetime(2026, 9, 1) + dt.timedelta(hours=int(h))
+                for h in rng.integers(0, 24 * 20, n)
+            ],
+            "y": rng.integers(0, 2, n),
+            "score": score,
+        }
+    ).with_columns(
+        pl.when(pl.Series(rng.random(n) < 0.05)).then(None).otherwise(pl.col("geo")).alias("geo"),
+        pl.when(pl.Series(rng.random(n) < 0.1)).then(None).otherwise(pl.col("y")).alias("y"),
+        pl.when(pl.Series(rng.random(n) < 0.02)).then(None).otherwise(pl.col("ts")).alias("ts"),
+    )
+
+
+def by_group_by(
+    lf: pl.LazyFrame,
+    cands: list[sl.Candidate],
+    measures: list[pl.Expr],
+    extra: pl.Expr | None,
+    keep: dict[str, set[str]],
+) -> pl.DataFrame:
+    """The slice table the direct way: one group_by per single key and per pair on the
+    evaluated key expressions, keys as their text; only key values in ``keep``."""
+    names = [c.name for c in cands]
+    mn = [m.meta.output_name() for m in measures]
+    ex = [extra.meta.output_name()] if extra is not None else []
+    prepared = lf.select(
+        [c.expr for c in cands] + ([extra] if extra is not None else []) + measures
+    )
+
+    def key(n: str) -> pl.Expr:
+        return pl.col(n).cast(pl.String).fill_null(NULL_KEY)
+
+    parts = []
+    for a in names:
+        parts.append(
+            prepared.group_by([key(a).alias("a_val"), *ex])
+            .agg([pl.col(m).sum() for m in mn])
+            .with_columns(a_col=pl.lit(a), b_col=pl.lit(NO_KEY), b_val=pl.lit(NO_KEY))
+            .filter(pl.col("a_val").is_in(list(keep[a])))
+        )
+    for a, b in pair_list(cands, names):
+        parts.append(
+            prepared.group_by([key(a).alias("a_val"), key(b).alias("b_val"), *ex])
+            .agg([pl.col(m).sum() for m in mn])
+            .with_columns(a_col=pl.lit(a), b_col=pl.lit(b))
+            .filter(pl.col("a_val").is_in(list(keep[a])) & pl.col("b_val").is_in(list(keep[b])))
+        )
+    return pl.concat([p.select(*KEY_COLS, *ex, *mn) for p in parts]).collect()
+
+
+def assert_same(got: pl.DataFrame, want: pl.DataFrame) -> None:
+    by = [c for c in got.columns if c in (*KEY_COLS, PBIN)]
+    assert got.columns == want.columns
+    assert got.height == want.height and got.height > 0
+    g, w = got.sort(by), want.sort(by)
+    assert g.select(by).rows() == w.select(by).rows()
+    for c in got.columns:
+        if c in by:
+            continue
+        a, b = g[c].cast(pl.Float64).to_numpy(), w[c].cast(pl.Float64).to_numpy()
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-9, err_msg=c)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("counts")
+    rng = np.random.default_rng(5)
+    live = frame(rng, 4000, ["US", "BR", "MX", "DE"])
+    # the reference has a geo the live data lacks and stores `hour` as text
+    ref = frame(rng, 3000, ["US", "BR", "MX", "FR"]).with_columns(pl.col("hour").cast(pl.String))
+    live.write_parquet(tmp / "live.parquet")
+    ref.write_parquet(tmp / "ref.parquet")
+    lsrc = open_source(str(tmp / "live.parquet"), role="--live")
+    rsrc = open_source(str(tmp / "ref.parquet"), role="--reference")
+    ref_obj = SourceReference(rsrc, [])
+    cands, _, _ = choose_candidates(lsrc, ref_obj, ROLES, (), SliceSettings())
+    return {"live": lsrc.lf, "ref": rsrc.lf, "cands": cands, "schema": lsrc.schema}
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        (sl.BLOCK_CELLS, sl.PAIR_CELLS),  # several keys per block
+        (4, sl.PAIR_CELLS),  # one key per block
+        (sl.BLOCK_CELLS, 1),  # every pair of blocks summed pair by pair
+    ],
+)
+@pytest.mark.parametrize("side", ["live", "ref"])
+def test_count_slices_equals_a_group_by_per_slice(
+    data: dict[str, Any], side: str, cells: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sl, "BLOCK_CELLS", cells[0])
+    monkeypatch.setattr(sl, "PAIR_CELLS", cells[1])
+    cands = data["cands"]
+    kinds = {c.name: c.kind for c in cands}
+    assert kinds == {
+        "geo": "column",
+        "flag": "column",
+        "hour": "column",
+        "merchant": "top",
+        "x": "cohort",
+        "day(ts)": "day",
+        "week(ts)": "week",
+    }
+    if side == "ref":  # the time cohorts are live-only
+        cands = [c for c in cands if c.in_reference]
+    task = infer_task(data["schema"], "y", "score")
+    measures = sl._measures(task, "score", True)
+    lf = data[side]
+    counts = count_slices(lf, cands, measures, max_predicates=2)
+    got, natives, tot = counts.table, counts.natives, counts.totals
+    keep = {
+        c.name: set(c.levels.cast(pl.String).fill_null(NULL_KEY).to_list())  # type: ignore[union-attr]
+        for c in cands
+    }
+    want = by_group_by(lf, cands, measures, None, keep)
+    assert_same(got, want)
+    # the score sums on request only: the same numbers
+    late = count_slices(lf, cands, measures, max_predicates=2, late=(SSUM,))
+    assert late.table.columns == [c for c in got.columns if c != SSUM]
+    assert_same(late.table, want.drop(SSUM))
+    keys: list[tuple[Any, ...] | None] = [*want.select(KEY_COLS).rows(), (), None]
+    keys.append(("geo", "nowhere", NO_KEY, NO_KEY))
+    sums = late.late_sums(keys)[SSUM]
+    np.testing.assert_allclose(sums[:-3], want[SSUM].to_numpy(), rtol=1e-12)
+    assert list(sums[-3:]) == [pytest.approx(tot[SSUM], rel=1e-12), 0.0, 0.0]
+    # a value only the reference has is left out; a column stored as text still matches
+    assert "FR" not in got["a_val"].to_list()
+    assert got.filter((pl.col("a_col") == "hour") & (pl.col("b_col") == NO_KEY)).height == 6
+    sums = lf.select([m for m in measures]).sum().collect().row(0, named=True)
+    assert tot == pytest.approx({k: float(v) for k, v in sums.items()}, rel=1e-12)
+    assert natives["hour"]["3"] == 3 and natives["geo"][NULL_KEY] is None
+
+
+def test_count_slices_with_an_extra_key_and_one_predicate(data: dict[str, Any]) -> None:
+    from mlfail.binning import BinSpec
+
+    spec = BinSpec("score", "numeric", edges=(0.2, 0.4, 0.6, 0.8))
+    measures = sl._measures(None, "score", True)
+    extra = bin_index(spec).alias(PBIN)
+    cands = data["cands"]
+    for preds in (1, 2):
+        counts = count_slices(
+            data["live"], cands, measures, max_predicates=preds, extra=(extra, spec.n_bins)
+        )
+        got, tot = counts.table, counts.totals
+        keep = {
+            c.name: set(c.levels.cast(pl.String).fill_null(NULL_KEY).to_list())  # type: ignore[union-attr]
+            for c in cands
+        }
+        want = by_group_by(data["live"], cands, measures, extra, keep)
+        if preds == 1:
+            want = want.filter(pl.col("b_col") == NO_KEY)
+        assert_same(got, want)
+        assert tot[ROWS] == 4000
