@@ -350,7 +350,7 @@ def mlfail_cases(d: Path, work: Path, before: Path | None = None) -> list[Case]:
     ok, text = _help_ok(["baseline", "create"])
     bl_flags = _flags(
         text,
-        [("--reference", [ref]), ("--out", [str(baseline)]), ("--features", [feats]),
+        [("--reference", [ref]), ("--out", [str(baseline)]), ("--output", [str(baseline)]), ("--features", [feats]),
          ("--timestamp", ["ts"]), ("--label", ["label"]), ("--prediction", ["score"]),
          ("--segment", list(SEGMENTS)), ("--force", [])],
     )  # fmt: skip
