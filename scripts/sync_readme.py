@@ -38,6 +38,12 @@ DEMO_ARGS = [
     "sample_data/changes.csv",
     "--owners",
     "sample_data/owners.toml",
+    "--candidate-source",
+    "sample_data/candidate.parquet",
+    "--candidate-prediction",
+    "score",
+    "--id",
+    "event_id",
     "--no-input",
 ]
 
