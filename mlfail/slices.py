@@ -448,10 +448,22 @@ def key_code(c: Candidate, schema: pl.Schema) -> tuple[pl.Expr, int]:
     n = len(lv)
     nulls = lv.is_null()
     null_code = int(nulls.arg_max() or 0) if nulls.any() else n
-    codes = pl.Series(np.flatnonzero(~nulls.to_numpy()), dtype=pl.UInt32)
-    known = e.replace_strict(
-        lv.filter(~nulls), codes, default=pl.lit(n, dtype=pl.UInt32), return_dtype=pl.UInt32
-    )
+    vals = lv.filter(~nulls)
+    fill = n  # a value the live data does not have
+    if c.kind == "top":  # from the raw column when it is text: anything not on top is other
+        fill = vals.to_list().index(OTHER)
+        if c.name in schema and schema[c.name] == pl.String:
+            e = pl.col(c.name)
+    known: pl.Expr
+    if lv.dtype == pl.String and null_code >= len(vals) and e.meta.output_name() == c.name:
+        # text: its values as an Enum (codes = positions), faster than replace_strict
+        enum = e.cast(pl.Enum(vals.to_list()), strict=False).to_physical()
+        known = enum.cast(pl.UInt32).fill_null(pl.lit(fill, dtype=pl.UInt32))
+    else:
+        codes = pl.Series(np.flatnonzero(~nulls.to_numpy()), dtype=pl.UInt32)
+        known = e.replace_strict(
+            vals, codes, default=pl.lit(fill, dtype=pl.UInt32), return_dtype=pl.UInt32
+        )
     return pl.when(e.is_null()).then(pl.lit(null_code, dtype=pl.UInt32)).otherwise(known), n + 1
 
 
