@@ -489,6 +489,8 @@ def _sums(
     """(size, M): the rows (when ``rows``) and the sum of each weight per key value."""
     cols = [np.bincount(key, minlength=size)] if rows else []
     cols += [np.bincount(key, weights=w, minlength=size) for w in weights]
+    if len(cols) == 1:
+        return cols[0][:, None]  # a view; counts stay integers
     return np.stack(cols, axis=-1).astype(float)
 
 
