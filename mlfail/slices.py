@@ -42,6 +42,7 @@ Without labels
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -191,6 +192,18 @@ def _week_index(day: pl.Expr) -> pl.Expr:
     return (day.cast(pl.Int32) + 3) // 7
 
 
+def _time_levels(seen: pl.Series) -> pl.Series:
+    """Day or week numbers as key values: every number from the first to the last seen when
+    that range is not much wider than what is seen (codes by subtraction), else the ones seen;
+    a null last."""
+    vals = seen.drop_nulls().sort()
+    if len(vals) and (wide := int(vals[-1]) - int(vals[0]) + 1) <= max(4 * len(vals), 400):
+        vals = pl.Series(seen.name, range(int(vals[0]), int(vals[0]) + wide), dtype=pl.Int32)
+    if seen.null_count():
+        vals = vals.append(pl.Series(seen.name, [None], dtype=pl.Int32))
+    return vals
+
+
 def choose_candidates(
     live: Source,
     ref: Reference,
@@ -231,12 +244,13 @@ def choose_candidates(
         else:
             notes.append(f"{c}: type {dt_} cannot be a slice key")
 
-    # One pass: the row count, every distinct value of the categorical columns with its count
-    # (their key values and top values), distinct counts of the integers and the time cohorts.
+    # Every distinct value of the categorical and integer columns with its count (key values,
+    # top values, whether an integer is a category) — a streaming group_by per column reads
+    # one column each, where value_counts/n_unique would hold every row of them in memory —
+    # and the row count and time cohorts, collected together.
     ints = [c for c in num_cols if schema[c].is_integer()]
+    queries = [live.lf.group_by(c).len(name="__count") for c in cat_cols + ints]
     exprs = [pl.len().alias("__n")]
-    exprs += [pl.col(c).value_counts(name="__count").implode().alias(c) for c in cat_cols]
-    exprs += [pl.col(c).n_unique().alias(c) for c in ints]
     time_ok = ts is not None and _is_temporal(schema[ts])
     if time_ok:
         day = utc_naive(str(ts), schema[str(ts)]).dt.date()
@@ -244,19 +258,14 @@ def choose_candidates(
             day.unique().implode().alias("__days"),
             _week_index(day).unique().implode().alias("__weeks"),
         ]
-    probed = live.lf.select(exprs).collect(engine="streaming")
+    *got, probed = pl.collect_all([*queries, live.lf.select(exprs)], engine="streaming")
     n_rows = int(probed["__n"][0])
-    counts = {c: probed[c][0].struct.unnest() for c in cat_cols}
+    counts = dict(zip(cat_cols + ints, got, strict=True))
     distinct = {c: v.height for c, v in counts.items()}
-    distinct.update({c: int(probed[c][0]) for c in ints})
-    small = [c for c in ints if distinct[c] <= settings.max_values]
-    if small:  # integer columns with few values are categories: their values
-        got = live.lf.select([pl.col(c).unique().implode() for c in small])
-        for c, v in got.collect(engine="streaming").to_dict().items():
-            counts[c] = pl.DataFrame({c: v[0]})
-    for c in small:
-        num_cols.remove(c)
-        cat_cols.append(c)
+    for c in ints:
+        if distinct[c] <= settings.max_values:  # an integer with few values is a category
+            num_cols.remove(c)
+            cat_cols.append(c)
 
     cands: list[Candidate] = []
     ref_cols = set(ref.columns)
@@ -325,11 +334,19 @@ def choose_candidates(
                 "it must be a date or datetime"
             )
         day = utc_naive(ts, schema[ts]).dt.date()
-        days = probed["__days"][0].sort(nulls_last=True)
-        weeks = probed["__weeks"][0].sort(nulls_last=True)
-        labels = (weeks * 7 - 3).cast(pl.Date).dt.strftime("%G-W%V")
+        days = _time_levels(probed["__days"][0].cast(pl.Int32))
+        weeks = _time_levels(probed["__weeks"][0].cast(pl.Int32))
         cands.append(
-            Candidate(f"day({ts})", "day", day.alias(f"day({ts})"), False, len(days), levels=days)
+            Candidate(
+                f"day({ts})",
+                "day",
+                day.alias(f"day({ts})"),
+                False,
+                len(probed["__days"][0]),
+                levels=days.cast(pl.Date),
+                code_expr=day.cast(pl.Int32),
+                code_levels=days,
+            )
         )
         cands.append(
             Candidate(
@@ -337,8 +354,8 @@ def choose_candidates(
                 "week",
                 day.dt.strftime("%G-W%V").alias(f"week({ts})"),
                 False,
-                len(weeks),
-                levels=labels,
+                len(probed["__weeks"][0]),
+                levels=(weeks * 7 - 3).cast(pl.Date).dt.strftime("%G-W%V"),
                 code_expr=_week_index(day),
                 code_levels=weeks,
             )
@@ -448,27 +465,52 @@ def key_code(c: Candidate, schema: pl.Schema) -> tuple[pl.Expr, int]:
     n = len(lv)
     nulls = lv.is_null()
     null_code = int(nulls.arg_max() or 0) if nulls.any() else n
-    codes = pl.Series(np.flatnonzero(~nulls.to_numpy()), dtype=pl.UInt32)
-    known = e.replace_strict(
-        lv.filter(~nulls), codes, default=pl.lit(n, dtype=pl.UInt32), return_dtype=pl.UInt32
-    )
+    vals = lv.filter(~nulls)
+    fill = n  # a value the live data does not have
+    if c.kind == "top":  # from the raw column when it is text: anything not on top is other
+        fill = vals.to_list().index(OTHER)
+        if c.name in schema and schema[c.name] == pl.String:
+            e = pl.col(c.name)
+    # Streaming-friendly encodings (replace_strict with a list of values is evaluated on whole
+    # columns, which makes the streaming engine hold every row of the pass in memory)
+    ints = vals.to_numpy() if vals.dtype.is_integer() else None
+    known: pl.Expr
+    if ints is not None and len(ints) and np.array_equal(ints, ints[0] + np.arange(len(ints))):
+        # consecutive integers (days, weeks, small integer columns): code = value − first
+        lo, hi = int(ints[0]), int(ints[0]) + len(ints) - 1
+        inside = (e >= lo) & (e <= hi)
+        known = pl.when(inside).then((e - lo).cast(pl.UInt32)).otherwise(pl.lit(fill, pl.UInt32))
+    else:
+        text = vals.cast(pl.String)
+        if text.n_unique() == len(text) and null_code >= len(vals):
+            # the values as text in an Enum: code = position, anything else null
+            as_text = e if lv.dtype == pl.String else e.cast(pl.String)
+            enum = as_text.cast(pl.Enum(text.to_list()), strict=False).to_physical()
+            known = enum.cast(pl.UInt32).fill_null(pl.lit(fill, dtype=pl.UInt32))
+        else:
+            codes = pl.Series(np.flatnonzero(~nulls.to_numpy()), dtype=pl.UInt32)
+            known = e.replace_strict(
+                vals, codes, default=pl.lit(fill, dtype=pl.UInt32), return_dtype=pl.UInt32
+            )
     return pl.when(e.is_null()).then(pl.lit(null_code, dtype=pl.UInt32)).otherwise(known), n + 1
 
 
 def _blocks(cards: Sequence[int], states: int) -> list[list[int]]:
-    """Consecutive candidates packed into blocks: the product of their numbers of codes (the
-    block's codes) at most √(BLOCK_CELLS / states), so a block × block table is ≲ BLOCK_CELLS."""
+    """Candidates packed into blocks whose product of numbers of codes (the block's codes) is
+    at most √(BLOCK_CELLS / states), so that a block × block table is ≲ BLOCK_CELLS: first fit,
+    largest first (fewer blocks, so fewer block pairs to count)."""
     most = max(2, math.isqrt(BLOCK_CELLS // max(states, 1)))
     out: list[list[int]] = []
-    size = 0
-    for i, k in enumerate(cards):
-        if out and size * k <= most:
-            out[-1].append(i)
-            size *= k
-        else:
+    size: list[int] = []
+    for i in sorted(range(len(cards)), key=lambda i: (-cards[i], i)):
+        b = next((b for b in range(len(out)) if size[b] * cards[i] <= most), None)
+        if b is None:
             out.append([i])
-            size = k
-    return out
+            size.append(cards[i])
+        else:
+            out[b].append(i)
+            size[b] *= cards[i]
+    return [sorted(b) for b in out]
 
 
 def _sums(
@@ -477,6 +519,8 @@ def _sums(
     """(size, M): the rows (when ``rows``) and the sum of each weight per key value."""
     cols = [np.bincount(key, minlength=size)] if rows else []
     cols += [np.bincount(key, weights=w, minlength=size) for w in weights]
+    if len(cols) == 1:
+        return cols[0][:, None]  # a view; counts stay integers
     return np.stack(cols, axis=-1).astype(float)
 
 
@@ -484,6 +528,15 @@ def _marginal(cube: np.ndarray, keep: Sequence[int], ndim: int) -> np.ndarray:
     """Sum ``cube`` over its first ``ndim`` axes except ``keep``."""
     drop = tuple(d for d in range(ndim) if d not in keep)
     return cube.sum(axis=drop) if drop else cube
+
+
+def _pair(x: int, y: int) -> tuple[int, int]:
+    return (x, y) if x < y else (y, x)
+
+
+def _put(two: dict[tuple[int, int], np.ndarray], x: int, y: int, t: np.ndarray) -> None:
+    """Store the (k_x, k_y, S, M) table of x and y under (min, max), transposed if need be."""
+    two[_pair(x, y)] = t if x < y else t.transpose(1, 0, 2, 3)
 
 
 @dataclass
@@ -530,7 +583,7 @@ class _Coded:
         key = np.empty(len(self.state), dtype=np.int64)
         for i, bi in enumerate(blocks):
             later = [
-                (j, [(x, y) for x in bi for y in blocks[j] if (x, y) in pairs])
+                (j, [(x, y) for x in bi for y in blocks[j] if _pair(x, y) in pairs])
                 for j in range(i + 1, len(blocks))
             ]
             inside = [
@@ -562,7 +615,7 @@ class _Coded:
                         if states:
                             k = k * S + self.state
                         t = _sums(k, cards[x] * cards[y] * S, w, rows=states)
-                        two[(x, y)] = t.reshape(cards[x], cards[y], S, M)
+                        _put(two, x, y, t.reshape(cards[x], cards[y], S, M))
                     continue
                 np.multiply(ui, size[j], out=key)
                 np.add(key, self.bcodes[j], out=key)
@@ -574,8 +627,8 @@ class _Coded:
                     part = _marginal(cube, [p], len(bi))  # (k_x, S, block j…, M)
                     part = np.moveaxis(part, 1, -2)  # (k_x, block j…, S, M)
                     for q, y in enumerate(bj):
-                        if (x, y) in pairs:
-                            two[(x, y)] = _marginal(part, [0, 1 + q], 1 + len(bj))
+                        if _pair(x, y) in pairs:
+                            _put(two, x, y, _marginal(part, [0, 1 + q], 1 + len(bj)))
         return one, two
 
 
@@ -1019,6 +1072,16 @@ def _attach_ref(
 # --------------------------------------------------------------------------- the entry point
 
 
+def _preload_stats() -> None:
+    """Import scipy.stats on a thread while the data is read: the p-values need it and the
+    import (~0.8 s) would otherwise start only once the counting is done."""
+
+    def load() -> None:
+        from scipy import stats  # noqa: F401
+
+    threading.Thread(target=load, name="mlfail-preload-scipy-stats", daemon=True).start()
+
+
 def find_slices(
     reference: str | Source | Reference | None,
     live: str | Source,
@@ -1032,6 +1095,7 @@ def find_slices(
     progress: bool | None = None,
 ) -> SliceReport:
     """Every 1- and 2-predicate slice of the live log, ranked worst first (design §5)."""
+    _preload_stats()
     settings = settings or SliceSettings()
     live_src = live if isinstance(live, Source) else open_source(str(live), role="--live")
     if roles.prediction is None:
