@@ -56,7 +56,7 @@ from mlfail.config import Roles
 from mlfail.errors import UsageError
 from mlfail.io import Source, open_source
 from mlfail.performance import Task, TaskSpec, infer_task, is_error
-from mlfail.psi import bh_adjust, critical_psi, psi_p_value, psi_value
+from mlfail.psi import bh_adjust, psi_value
 from mlfail.reference import Reference, SourceReference
 from mlfail.report.slices_model import SliceGlobal, SliceRecord, SliceReport
 from mlfail.timekeys import utc_naive
@@ -1703,20 +1703,14 @@ def _unlabelled_report(
     ref_n = np.zeros(m)
     scope_slice = np.zeros(m, dtype=bool)
     match = match_reference(live_keys, ref_keys, ref_mat.sum(axis=1), ref_names)
-    for i, j in enumerate(match):
-        rvec = ref_mat[j] if j is not None else None
-        if j is not None and rvec is not None:
-            scope_slice[i] = True
-            ref_n[i] = rvec.sum()
-        else:
-            rvec = ref_global
-        lv = live_mat[i]
-        if lv.sum() == 0:
-            continue
-        populated = int(((rvec > 0) | (lv > 0)).sum())
-        psi[i] = psi_value(rvec, lv)
-        pval[i] = psi_p_value(psi[i], int(rvec.sum()), int(lv.sum()), populated)
-        crit[i] = critical_psi(settings.alpha, int(rvec.sum()), int(lv.sum()), populated)
+    mine = np.array([j is not None for j in match], dtype=bool)  # the slice's own reference
+    scope_slice[:] = mine
+    ref_rows = np.tile(ref_global, (m, 1))
+    if mine.any():
+        ref_rows[mine] = ref_mat[np.array([j for j in match if j is not None], dtype=np.int64)]
+    ref_n[mine] = ref_rows[mine].sum(axis=1)
+    some = live_mat.sum(axis=1) > 0
+    psi[some], pval[some], crit[some] = psi_rows(ref_rows[some], live_mat[some], settings.alpha)
     tested = (rows >= support) & (rows < n_rows) & np.isfinite(psi)
     qv = np.full(m, np.nan)
     if tested.any():
@@ -1821,6 +1815,34 @@ def _unlabelled_report(
         settings=_settings_dict(settings, min_support=support),
         notes=notes,
     )
+
+
+def psi_rows(
+    ref: np.ndarray, live: np.ndarray, alpha: float, epsilon: float = 1e-4
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """PSI, its p-value and critical PSI of each row pair of two (slices × bins) count
+    matrices: :func:`mlfail.psi.psi_value`, :func:`~mlfail.psi.psi_p_value` and
+    :func:`~mlfail.psi.critical_psi` row by row, with the same arithmetic (χ² survival
+    ``chdtrc`` and quantile ``2·gammaincinv(dof/2, ·)``, what ``scipy.stats.chi2`` computes)
+    but vectorised: one scalar call each is ~0.3 ms, and there are ~10⁵ slices without
+    --segment. Every live row must have counts (rows without: leave them out)."""
+    from scipy import special
+
+    ref, live = np.asarray(ref, dtype=float), np.asarray(live, dtype=float)
+    n_ref, n_live = ref.sum(axis=1), live.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(n_ref[:, None] > 0, ref / n_ref[:, None], 0.0)
+        q = live / n_live[:, None]
+        scale = 1.0 / n_ref + 1.0 / n_live
+    p = np.where(p == 0, epsilon, p)
+    q = np.where(q == 0, epsilon, q)
+    psi = ((q - p) * np.log(q / p)).sum(axis=1)
+    dof = ((ref > 0) | (live > 0)).sum(axis=1) - 1
+    pval = np.ones(len(psi))
+    ok = dof >= 1
+    pval[ok] = special.chdtrc(dof[ok], psi[ok] / scale[ok])
+    crit = 2.0 * special.gammaincinv(np.maximum(dof, 1) / 2.0, 1.0 - alpha) * scale
+    return psi, pval, crit
 
 
 def _bin_matrix(

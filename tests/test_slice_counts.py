@@ -200,3 +200,28 @@ def test_count_slices_with_an_extra_key_and_one_predicate(data: dict[str, Any]) 
             want = want.filter(pl.col("b_col") == NO_KEY)
         assert_same(got, want)
         assert tot[ROWS] == 4000
+
+
+def test_psi_rows_equals_the_scalar_psi_functions_to_the_bit() -> None:
+    from mlfail.psi import critical_psi, psi_p_value, psi_value
+    from mlfail.slices import psi_rows
+
+    rng = np.random.default_rng(11)
+    ref = rng.integers(0, 50, (400, 11)) * (rng.random((400, 11)) < 0.7)
+    live = rng.integers(0, 50, (400, 11)) * (rng.random((400, 11)) < 0.7)
+    ref[:5] = 0
+    ref[:5, 3] = 7  # one populated bin: no degree of freedom (p = 1)
+    live[:5] = 0
+    live[:5, 3] = 9
+    live[5:, 0] += 1  # every live row has counts
+    ref[10] = 0  # a reference row without counts
+    psi, p, crit = psi_rows(ref, live, 0.05)
+    for i in range(len(ref)):
+        populated = int(((ref[i] > 0) | (live[i] > 0)).sum())
+        n_ref, n_live = int(ref[i].sum()), int(live[i].sum())
+        assert psi[i] == psi_value(ref[i], live[i]), i
+        if n_ref == 0:
+            continue
+        assert p[i] == psi_p_value(psi[i], n_ref, n_live, populated), i
+        assert crit[i] == critical_psi(0.05, n_ref, n_live, populated), i
+    assert (p[:5] == 1.0).all()
