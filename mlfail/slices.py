@@ -1771,7 +1771,9 @@ def _unlabelled_report(
         ref_rows[mine] = ref_mat[np.array([j for j in match if j is not None], dtype=np.int64)]
     ref_n[mine] = ref_rows[mine].sum(axis=1)
     some = live_mat.sum(axis=1) > 0
-    psi[some], pval[some], crit[some] = psi_rows(ref_rows[some], live_mat[some], settings.alpha)
+    psi[some], pval[some], crit[some] = psi_row_pairs(
+        ref_rows[some], live_mat[some], settings.alpha
+    )
     tested = (rows >= support) & (rows < n_rows) & np.isfinite(psi)
     qv = np.full(m, np.nan)
     if tested.any():
@@ -1878,7 +1880,7 @@ def _unlabelled_report(
     )
 
 
-def psi_rows(
+def psi_row_pairs(
     ref: np.ndarray, live: np.ndarray, alpha: float, epsilon: float = 1e-4
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """PSI, its p-value and critical PSI of each row pair of two (slices × bins) count

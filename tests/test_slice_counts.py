@@ -204,7 +204,7 @@ def test_count_slices_with_an_extra_key_and_one_predicate(data: dict[str, Any]) 
 
 def test_psi_rows_equals_the_scalar_psi_functions_to_the_bit() -> None:
     from mlfail.psi import critical_psi, psi_p_value, psi_value
-    from mlfail.slices import psi_rows
+    from mlfail.slices import psi_row_pairs
 
     rng = np.random.default_rng(11)
     ref = rng.integers(0, 50, (400, 11)) * (rng.random((400, 11)) < 0.7)
@@ -215,7 +215,7 @@ def test_psi_rows_equals_the_scalar_psi_functions_to_the_bit() -> None:
     live[:5, 3] = 9
     live[5:, 0] += 1  # every live row has counts
     ref[10] = 0  # a reference row without counts
-    psi, p, crit = psi_rows(ref, live, 0.05)
+    psi, p, crit = psi_row_pairs(ref, live, 0.05)
     for i in range(len(ref)):
         populated = int(((ref[i] > 0) | (live[i] > 0)).sum())
         n_ref, n_live = int(ref[i].sum()), int(live[i].sum())
