@@ -56,7 +56,7 @@ from mlfail.config import Roles
 from mlfail.errors import UsageError
 from mlfail.io import Source, open_source
 from mlfail.performance import Task, TaskSpec, infer_task, is_error
-from mlfail.psi import bh_adjust, critical_psi, psi_p_value, psi_value
+from mlfail.psi import bh_adjust, psi_value
 from mlfail.reference import Reference, SourceReference
 from mlfail.report.slices_model import SliceGlobal, SliceRecord, SliceReport
 from mlfail.timekeys import utc_naive
@@ -1009,34 +1009,96 @@ def auc_for(lf: pl.LazyFrame, task: TaskSpec, masks: Sequence[pl.Expr]) -> list[
     return out
 
 
+def match_frame(
+    live: pl.DataFrame, ref: pl.DataFrame, ref_weight: np.ndarray, ref_names: set[str]
+) -> np.ndarray:
+    """For each live slice (a row of ``live``'s key columns), the row of the reference long
+    table ``ref`` it is compared with, −1 for none: the same slice when the reference has
+    rows of it; else, for two predicates, the one-predicate slice of a column the reference
+    has (the smaller one, when both qualify; the first when they tie) — a time cohort, a value
+    the reference never saw or a column it lacks is dropped. Joins, not a loop per slice."""
+    names = sorted(ref_names)
+    r = (
+        ref.select(KEY_COLS)
+        .with_columns(pl.Series("_w", np.asarray(ref_weight, dtype=float)))
+        .with_row_index("_j")
+        .filter(pl.col("_w") > 0)
+        .unique(KEY_COLS, keep="last", maintain_order=True)
+    )
+    one = r.filter(pl.col("b_col") == NO_KEY).select(
+        pl.col("a_col").alias("_c"), pl.col("a_val").alias("_v"), "_j", "_w"
+    )
+    a_in, b_in = pl.col("a_col").is_in(names), pl.col("b_col").is_in(names)
+    pair = pl.col("b_col") != NO_KEY
+    got = (
+        live.select(KEY_COLS)
+        .with_row_index("_i")
+        .join(r.select(*KEY_COLS, pl.col("_j").alias("_je")), on=KEY_COLS, how="left")
+        .join(one, left_on=["a_col", "a_val"], right_on=["_c", "_v"], how="left")
+        .rename({"_j": "_ja", "_w": "_wa"})
+        .join(one, left_on=["b_col", "b_val"], right_on=["_c", "_v"], how="left")
+        .rename({"_j": "_jb", "_w": "_wb"})
+        .sort("_i")
+        .select(
+            pl.when(a_in & (~pair | b_in) & pl.col("_je").is_not_null())
+            .then(pl.col("_je"))
+            .when(pair & a_in & pl.col("_ja").is_not_null())
+            .then(
+                pl.when(b_in & pl.col("_jb").is_not_null() & (pl.col("_wb") < pl.col("_wa")))
+                .then(pl.col("_jb"))
+                .otherwise(pl.col("_ja"))
+            )
+            .when(pair & b_in & pl.col("_jb").is_not_null())
+            .then(pl.col("_jb"))
+            .cast(pl.Int64)
+            .fill_null(-1)
+            .alias("j")
+        )
+    )
+    return got["j"].to_numpy()
+
+
 def match_reference(
     keys: Sequence[tuple[Any, ...]],
     ref_keys: Sequence[tuple[Any, ...]],
     ref_weight: np.ndarray,
     ref_names: set[str],
 ) -> list[int | None]:
-    """For each live slice, the row of the reference long table it is compared with: the same
-    slice when the reference has rows of it; else, for two predicates, the one-predicate slice
-    of a column the reference has (the smaller one, when both qualify) — a time cohort, a
-    value the reference never saw or a column it lacks is dropped; None when nothing is left.
-    """
-    index = {k: i for i, k in enumerate(ref_keys) if ref_weight[i] > 0}
-    out: list[int | None] = []
-    for k in keys:
-        a, av, b, bv = k
-        j = index.get(k) if a in ref_names and (b == NO_KEY or b in ref_names) else None
-        if j is None and b != NO_KEY:
-            opts = [
-                index[s]
-                for s in ((a, av, NO_KEY, NO_KEY), (b, bv, NO_KEY, NO_KEY))
-                if s[0] in ref_names and s in index
-            ]
-            j = min(opts, key=lambda i: ref_weight[i]) if opts else None
-        out.append(j)
-    return out
+    """:func:`match_frame` for key tuples: the reference row index per live slice, or None."""
+    if not ref_keys:
+        return [None] * len(keys)
+    schema = dict.fromkeys(KEY_COLS, pl.String)
+    idx = match_frame(
+        pl.DataFrame(list(keys), schema=schema, orient="row"),
+        pl.DataFrame(list(ref_keys), schema=schema, orient="row"),
+        ref_weight,
+        ref_names,
+    )
+    return [None if j < 0 else int(j) for j in idx]
 
 
 GLOBAL: tuple[Any, ...] = ()  # "the whole reference" as a reference slice key
+
+
+class RefMatch(Sequence[tuple[Any, ...] | None]):
+    """Each live slice's reference slice key: ``GLOBAL`` (the whole reference) when no
+    predicate is left, None without a reference; read from the reference table on demand."""
+
+    def __init__(self, idx: np.ndarray, ref: pl.DataFrame | None, has_totals: bool):
+        self.idx, self.ref, self.has_totals = idx, ref, has_totals
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[k] for k in range(len(self))[i]]
+        j = int(self.idx[i])
+        if not self.has_totals:
+            return None
+        if j < 0 or self.ref is None:
+            return GLOBAL
+        return tuple(self.ref.select(KEY_COLS).row(j))
 
 
 def _attach_ref(
@@ -1046,27 +1108,26 @@ def _attach_ref(
     cols: Sequence[str],
     ref_names: set[str],
     weight: str,
-) -> tuple[pl.DataFrame, list[tuple[Any, ...] | None]]:
-    """Add ``r<col>``: the sums of each live slice's reference slice (:func:`match_reference`),
+) -> tuple[pl.DataFrame, RefMatch]:
+    """Add ``r<col>``: the sums of each live slice's reference slice (:func:`match_frame`),
     the whole reference (``totals``) when no predicate is left, 0 without a reference. Also
     return each row's reference slice key (``GLOBAL`` for the whole reference, None)."""
-    keys = live.select(KEY_COLS).rows()
+    n = live.height
     if totals is None:
-        return live.with_columns([pl.lit(0.0).alias(f"r{c}") for c in cols]), [None] * len(keys)
+        none = RefMatch(np.full(n, -1, dtype=np.int64), None, False)
+        return live.with_columns([pl.lit(0.0).alias(f"r{c}") for c in cols]), none
     if ref is not None and ref.height:
-        ref_keys = ref.select(KEY_COLS).rows()
-        match = match_reference(keys, ref_keys, _col(ref, weight), ref_names)
+        idx = match_frame(live, ref, _col(ref, weight), ref_names)
     else:
-        ref_keys, match = [], [None] * len(keys)
-    idx = np.array([-1 if j is None else j for j in match], dtype=np.int64)
+        idx = np.full(n, -1, dtype=np.int64)
     found = idx >= 0
     extra = []
     for c in cols:
-        out = np.full(len(keys), float(totals.get(c, 0.0)))
+        out = np.full(n, float(totals.get(c, 0.0)))
         if found.any():
             out[found] = _col(ref, c)[idx[found]]  # type: ignore[arg-type]
         extra.append(pl.Series(f"r{c}", out))
-    return live.with_columns(extra), [GLOBAL if j is None else ref_keys[j] for j in match]
+    return live.with_columns(extra), RefMatch(idx, ref, True)
 
 
 # --------------------------------------------------------------------------- the entry point
@@ -1703,20 +1764,16 @@ def _unlabelled_report(
     ref_n = np.zeros(m)
     scope_slice = np.zeros(m, dtype=bool)
     match = match_reference(live_keys, ref_keys, ref_mat.sum(axis=1), ref_names)
-    for i, j in enumerate(match):
-        rvec = ref_mat[j] if j is not None else None
-        if j is not None and rvec is not None:
-            scope_slice[i] = True
-            ref_n[i] = rvec.sum()
-        else:
-            rvec = ref_global
-        lv = live_mat[i]
-        if lv.sum() == 0:
-            continue
-        populated = int(((rvec > 0) | (lv > 0)).sum())
-        psi[i] = psi_value(rvec, lv)
-        pval[i] = psi_p_value(psi[i], int(rvec.sum()), int(lv.sum()), populated)
-        crit[i] = critical_psi(settings.alpha, int(rvec.sum()), int(lv.sum()), populated)
+    mine = np.array([j is not None for j in match], dtype=bool)  # the slice's own reference
+    scope_slice[:] = mine
+    ref_rows = np.tile(ref_global, (m, 1))
+    if mine.any():
+        ref_rows[mine] = ref_mat[np.array([j for j in match if j is not None], dtype=np.int64)]
+    ref_n[mine] = ref_rows[mine].sum(axis=1)
+    some = live_mat.sum(axis=1) > 0
+    psi[some], pval[some], crit[some] = psi_row_pairs(
+        ref_rows[some], live_mat[some], settings.alpha
+    )
     tested = (rows >= support) & (rows < n_rows) & np.isfinite(psi)
     qv = np.full(m, np.nan)
     if tested.any():
@@ -1821,6 +1878,34 @@ def _unlabelled_report(
         settings=_settings_dict(settings, min_support=support),
         notes=notes,
     )
+
+
+def psi_row_pairs(
+    ref: np.ndarray, live: np.ndarray, alpha: float, epsilon: float = 1e-4
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """PSI, its p-value and critical PSI of each row pair of two (slices × bins) count
+    matrices: :func:`mlfail.psi.psi_value`, :func:`~mlfail.psi.psi_p_value` and
+    :func:`~mlfail.psi.critical_psi` row by row, with the same arithmetic (χ² survival
+    ``chdtrc`` and quantile ``2·gammaincinv(dof/2, ·)``, what ``scipy.stats.chi2`` computes)
+    but vectorised: one scalar call each is ~0.3 ms, and there are ~10⁵ slices without
+    --segment. Every live row must have counts (rows without: leave them out)."""
+    from scipy import special
+
+    ref, live = np.asarray(ref, dtype=float), np.asarray(live, dtype=float)
+    n_ref, n_live = ref.sum(axis=1), live.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(n_ref[:, None] > 0, ref / n_ref[:, None], 0.0)
+        q = live / n_live[:, None]
+        scale = 1.0 / n_ref + 1.0 / n_live
+    p = np.where(p == 0, epsilon, p)
+    q = np.where(q == 0, epsilon, q)
+    psi = ((q - p) * np.log(q / p)).sum(axis=1)
+    dof = ((ref > 0) | (live > 0)).sum(axis=1) - 1
+    pval = np.ones(len(psi))
+    ok = dof >= 1
+    pval[ok] = special.chdtrc(dof[ok], psi[ok] / scale[ok])
+    crit = 2.0 * special.gammaincinv(np.maximum(dof, 1) / 2.0, 1.0 - alpha) * scale
+    return psi, pval, crit
 
 
 def _bin_matrix(

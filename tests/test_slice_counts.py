@@ -200,3 +200,69 @@ def test_count_slices_with_an_extra_key_and_one_predicate(data: dict[str, Any]) 
             want = want.filter(pl.col("b_col") == NO_KEY)
         assert_same(got, want)
         assert tot[ROWS] == 4000
+
+
+def test_psi_rows_equals_the_scalar_psi_functions_to_the_bit() -> None:
+    from mlfail.psi import critical_psi, psi_p_value, psi_value
+    from mlfail.slices import psi_row_pairs
+
+    rng = np.random.default_rng(11)
+    ref = rng.integers(0, 50, (400, 11)) * (rng.random((400, 11)) < 0.7)
+    live = rng.integers(0, 50, (400, 11)) * (rng.random((400, 11)) < 0.7)
+    ref[:5] = 0
+    ref[:5, 3] = 7  # one populated bin: no degree of freedom (p = 1)
+    live[:5] = 0
+    live[:5, 3] = 9
+    live[5:, 0] += 1  # every live row has counts
+    ref[10] = 0  # a reference row without counts
+    psi, p, crit = psi_row_pairs(ref, live, 0.05)
+    for i in range(len(ref)):
+        populated = int(((ref[i] > 0) | (live[i] > 0)).sum())
+        n_ref, n_live = int(ref[i].sum()), int(live[i].sum())
+        assert psi[i] == psi_value(ref[i], live[i]), i
+        if n_ref == 0:
+            continue
+        assert p[i] == psi_p_value(psi[i], n_ref, n_live, populated), i
+        assert crit[i] == critical_psi(0.05, n_ref, n_live, populated), i
+    assert (p[:5] == 1.0).all()
+
+
+def match_by_loop(keys, ref_keys, ref_weight, ref_names):  # type: ignore[no-untyped-def]
+    """The reference slice of each live slice, one dict lookup at a time (the definition)."""
+    index = {k: i for i, k in enumerate(ref_keys) if ref_weight[i] > 0}
+    out = []
+    for k in keys:
+        a, av, b, bv = k
+        j = index.get(k) if a in ref_names and (b == NO_KEY or b in ref_names) else None
+        if j is None and b != NO_KEY:
+            opts = [
+                index[s]
+                for s in ((a, av, NO_KEY, NO_KEY), (b, bv, NO_KEY, NO_KEY))
+                if s[0] in ref_names and s in index
+            ]
+            j = min(opts, key=lambda i: ref_weight[i]) if opts else None
+        out.append(j)
+    return out
+
+
+def test_match_reference_equals_the_lookup_loop() -> None:
+    from mlfail.slices import match_reference
+
+    rng = np.random.default_rng(3)
+    cols, vals = ["a", "b", "c", "t"], ["x", "y", "z"]
+
+    def key() -> tuple[str, ...]:
+        a, b = sorted(rng.choice(cols, 2, replace=False))
+        if rng.random() < 0.3:
+            return (str(a), str(rng.choice(vals)), NO_KEY, NO_KEY)
+        return (str(a), str(rng.choice(vals)), str(b), str(rng.choice(vals)))
+
+    live = list(dict.fromkeys(key() for _ in range(400)))
+    ref = list(dict.fromkeys(key() for _ in range(300)))
+    ref += [(c, v, NO_KEY, NO_KEY) for c in cols for v in vals if rng.random() < 0.7]
+    weight = rng.integers(0, 4, len(ref)).astype(float)  # some 0: no rows
+    weight[-3:] = 2.0  # ties between the two one-predicate fallbacks
+    for names in ({"a", "b", "c"}, {"a"}, set()):
+        want = match_by_loop(live, ref, weight, names)
+        assert match_reference(live, ref, weight, names) == want
+        assert any(j is not None for j in want) or not names
