@@ -16,6 +16,8 @@ Counting
     summed exactly by one ``np.bincount`` per block and per pair of blocks over that narrow
     in-memory frame, marginalised to each pair of keys (:func:`count_slices`). The reference is
     counted the same way with the live codes (a value only the reference has is never compared).
+    Score sums (only shown: the mean score) are summed for the listed slices alone. Cost and
+    measurements: docs/slices-json.md, "How the slices are counted".
 
 Statistics (with labels)
     error rate e/n (classification: the prediction thresholded, or the class as is) or MAE
