@@ -16,6 +16,8 @@ Counting
     summed exactly by one ``np.bincount`` per block and per pair of blocks over that narrow
     in-memory frame, marginalised to each pair of keys (:func:`count_slices`). The reference is
     counted the same way with the live codes (a value only the reference has is never compared).
+    Score sums (only shown: the mean score) are summed for the listed slices alone. Cost and
+    measurements: docs/slices-json.md, "How the slices are counted".
 
 Statistics (with labels)
     error rate e/n (classification: the prediction thresholded, or the class as is) or MAE
@@ -452,7 +454,9 @@ def key_code(c: Candidate, schema: pl.Schema) -> tuple[pl.Expr, int]:
     """Each row's code for candidate ``c`` (UInt32) and the number of codes: the index of the
     row's key value in ``c.levels`` (the live data's values; cohorts: the bin), or
     ``len(c.levels)`` for a value the live data does not have (a reference's own values:
-    slices the live data does not have are never compared)."""
+    slices the live data does not have are never compared). Elementwise expressions only —
+    consecutive integers by subtraction, anything else through its text and an Enum — so the
+    counting pass streams."""
     if c.kind == "cohort" and c.spec is not None:
         return bin_index(c.spec), c.spec.n_bins
     if c.levels is None:
@@ -473,13 +477,13 @@ def key_code(c: Candidate, schema: pl.Schema) -> tuple[pl.Expr, int]:
             e = pl.col(c.name)
     # Streaming-friendly encodings (replace_strict with a list of values is evaluated on whole
     # columns, which makes the streaming engine hold every row of the pass in memory)
-    ints = vals.to_numpy() if vals.dtype.is_integer() else None
+    ints = vals.to_numpy() if vals.dtype.is_integer() and null_code >= len(vals) else None
     known: pl.Expr
     if ints is not None and len(ints) and np.array_equal(ints, ints[0] + np.arange(len(ints))):
         # consecutive integers (days, weeks, small integer columns): code = value − first
         lo, hi = int(ints[0]), int(ints[0]) + len(ints) - 1
-        inside = (e >= lo) & (e <= hi)
-        known = pl.when(inside).then((e - lo).cast(pl.UInt32)).otherwise(pl.lit(fill, pl.UInt32))
+        code = (e - lo).cast(pl.UInt32, strict=False)
+        known = pl.when((e >= lo) & (e <= hi)).then(code).otherwise(pl.lit(fill, pl.UInt32))
     else:
         text = vals.cast(pl.String)
         if text.n_unique() == len(text) and null_code >= len(vals):

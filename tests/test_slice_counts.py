@@ -31,9 +31,12 @@ from mlfail.slices import (
 ROLES = Roles(timestamp="ts", label="y", prediction="score")
 
 
-def frame(rng: np.random.Generator, n: int, geos: list[str]) -> pl.DataFrame:
-    """Keys of every kind, with nulls: strings, a boolean, a small integer, a high-cardinality
-    string (top values + other), a numeric with nulls and NaN (cohorts), a timestamp."""
+def frame(
+    rng: np.random.Generator, n: int, geos: list[str], levels: tuple[int, int] = (1, 5)
+) -> pl.DataFrame:
+    """Keys of every kind, with nulls: strings, a boolean, small integers (consecutive or
+    not), a categorical, a high-cardinality string (top values + other), a numeric with nulls
+    and NaN (cohorts), a timestamp."""
     x = rng.normal(0, 1, n)
     x[rng.random(n) < 0.05] = np.nan
     score = np.round(rng.random(n), 3)
@@ -42,6 +45,9 @@ def frame(rng: np.random.Generator, n: int, geos: list[str]) -> pl.DataFrame:
             "geo": rng.choice(geos, n).tolist(),
             "flag": rng.random(n) < 0.3,
             "hour": rng.integers(0, 6, n),
+            "level": rng.integers(*levels, n),  # consecutive values: codes by subtraction
+            "tier": pl.Series(rng.choice(["gold", "silver", "bronze"], n)).cast(pl.Categorical),
+            "step": rng.choice([0, 10, 25], n),  # not consecutive: through the text
             "merchant": [f"m{i}" for i in rng.integers(0, 70, n)],
             "x": x,
             "ts": [
@@ -114,7 +120,9 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     rng = np.random.default_rng(5)
     live = frame(rng, 4000, ["US", "BR", "MX", "DE"])
     # the reference has a geo the live data lacks and stores `hour` as text
-    ref = frame(rng, 3000, ["US", "BR", "MX", "FR"]).with_columns(pl.col("hour").cast(pl.String))
+    ref = frame(rng, 3000, ["US", "BR", "MX", "FR"], levels=(-1, 8)).with_columns(
+        pl.col("hour").cast(pl.String)
+    )
     live.write_parquet(tmp / "live.parquet")
     ref.write_parquet(tmp / "ref.parquet")
     lsrc = open_source(str(tmp / "live.parquet"), role="--live")
@@ -144,6 +152,9 @@ def test_count_slices_equals_a_group_by_per_slice(
         "geo": "column",
         "flag": "column",
         "hour": "column",
+        "level": "column",
+        "tier": "column",
+        "step": "column",
         "merchant": "top",
         "x": "cohort",
         "day(ts)": "day",
@@ -173,6 +184,7 @@ def test_count_slices_equals_a_group_by_per_slice(
     assert list(sums[-3:]) == [pytest.approx(tot[SSUM], rel=1e-12), 0.0, 0.0]
     # a value only the reference has is left out; a column stored as text still matches
     assert "FR" not in got["a_val"].to_list()
+    assert set(got.filter(pl.col("a_col") == "level")["a_val"]) == {"1", "2", "3", "4"}
     assert got.filter((pl.col("a_col") == "hour") & (pl.col("b_col") == NO_KEY)).height == 6
     sums = lf.select([m for m in measures]).sum().collect().row(0, named=True)
     assert tot == pytest.approx({k: float(v) for k, v in sums.items()}, rel=1e-12)
