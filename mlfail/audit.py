@@ -15,6 +15,7 @@ from mlfail.io import Source, open_source
 from mlfail.psi import PsiSettings, compare_tables, preload
 from mlfail.reference import Reference, SourceReference
 from mlfail.report.model import PsiReport
+from mlfail.timekeys import normalize_timestamp
 
 
 def _as_source(x: str | Source, role: str) -> Source:
@@ -42,6 +43,7 @@ def reference_from_source(
     progress: bool | None = None,
 ) -> tuple[SourceReference, list[str]]:
     """Resolve features on the reference schema and freeze their bin specs."""
+    source = normalize_timestamp(source, roles.timestamp)
     features, skipped = select_features(source.schema, roles)
     source.require(features, "--features")
     source.require(roles.categorical, "--categorical")

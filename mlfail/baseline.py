@@ -53,6 +53,7 @@ from mlfail.io import Source, open_source
 from mlfail.outputs import write_atomic
 from mlfail.performance import Task, TaskSpec, finish, infer_task, performance_table
 from mlfail.reference import SourceReference, coarsen
+from mlfail.timekeys import normalize_timestamp
 
 BASELINE_KIND = "mlfail-baseline"
 BASELINE_SCHEMA_VERSION = 1
@@ -852,6 +853,7 @@ def build_baseline(
         reference if isinstance(reference, Source) else open_source(reference, role="--reference")
     )
     check_role_conflicts(roles)
+    source = normalize_timestamp(source, roles.timestamp)
     for flag, col in (
         ("--timestamp", roles.timestamp),
         ("--label", roles.label),
@@ -949,7 +951,14 @@ def build_baseline(
     task_spec: TaskSpec | None = None
     perf: dict[tuple[str, ...], pl.DataFrame] = {}
     if with_performance and roles.label and roles.prediction and pred_spec is not None:
-        task_spec = infer_task(source.schema, roles.label, roles.prediction, task=task)
+        task_spec = infer_task(
+            source.schema,
+            roles.label,
+            roles.prediction,
+            task=task,
+            data=source.lf,
+            origin=f"--reference {source.spec}",
+        )
         for keys in [[], *([s] for s in segments)]:
             p = performance_table(source.lf, task_spec, keys)
             p = p.with_columns(

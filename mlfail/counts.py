@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 
 from mlfail.binning import BinSpec
-from mlfail.errors import UsageError
+from mlfail.errors import InputError, UsageError
 
 if TYPE_CHECKING:
     from mlfail.io import Source
@@ -147,8 +147,32 @@ def _categorical_table(vc: pl.DataFrame, spec: BinSpec, names: list[str]) -> pl.
     return out if names else out.sort("bin")
 
 
+def check_types(schema: pl.Schema, specs: Sequence[BinSpec], origin: str = "") -> None:
+    """A feature binned as numeric must still be numeric here: a column that became text
+    between training and serving is a type change to fix (``mlfail check quality`` reports
+    it), never something to coerce silently."""
+    for spec in specs:
+        dtype = schema.get(spec.feature)
+        if spec.kind == "numeric" and dtype is not None and not _numberlike(dtype):
+            where = f"{origin}: " if origin else ""
+            raise InputError(
+                f"{where}column {spec.feature!r} is {dtype} here but numeric in the reference; "
+                "a type change between training and serving is itself a finding "
+                "(see `mlfail check quality`): fix the export, or leave the column out with "
+                "--features"
+            )
+
+
+def _numberlike(dtype: pl.DataType) -> bool:
+    return dtype.is_numeric() or dtype == pl.Boolean or dtype == pl.Null
+
+
 def count_frame(
-    lf: pl.LazyFrame, specs: Sequence[BinSpec], keys: Sequence[Key] = ()
+    lf: pl.LazyFrame,
+    specs: Sequence[BinSpec],
+    keys: Sequence[Key] = (),
+    *,
+    origin: str = "",
 ) -> pl.DataFrame:
     """Count every feature of ``specs`` in ``lf`` by ``keys`` in one streaming collection.
 
@@ -158,6 +182,7 @@ def count_frame(
     """
     names = key_names(keys)
     schema = lf.collect_schema()
+    check_types(schema, specs, origin)
     exprs: list[pl.Expr] = [pl.len().alias(LEN)]
     grouped: dict[int, int] = {}  # spec index -> position in the collected results
     queries: list[pl.LazyFrame] = []
@@ -235,9 +260,11 @@ def count_source(
     Rich progress bar on stderr) and merge; otherwise one pass over the whole scan."""
     if progress is None:
         progress = _interactive()
+    origin = f"{source.role} {source.spec}"
+    check_types(source.schema, specs, origin)
     frames = source.file_frames() if (progress or on_file) else [source.lf]
     if len(frames) <= 1:
-        return count_frame(source.lf, specs, keys)
+        return count_frame(source.lf, specs, keys, origin=origin)
     tables: list[pl.DataFrame] = []
     if progress:
         from rich.console import Console
@@ -252,13 +279,13 @@ def count_source(
         ) as bar:
             task = bar.add_task(source.spec, total=len(frames))
             for idx, lf in enumerate(frames):
-                tables.append(count_frame(lf, specs, keys))
+                tables.append(count_frame(lf, specs, keys, origin=origin))
                 bar.advance(task)
                 if on_file:
                     on_file(idx + 1, len(frames))
     else:
         for idx, lf in enumerate(frames):
-            tables.append(count_frame(lf, specs, keys))
+            tables.append(count_frame(lf, specs, keys, origin=origin))
             if on_file:
                 on_file(idx + 1, len(frames))
     return merge(tables)

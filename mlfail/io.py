@@ -9,8 +9,8 @@ import contextlib
 import glob as _glob
 import os
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
@@ -47,6 +47,12 @@ class Source:
                 self._per_file = [_scan(f, hive=self.hive).select(self.columns) for f in self.files]
         return self._per_file
 
+    def map_frames(self, fn: Callable[[pl.LazyFrame], pl.LazyFrame]) -> Source:
+        """The same source with ``fn`` applied to its scan and to each per-file scan."""
+        per_file = [fn(f) for f in self.file_frames()]
+        lf = fn(self.lf)
+        return replace(self, lf=lf, schema=lf.collect_schema(), _per_file=per_file)
+
     def require(self, columns: Iterable[str], flag: str) -> None:
         """Fail with one line if a column named in ``flag`` is absent."""
         have = set(self.columns)
@@ -64,6 +70,39 @@ class Source:
             with contextlib.suppress(OSError):
                 total += os.path.getsize(f)
         return total
+
+
+# Sources opened by the running command, so that a decode error raised later, deep inside a
+# query, can be traced back to the file that caused it (see :func:`locate_damaged`).
+_OPENED: list[Source] = []
+
+
+def forget_opened() -> None:
+    _OPENED.clear()
+
+
+def locate_damaged(max_bytes: int = 4 << 30) -> tuple[Source, str, str] | None:
+    """Find the first opened local file that Polars cannot decode: (source, file, error).
+
+    Only called on the error path, after a query failed with a Parquet decode error; reads
+    each file once, at most ``max_bytes`` in total (returns None beyond that)."""
+    budget = max_bytes
+    for src in list(_OPENED):
+        for f in src.files:
+            if _URL.match(f):
+                continue
+            try:
+                budget -= os.path.getsize(f)
+            except OSError:
+                continue
+            if budget < 0:
+                return None
+            try:
+                pl.scan_parquet(f).collect(engine="streaming")
+            except (pl.exceptions.PolarsError, OSError) as exc:
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                return src, f, first
+    return None
 
 
 def _preview(cols: Sequence[str], n: int = 12) -> str:
@@ -146,4 +185,18 @@ def _finish(spec: str, role: str, files: list[str], lf: pl.LazyFrame, *, hive: b
         raise InputError(f"{role} {spec}: cannot read the Parquet schema ({first})") from None
     if len(schema) == 0:
         raise InputError(f"{role} {spec}: the source has no columns")
-    return Source(spec=spec, role=role, files=files, lf=lf, schema=schema, hive=hive)
+    # An empty source would give confident "no drift" answers: refuse it. Parquet row counts
+    # come from the footers, so this reads no data.
+    try:
+        rows = lf.select(pl.len()).collect().item()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{role} {spec}: cannot read the Parquet metadata ({first})") from None
+    if rows == 0:
+        raise InputError(
+            f"{role} {spec}: has no rows (the schema is there, the data is not); "
+            "check the job that wrote it"
+        )
+    source = Source(spec=spec, role=role, files=files, lf=lf, schema=schema, hive=hive)
+    _OPENED.append(source)
+    return source

@@ -53,9 +53,15 @@ def infer_task(
     *,
     task: Task | None = None,
     threshold: float = 0.5,
+    data: pl.LazyFrame | None = None,
+    origin: str = "",
 ) -> TaskSpec:
     """Classification unless told otherwise; a float prediction is a score thresholded at
-    ``threshold``; an integer/string/boolean prediction is a class compared as-is."""
+    ``threshold``; an integer/string/boolean prediction is a class compared as-is.
+
+    With ``data`` the values are checked too (one scan of two columns, see
+    :func:`check_values`): labels a score is compared with must be 0/1, and a score outside
+    [0, 1] needs an explicit ``--threshold`` on its own scale."""
     for flag, col in (("--label", label), ("--prediction", prediction)):
         if col not in schema:
             raise UsageError(f"{flag} {col}: no such column")
@@ -67,9 +73,65 @@ def infer_task(
                 f"{schema[label]}, {prediction}: {pdt})"
             )
         return TaskSpec("regression", label, prediction, threshold, is_score=False)
-    if not 0 < threshold < 1:
+    spec = TaskSpec("classification", label, prediction, threshold, is_score=pdt.is_float())
+    if data is not None:
+        check_values(data, schema, spec, origin)
+    elif not 0 < threshold < 1:
         raise UsageError(f"--threshold must be in (0, 1) (got {threshold})")
-    return TaskSpec("classification", label, prediction, threshold, is_score=pdt.is_float())
+    return spec
+
+
+def check_values(lf: pl.LazyFrame, schema: pl.Schema, spec: TaskSpec, origin: str = "") -> None:
+    """Refuse label and score values a classification would silently misread.
+
+    * A thresholded score is compared with labels 0/1 (or true/false): a label 2, or text
+      such as "yes", is an error naming the values (pass --task regression for a numeric
+      target, or map the labels).
+    * Scores inside [0, 1] are probabilities: the threshold must lie in (0, 1).
+    * Scores outside [0, 1] (logits, margins) have no default threshold: 0.5 would be a
+      silently wrong cut, so --threshold must be given on the score's own scale.
+    """
+    if spec.task != "classification" or not spec.is_score:
+        return
+    where = f" in {origin}" if origin else ""
+    ldt = schema[spec.label]
+    if ldt == pl.String or isinstance(ldt, pl.Categorical | pl.Enum):
+        seen = lf.select(pl.col(spec.label).drop_nulls().unique().head(4).implode()).collect()
+        shown = ", ".join(repr(v) for v in sorted(map(str, seen.item())))
+        raise UsageError(
+            f"--label {spec.label}: text values ({shown}){where}; a score is compared with "
+            "0/1 labels — map them to 0/1 (or true/false)"
+        )
+    y, p = pl.col(spec.label), pl.col(spec.prediction)
+    ok_label = y.cast(pl.Float64).is_in([0.0, 1.0]) if ldt != pl.Boolean else pl.lit(True)
+    stats = lf.select(
+        y.filter(y.is_not_null() & ~ok_label).unique().sort().head(5).implode().alias("bad"),
+        p.filter(p.is_finite()).min().alias("lo"),
+        p.filter(p.is_finite()).max().alias("hi"),
+    ).collect()
+    bad = stats["bad"].item().to_list()
+    if bad:
+        shown = ", ".join(str(v) for v in bad)
+        raise UsageError(
+            f"--label {spec.label}: values other than 0/1 ({shown}){where}; a thresholded "
+            "score needs a binary label — for a numeric target pass --task regression"
+        )
+    lo, hi = stats["lo"].item(), stats["hi"].item()
+    if lo is None:
+        return
+    if lo >= 0 and hi <= 1:
+        if not 0 < spec.threshold < 1:
+            raise UsageError(
+                f"--threshold {spec.threshold}: --prediction {spec.prediction} is a probability "
+                "in [0, 1], so the threshold must lie in (0, 1)"
+            )
+    elif spec.threshold == 0.5:
+        raise UsageError(
+            f"--prediction {spec.prediction}: scores run from {lo:.4g} to {hi:.4g}{where}, "
+            "outside [0, 1], so they are not probabilities and the default --threshold 0.5 "
+            "would cut them arbitrarily; pass --threshold on their scale (0 for logits) or "
+            "--task regression"
+        )
 
 
 def predicted_class(spec: TaskSpec) -> pl.Expr:

@@ -46,6 +46,7 @@ from mlfail.psi import (
     psi_value,
 )
 from mlfail.reference import Reference, coarsen
+from mlfail.timekeys import normalize_timestamp
 
 EXPLAIN_SCHEMA_VERSION = 1
 DAY = "_mlfail_day"
@@ -489,6 +490,7 @@ def explain(
     if not roles.timestamp:
         raise UsageError("--timestamp is required: root cause needs event time for onsets")
     live.require([roles.timestamp], "--timestamp")
+    live = normalize_timestamp(live, roles.timestamp)
     if roles.features is not None:
         live.require(roles.features, "--features")
     day = _day_expr(live.schema, roles.timestamp)
@@ -545,7 +547,13 @@ def explain(
         and (roles.prediction in live.columns)
     ):
         task = infer_task(
-            live.schema, roles.label, roles.prediction, task=cfg.task, threshold=cfg.threshold
+            live.schema,
+            roles.label,
+            roles.prediction,
+            task=cfg.task,
+            threshold=cfg.threshold,
+            data=live.lf,
+            origin=f"--live {live.spec}",
         )
     perf_day = performance_table(live.lf, task, [day]).sort(DAY) if task else None
     has_labels = perf_day is not None and int(perf_day["labelled"].sum()) > 0

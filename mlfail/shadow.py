@@ -24,7 +24,7 @@ import polars as pl
 
 from mlfail.binning import BinSettings, BinSpec, build_specs
 from mlfail.counts import count_frame, dense
-from mlfail.errors import UsageError
+from mlfail.errors import InputError, UsageError
 from mlfail.io import Source
 from mlfail.performance import TaskSpec, infer_task
 from mlfail.psi import PsiSettings, assess_feature, bh_adjust
@@ -99,6 +99,7 @@ def shadow(
     if label:
         live.require([label], "--label")
     lf = live.lf
+    origin = f"--live {live.spec}"
     cand_name = candidate
     if candidate_source is not None:
         if not id_column:
@@ -106,6 +107,19 @@ def shadow(
         live.require([id_column], "--id")
         candidate_source.require([id_column], "--id")
         candidate_source.require([candidate], "--candidate-prediction")
+        dup = (
+            candidate_source.lf.group_by(id_column)
+            .agg(pl.len().alias("n"))
+            .filter(pl.col("n") > 1)
+            .head(1)
+            .collect()
+        )
+        if dup.height:
+            raise InputError(
+                f"--candidate-source {candidate_source.spec}: duplicate {id_column} "
+                f"{dup[id_column][0]!r} ({dup['n'][0]} rows); each --id must appear once, or "
+                "the join would count live rows twice"
+            )
         right = candidate_source.lf.select(pl.col(id_column), pl.col(candidate).alias(CAND))
         lf = lf.join(right, on=id_column, how="inner")
         cand_name = f"{candidate} ({candidate_source.spec})"
@@ -136,7 +150,9 @@ def shadow(
     # paired per-row quantities, aggregated by segment (no row loop in Python)
     tspec: TaskSpec | None = None
     if label:
-        tspec = infer_task(schema, label, current, task=task, threshold=threshold)
+        tspec = infer_task(
+            schema, label, current, task=task, threshold=threshold, data=lf, origin=origin
+        )
     score = schema[current].is_numeric() and (tspec is None or tspec.task == "classification")
     if score and not schema[current].is_float() and tspec is None:
         score = False

@@ -61,7 +61,7 @@ from mlfail.performance import Task, TaskSpec, infer_task, is_error
 from mlfail.psi import bh_adjust, psi_value
 from mlfail.reference import Reference, SourceReference
 from mlfail.report.slices_model import SliceGlobal, SliceRecord, SliceReport
-from mlfail.timekeys import utc_naive
+from mlfail.timekeys import normalize_timestamp, utc_naive
 
 NULL_KEY = "\x00null"  # a null key value in the long slice table (decoded back to None)
 NO_KEY = ""  # b_col / b_val of a 1-predicate slice
@@ -1163,6 +1163,7 @@ def find_slices(
     _preload_stats()
     settings = settings or SliceSettings()
     live_src = live if isinstance(live, Source) else open_source(str(live), role="--live")
+    live_src = normalize_timestamp(live_src, roles.timestamp)
     if roles.prediction is None:
         raise UsageError("--prediction is required: the model output column")
     ref: Reference
@@ -1198,7 +1199,15 @@ def find_slices(
     cands, notes, n_rows = choose_candidates(live_src, ref, roles, segments, settings)
 
     tspec = (
-        infer_task(live_src.schema, roles.label, pred, task=task, threshold=threshold)
+        infer_task(
+            live_src.schema,
+            roles.label,
+            pred,
+            task=task,
+            threshold=threshold,
+            data=live_src.lf,
+            origin=f"--live {live_src.spec}",
+        )
         if roles.label is not None
         else None
     )

@@ -56,7 +56,7 @@ from mlfail.report.timeline_model import (
     When,
     WindowStats,
 )
-from mlfail.timekeys import utc_naive
+from mlfail.timekeys import normalize_timestamp, utc_naive
 
 WIDX = "__window"
 _WINDOW = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
@@ -308,6 +308,7 @@ def build_timeline(
     settings = settings or TimelineSettings()
     width = parse_window(window)
     live_src = live if isinstance(live, Source) else open_source(str(live), role="--live")
+    live_src = normalize_timestamp(live_src, roles.timestamp)
     ts = roles.timestamp
     if ts is None:
         raise UsageError("--timestamp is required: the event-time column of the live log")
@@ -401,7 +402,15 @@ def build_timeline(
     auc = np.full(n_windows, np.nan)
     labelled = np.zeros(n_windows, dtype=np.int64)
     if roles.label is not None and pred is not None:
-        tspec = infer_task(schema, roles.label, pred, task=task, threshold=threshold)
+        tspec = infer_task(
+            schema,
+            roles.label,
+            pred,
+            task=task,
+            threshold=threshold,
+            data=live_src.lf,
+            origin=f"--live {live_src.spec}",
+        )
         perf = performance_table(live_src.lf, tspec, [wkey]).drop_nulls(WIDX)
         pw = perf[WIDX].to_numpy()
         labelled[pw] = perf["labelled"].to_numpy()

@@ -36,6 +36,7 @@ from mlfail.report.timeline_model import TimelineReport, infra_record, series_re
 from mlfail.rootcause import ExplainSettings, Explanation, Hypothesis, explain
 from mlfail.shadow import ShadowReport, shadow
 from mlfail.slices import SliceSettings, find_slices
+from mlfail.timekeys import normalize_timestamp
 from mlfail.timeline import build_timeline
 
 TRIAGE_SCHEMA_VERSION = 1
@@ -135,6 +136,7 @@ def triage(
     from the ranked list (default: the worst); ``on_step`` sees each step as it completes."""
     cfg = settings or TriageSettings()
     live_src = live if isinstance(live, Source) else open_source(live, role="--live")
+    live_src = normalize_timestamp(live_src, roles.timestamp)
     ref, _skipped = load_reference(
         reference, baseline, roles, bin_settings=cfg.bins, progress=progress
     )

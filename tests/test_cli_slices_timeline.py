@@ -230,7 +230,7 @@ def test_timeline_bad_input_is_one_line(pair: dict[str, str], tmp_path: Path) ->
     line = _err(run("timeline", "-l", live))
     assert line == "mlfail: error: --timestamp is required: the event-time column of the live log"
     line = _err(run("timeline", "-l", live, "--timestamp", "geo"))
-    assert "--timestamp geo: column has type String" in line
+    assert "--timestamp geo: cannot parse 'GB' as a date/time" in line
     line = _err(run("timeline", "-l", live, "--timestamp", "when"))
     assert "column 'when' (from --timestamp) does not exist" in line
     line = _err(

@@ -9,6 +9,7 @@ from scipy import integrate, stats
 
 from mlfail.baseline import profile_reference
 from mlfail.config import Roles
+from mlfail.errors import InputError
 from mlfail.io import open_source
 from mlfail.quality import (
     QualityReport,
@@ -251,7 +252,7 @@ def test_string_default_fill_in_a_known_category(tmp_path: Path) -> None:
     assert "'' makes up" in f.message
 
 
-def test_empty_live_checks_the_schema_only(profile, tmp_path: Path) -> None:
-    r = run(profile, clean().head(0), tmp_path)
-    assert r.findings == [] and r.live_rows == 0
-    assert r.warnings and r.warnings[0].endswith("no rows; only the schema was checked")
+def test_empty_live_is_an_error(profile, tmp_path: Path) -> None:
+    # An empty export must fail loudly, not pass a quality gate with "no findings".
+    with pytest.raises(InputError, match="has no rows"):
+        run(profile, clean().head(0), tmp_path)

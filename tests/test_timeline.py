@@ -271,10 +271,18 @@ def test_bad_window_is_a_one_line_usage_error(bad: str) -> None:
 
 
 def test_timestamp_must_be_temporal(tmp_path: Path) -> None:
-    live = pl.DataFrame({"ts": ["2026-09-01"], "x": [1.0]})
+    live = pl.DataFrame({"ts": [True], "x": [1.0]})
     p = tmp_path / "s.parquet"
     live.write_parquet(p)
-    with pytest.raises(UsageError, match="--timestamp ts: column has type String"):
+    with pytest.raises(UsageError, match="--timestamp ts: column has type Boolean"):
+        build_timeline(str(p), roles=Roles(timestamp="ts"))
+    # ISO strings are parsed (tests/bad_inputs covers epochs and zones), but a value that
+    # does not parse is named, never turned into a silent null.
+    pl.DataFrame({"ts": ["2026-09-01", "2026-09-02"], "x": [1.0, 2.0]}).write_parquet(p)
+    t = build_timeline(str(p), roles=Roles(timestamp="ts"))
+    assert [w.rows for w in t.windows] == [1, 1]
+    pl.DataFrame({"ts": ["2026-09-01", "yesterday"], "x": [1.0, 2.0]}).write_parquet(p)
+    with pytest.raises(UsageError, match="cannot parse 'yesterday'"):
         build_timeline(str(p), roles=Roles(timestamp="ts"))
     with pytest.raises(UsageError, match="--timestamp is required"):
         build_timeline(str(p), roles=Roles())

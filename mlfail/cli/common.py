@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from mlfail.errors import MlfailError
+from mlfail.io import forget_opened, locate_damaged
 from mlfail.outputs import write_atomic
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,6 +57,7 @@ def handle_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        forget_opened()
         try:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit):
@@ -67,7 +69,16 @@ def handle_errors(fn: F) -> F:
             if os.environ.get("MLFAIL_DEBUG"):
                 raise
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            error_line(f"could not read or compute on the data: {first}")
+            damaged = locate_damaged() if "parquet" in first.lower() else None
+            if damaged is not None:
+                src, path, why = damaged
+                shown = path if path == src.spec else f"{path} (from {src.spec})"
+                error_line(
+                    f"{src.role} {shown}: cannot decode the Parquet data ({why}); the file is "
+                    "damaged — re-export it or leave it out"
+                )
+            else:
+                error_line(f"could not read or compute on the data: {first}")
             raise typer.Exit(EXIT_ERROR) from None
         except KeyboardInterrupt:
             error_line("interrupted")
