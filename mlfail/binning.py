@@ -458,6 +458,14 @@ def _categorical_spec(
     return BinSpec(feature=f, kind="categorical", categories=kept, other=folded, dtype=str(dtype))
 
 
+def _finite_sum(col: pl.Series) -> bool:
+    """Whether the column's sum is finite — proof that it holds no NaN or ±inf. Values near the
+    dtype's max overflow the sum to inf (then the values are filtered, as for ±inf): that is
+    not worth numpy's RuntimeWarning on the operator's terminal."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(col.to_numpy().sum()))
+
+
 def _numeric_or_int_spec(
     col: pl.Series,
     planned: str,
@@ -477,7 +485,7 @@ def _numeric_or_int_spec(
             return _categorical_spec(f, vc, planned, dtype, settings, explicit=explicit)
     if dtype.is_float():
         # A finite sum proves there is no NaN or ±inf (either would propagate): skip the filter.
-        clean = col.null_count() == 0 and bool(np.isfinite(col.to_numpy().sum()))
+        clean = col.null_count() == 0 and _finite_sum(col)
         values = col if clean else col.filter(col.is_finite())
     else:
         values = col.cast(pl.Float64)
@@ -499,7 +507,7 @@ def _counts_from_spans(col: pl.Series, spec: BinSpec, spans: Sequence[Span]) -> 
         cum.append(hit[2] + int(np.count_nonzero(hit[3] <= e)))
     nan = neg_inf = 0
     if col.dtype.is_float() and not (
-        col.null_count() == 0 and np.isfinite(col.to_numpy().sum())  # finite sum: no NaN/±inf
+        col.null_count() == 0 and _finite_sum(col)  # finite sum: no NaN/±inf
     ):
         nan = int(x.is_nan().sum())
         neg_inf = int((x == -math.inf).sum())

@@ -102,9 +102,15 @@ def main() -> None:
     from mlfail.cli.common import error_line
     from mlfail.errors import MlfailError
 
+    # Ctrl-C: one "interrupted" line and exit 130 (128 + SIGINT), no traceback. Inside a
+    # command handle_errors does this; here it covers the config lookup and argument parsing.
+    # (An interrupt while Python is still importing mlfail, before main runs, is Python's.)
     try:
         dm = build_default_map(sys.argv[1:], dict(os.environ), os.getcwd())
+        app(default_map=dm)
     except MlfailError as exc:
         error_line(str(exc))
         raise SystemExit(2) from None
-    app(default_map=dm)
+    except KeyboardInterrupt:
+        error_line("interrupted")
+        raise SystemExit(130) from None

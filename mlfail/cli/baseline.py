@@ -30,6 +30,7 @@ from mlfail.cli.options import (
 )
 from mlfail.config import Roles, split_list
 from mlfail.errors import UsageError
+from mlfail.outputs import check_output
 from mlfail.report.baseline import render_baseline
 
 baseline_app = typer.Typer(
@@ -103,8 +104,7 @@ def create_command(
         raise UsageError("--reference is required: the training snapshot to profile")
     if out is None:
         raise UsageError("--out is required: where to write the baseline JSON")
-    if out.exists() and not force:  # fail before the work, not after
-        raise UsageError(f"--out {out}: file exists; pass --force to overwrite it")
+    check_output(out, force=force, flag="--out")  # fail before the work, not after
     roles = Roles.from_flags(
         timestamp=timestamp,
         label=label,
@@ -143,6 +143,7 @@ def show_command(
 ) -> None:
     """Print a baseline readably: sources, roles, features with quantiles or categories, the
     prediction distribution and reference performance per segment."""
+    check_output(output, force=force)  # before any work
     b = load_baseline(path, flag="baseline")
     if output is None:
         render_baseline(b, stdout_console())
@@ -165,8 +166,7 @@ def merge_command(
         raise UsageError("--out is required: where to write the merged baseline")
     if len(paths) < 2:
         raise UsageError("baseline merge needs at least two baselines")
-    if out.exists() and not force:
-        raise UsageError(f"--out {out}: file exists; pass --force to overwrite it")
+    check_output(out, force=force, flag="--out")
     merged = merge_baselines([load_baseline(p, flag="baseline") for p in paths])
     merged.save(out, force=force)
     err_console().print(

@@ -33,8 +33,8 @@ from mlfail.cli.options import (
     Timestamp,
 )
 from mlfail.config import Roles
-from mlfail.errors import InputError
 from mlfail.io import open_source
+from mlfail.outputs import append_once, check_output
 from mlfail.owners import load_owners
 from mlfail.owners_check import check_owners
 from mlfail.quality import QualityReport, QualitySettings, check_quality
@@ -108,11 +108,7 @@ def _append_step_summary(markdown: str) -> None:
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return
-    try:
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(markdown)
-    except OSError as exc:
-        raise InputError(f"$GITHUB_STEP_SUMMARY {path}: cannot append ({exc.strerror})") from None
+    append_once(path, markdown, what="$GITHUB_STEP_SUMMARY")
 
 
 @check_app.command("quality")
@@ -145,6 +141,7 @@ def quality_command(
     """Data quality and schema, live vs a baseline or reference: missing/new columns, dtype
     changes, null rates, unseen categories, values outside the reference range, default fills,
     frozen columns (rules: docs/quality-rules.md). Exit 1 at/above --fail-on."""
+    check_output(output, force=force)  # before any work
     roles = _roles(timestamp, label, prediction, meta, features, categorical, numeric)
     settings = QualitySettings(alpha=alpha)
     ref = profile_reference(reference, baseline, roles)
@@ -196,6 +193,7 @@ def owners_command(
     """Who gets paged: every feature of the reference/baseline needs an owning component with
     an owner and a pager, every monitoring layer (infra, pipeline, model, business) an owner,
     and owners.toml must not list columns the reference lacks. Exit 1 on any gap."""
+    check_output(output, force=force)  # before any work
     own = load_owners(owners)
     roles = _roles(timestamp, label, prediction, meta, features, None, None)
     feats: list[str] | None = None

@@ -31,6 +31,7 @@ from mlfail.cli.options import (
 from mlfail.config import Roles
 from mlfail.events import load_changes, load_metrics
 from mlfail.io import open_source
+from mlfail.outputs import check_output
 from mlfail.owners import load_owners
 from mlfail.psi import PsiSettings
 from mlfail.report.explain_render import explain_json, explain_markdown, render_explain
@@ -82,6 +83,7 @@ def explain_command(
     """Ranked root-cause hypotheses: each drifted feature tied to its onset, the cohort that
     carries it, the change event just before it and its signature, with a failure mode and
     the owner to page. Exit 1 when the verdict is model_incident."""
+    check_output(output, force=force)  # before any work
     roles = Roles.from_flags(
         timestamp=timestamp,
         label=label,

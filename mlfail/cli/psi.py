@@ -31,6 +31,7 @@ from mlfail.cli.options import (
     Timestamp,
 )
 from mlfail.config import Roles, split_list
+from mlfail.outputs import check_output
 from mlfail.reference import Reference
 from mlfail.report.human import render_psi
 from mlfail.report.jsonout import psi_json
@@ -96,6 +97,7 @@ def psi_command(
 ) -> None:
     """PSI per feature, live vs reference or a saved baseline (optionally per slice), with
     sample-size-aware significance. Exit 1 when a feature is drifted (see --fail-on)."""
+    check_output(output, force=force)  # before any work
     roles = Roles.from_flags(
         timestamp=timestamp,
         label=label,

@@ -17,6 +17,7 @@ from mlfail.cli.common import (
 from mlfail.cli.options import Label, Live
 from mlfail.config import split_list
 from mlfail.io import open_source
+from mlfail.outputs import check_output
 from mlfail.psi import PsiSettings
 from mlfail.report.shadow_render import render_shadow, shadow_json, shadow_markdown
 from mlfail.shadow import shadow
@@ -69,6 +70,7 @@ def shadow_command(
     """Compare a candidate model's outputs with the current model's on live rows: output PSI,
     agreement, per-segment differences and paired label metrics. Verdict promote / hold;
     exit 1 on hold."""
+    check_output(output, force=force)  # before any work
     report = shadow(
         open_source(live, role="--live"),
         current_prediction,

@@ -31,6 +31,7 @@ from mlfail.cli.options import (
     Timestamp,
 )
 from mlfail.config import Roles, split_list
+from mlfail.outputs import check_output
 from mlfail.report.slices_model import SliceReport, slices_json
 from mlfail.report.slices_render import render_slices
 from mlfail.slices import SliceSettings, find_slices
@@ -85,6 +86,7 @@ def slices_command(
 ) -> None:
     """Rank every 1- and 2-predicate slice by excess errors against its own reference: the
     segment the global number hides. Exit 1 when a slice is significantly degraded."""
+    check_output(output, force=force)  # before any work
     roles = Roles.from_flags(
         timestamp=timestamp,
         label=label,

@@ -31,6 +31,7 @@ from mlfail.cli.options import (
     Threshold,
 )
 from mlfail.config import Roles
+from mlfail.outputs import check_output
 from mlfail.report.timeline_model import TimelineReport, timeline_json
 from mlfail.report.timeline_render import render_timeline
 from mlfail.timeline import build_timeline
@@ -77,6 +78,7 @@ def timeline_command(
     """Per-window rows, null rates, PSI, prediction PSI, mean score and label metrics; each
     series' onset; which layer (infra, pipeline, model, business) fired first; the infra
     check. Exit 1 when a series changed level or infra is anomalous."""
+    check_output(output, force=force)  # before any work
     roles = Roles.from_flags(
         timestamp=timestamp,
         label=label,

@@ -30,7 +30,7 @@ from mlfail.cli.options import (
     Timestamp,
 )
 from mlfail.config import Roles, split_list
-from mlfail.outputs import write_atomic
+from mlfail.outputs import check_output, write_atomic
 from mlfail.psi import PsiSettings
 from mlfail.report.explain_render import _hyp_panel
 from mlfail.report.slices_model import SliceRecord
@@ -190,6 +190,7 @@ def triage_command(
     """The seven-step walk: signal → infra → global → slices → PSI on the broken slice → root
     cause → shadow. Interactive at a terminal; otherwise the whole report goes to stdout (or
     --output). Exit 1 when the verdict is model_incident."""
+    check_output(output, force=force)  # before any work
     if not timestamp:
         from mlfail.errors import UsageError
 
