@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 
 from mlfail.errors import UsageError
+
+
+def require_local(path: str | Path, flag: str = "--output") -> None:
+    """Outputs are local files: a URL (``s3://…``) is one clear error, not a file named 's3:'."""
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]+:/", str(path)):  # Path() turns s3:// into s3:/
+        shown = re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]+):/+", r"\1://", str(path))
+        raise UsageError(
+            f"{flag} {shown}: mlfail writes outputs to local files only, not to object "
+            "storage; write a local file and upload it (e.g. aws s3 cp)"
+        )
 
 
 def write_atomic(
@@ -17,6 +28,7 @@ def write_atomic(
 
     An interrupted write leaves the old file (or nothing) in place, never a partial file.
     """
+    require_local(path, flag)
     path = Path(path)
     if path.exists() and not force:
         raise UsageError(f"{flag} {path}: file exists; pass --force to overwrite it")

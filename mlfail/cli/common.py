@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import io
 import os
@@ -16,6 +17,7 @@ import typer
 from rich.console import Console
 
 from mlfail.errors import MlfailError
+from mlfail.io import current_storage_options, parse_storage_options, redact, set_storage_options
 from mlfail.outputs import write_atomic
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -57,7 +59,9 @@ def handle_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            # a fresh context per command: settings such as the storage options never leak
+            # from one command to the next in the same process (tests, the Python API)
+            return contextvars.copy_context().run(fn, *args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except MlfailError as exc:
@@ -68,6 +72,12 @@ def handle_errors(fn: F) -> F:
                 raise
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             error_line(f"could not read or compute on the data: {first}")
+            raise typer.Exit(EXIT_ERROR) from None
+        except OSError as exc:  # an object store or file failing mid-read (after the open)
+            if os.environ.get("MLFAIL_DEBUG"):
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            error_line(f"could not read the data: {redact(first, current_storage_options())}")
             raise typer.Exit(EXIT_ERROR) from None
         except KeyboardInterrupt:
             error_line("interrupted")
@@ -128,3 +138,16 @@ def stdout_console() -> Console:
     if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
         return Console(highlight=False, width=120)
     return Console(highlight=False)
+
+
+def use_storage_options(values: list[str] | None) -> None:
+    """Set the object-store options for this command: ``[storage_options]`` from the config
+    file and ``MLFAIL_STORAGE_OPTION`` (Click's default map), overridden key by key by
+    ``--storage-option KEY=VALUE`` flags."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    defaults = ctx.lookup_default("storage_option") if ctx is not None else None
+    opts = parse_storage_options(defaults if isinstance(defaults, list) else None)
+    opts.update(parse_storage_options(values))
+    set_storage_options(opts)

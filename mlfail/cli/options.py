@@ -94,3 +94,21 @@ Output = Annotated[
     typer.Option("--output", "-o", help="Write the report here (atomically) instead of stdout."),
 ]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite --output if it exists.")]
+StorageOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--storage-option",
+        help="Object-store option KEY=VALUE for s3:// (gs://, az://) sources, e.g. "
+        "aws_endpoint_url=http://127.0.0.1:9000 or aws_region=eu-west-1 (repeatable; also "
+        "[storage_options] in mlfail.toml). Credentials otherwise come from the AWS_* "
+        "environment variables.",
+    ),
+]
+Where = Annotated[
+    str | None,
+    typer.Option(
+        "--where",
+        help="Keep only --live rows where this SQL condition holds, e.g. \"day >= '2026-09-19'\"; "
+        "pushed into the scan, so hive partitions outside it are not read.",
+    ),
+]
