@@ -141,13 +141,6 @@ def stdout_console() -> Console:
 
 
 def use_storage_options(values: list[str] | None) -> None:
-    """Set the object-store options for this command: ``[storage_options]`` from the config
-    file and ``MLFAIL_STORAGE_OPTION`` (Click's default map), overridden key by key by
-    ``--storage-option KEY=VALUE`` flags."""
-    import click
-
-    ctx = click.get_current_context(silent=True)
-    defaults = ctx.lookup_default("storage_option") if ctx is not None else None
-    opts = parse_storage_options(defaults if isinstance(defaults, list) else None)
-    opts.update(parse_storage_options(values))
-    set_storage_options(opts)
+    """Set the object-store options for this command (``--storage-option`` already merged with
+    the config file and environment by the option's callback, see ``options.StorageOption``)."""
+    set_storage_options(parse_storage_options(values))
