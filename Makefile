@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv lint format test demo sample-data baseline clean report-html report-screenshot readme bench bench-quick
+.PHONY: venv lint format test demo sample-data baseline clean report-html report-screenshot readme reliability bench bench-quick
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -84,3 +84,7 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/run.py --quick $(BENCH_ARGS)
+
+# docs/reliability.md: the bad-input corpus table (tests/bad_inputs/test_docs.py checks it).
+reliability: $(STAMP)
+	$(BIN)/python scripts/reliability_table.py

@@ -49,7 +49,7 @@ from mlfail.config import Roles, check_role_conflicts
 from mlfail.counts import dense
 from mlfail.counts import merge as merge_counts
 from mlfail.errors import InputError, UsageError
-from mlfail.io import Source, open_source
+from mlfail.io import Source, is_url, open_source, read_url_bytes
 from mlfail.outputs import write_atomic
 from mlfail.performance import Task, TaskSpec, finish, infer_task, performance_table
 from mlfail.reference import SourceReference, coarsen
@@ -508,7 +508,10 @@ def load_baseline(path: str | Path, *, flag: str = "--baseline") -> Baseline:
     where = f"{flag} {path}" if flag else str(path)
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        if is_url(str(path)):  # s3://bucket/baseline.json: fetched with the storage options
+            text = read_url_bytes(str(path), flag=flag or "baseline").decode("utf-8")
+        else:
+            text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{where}: no such file") from None
     except IsADirectoryError:
@@ -987,6 +990,7 @@ def build_baseline(
                 "spec": source.spec,
                 "files": len(files),
                 "bytes": sum(max(s, 0) for _, s in files),
+                **({"where": source.where} if source.where else {}),
             }
         ],
         content_hash=content_hash(files),

@@ -168,7 +168,9 @@ def as_tuple(values: Sequence[str] | None) -> tuple[str, ...]:
 # MLFAIL_META=pipeline_version,sdk_version) > file. Top-level keys apply to every command that
 # has the flag; a table named after a command ([triage], [psi], [check.quality] …) overrides
 # them for that command. Keys are flag names without dashes, '-' or '_' alike
-# (fail-on = fail_on).
+# (fail-on = fail_on). Object-store options are a table, `[storage_options]` (or
+# `storage_options = {…}`, also inside a command's table), merged key by key with
+# MLFAIL_STORAGE_OPTION=KEY=VALUE,… and then with the --storage-option flags.
 
 
 def _find_config_arg(argv: Sequence[str]) -> str | None:
@@ -267,10 +269,36 @@ def default_map_for(
     top = {_norm(k): v for k, v in cfg.items() if not isinstance(v, dict)}
     out: dict[str, object] = {}
 
+    def storage(section: dict[str, object]) -> list[str]:
+        """[storage_options] of the file (top level, then the command's table), then the
+        environment, merged key by key, as KEY=VALUE strings (the flag's own form)."""
+        from mlfail.io import parse_storage_options
+
+        opts: dict[str, object] = {}
+        for table in (cfg, section):
+            for k, v in table.items():
+                if _norm(k) == "storage_options":
+                    if not isinstance(v, dict):
+                        raise UsageError(
+                            "config: storage_options must be a table of KEY = VALUE, e.g. "
+                            '[storage_options] aws_endpoint_url = "http://127.0.0.1:9000"'
+                        )
+                    opts.update(parse_storage_options(v, flag="config storage_options"))
+        ev = env.get("MLFAIL_STORAGE_OPTION")
+        if ev:
+            pairs = [p.strip() for p in ev.split(",") if p.strip()]
+            opts.update(parse_storage_options(pairs, flag="MLFAIL_STORAGE_OPTION"))
+        return [f"{k}={v}" for k, v in opts.items()]
+
     def leaf(params: dict[str, tuple[str, bool]], section: dict[str, object]) -> dict[str, object]:
         vals: dict[str, object] = {}
         merged = {**top, **{_norm(k): v for k, v in section.items() if not isinstance(v, dict)}}
         for flag, (param, multiple) in params.items():
+            if flag == "storage_option":
+                so = storage(section)
+                if so:
+                    vals[param] = so
+                continue
             if flag in merged:
                 v = merged[flag]
                 vals[param] = (list(v) if isinstance(v, list) else [v]) if multiple else v

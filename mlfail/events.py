@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from mlfail.errors import InputError
+from mlfail.io import cloud_error, current_storage_options, is_url
 from mlfail.owners import LAYERS
 
 CHANGE_KINDS = (
@@ -32,6 +33,8 @@ METRIC_COLUMNS = ("ts", "layer", "metric", "value")
 
 
 def _read_table(path: str | Path, flag: str, allowed: tuple[str, ...]) -> pl.DataFrame:
+    if is_url(str(path)):
+        return _read_url_table(str(path), flag, allowed)
     p = Path(path)
     if not p.exists():
         raise InputError(f"{flag} {p}: no such file")
@@ -51,6 +54,21 @@ def _read_table(path: str | Path, flag: str, allowed: tuple[str, ...]) -> pl.Dat
         f"{flag} {p}: unsupported file type {suffix or '(none)'}; use "
         + ", ".join(f".{a}" for a in allowed)
     )
+
+
+def _read_url_table(url: str, flag: str, allowed: tuple[str, ...]) -> pl.DataFrame:
+    """A Parquet table in object storage (``--metrics s3://…/metrics.parquet``), read by
+    Polars with the current storage options."""
+    if "parquet" not in allowed or not url.lower().endswith(".parquet"):
+        raise InputError(
+            f"{flag} {url}: only Parquet (.parquet) is read from object storage for this flag; "
+            "copy the file locally"
+        )
+    opts = current_storage_options()
+    try:
+        return pl.read_parquet(url, storage_options=opts)
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        raise InputError(cloud_error(flag, url, exc, opts)) from None
 
 
 def _require(df: pl.DataFrame, cols: tuple[str, ...], flag: str, path: str | Path) -> None:

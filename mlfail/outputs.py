@@ -11,10 +11,21 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 
 from mlfail.errors import UsageError
+
+
+def require_local(path: str | Path, flag: str = "--output") -> None:
+    """Outputs are local files: a URL (``s3://…``) is one clear error, not a file named 's3:'."""
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]+:/", str(path)):  # Path() turns s3:// into s3:/
+        shown = re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]+):/+", r"\1://", str(path))
+        raise UsageError(
+            f"{flag} {shown}: mlfail writes outputs to local files only, not to object "
+            "storage; write a local file and upload it (e.g. aws s3 cp)"
+        )
 
 
 def check_output(path: str | Path | None, *, force: bool, flag: str = "--output") -> None:
@@ -22,6 +33,7 @@ def check_output(path: str | Path | None, *, force: bool, flag: str = "--output"
     exists and ``force`` is off, it is a directory, or its directory does not exist."""
     if path is None:
         return
+    require_local(path, flag)
     path = Path(path)
     if path.is_dir():
         raise UsageError(f"{flag} {path}: is a directory; give a file path")
@@ -43,6 +55,7 @@ def write_atomic(
     nothing) in place and no temporary file, never a partial file. Any OS error becomes one
     line naming ``flag`` (exit 2).
     """
+    require_local(path, flag)
     path = Path(path)
     check_output(path, force=force, flag=flag)
     parent = path.parent if str(path.parent) else Path(".")

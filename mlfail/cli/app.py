@@ -99,7 +99,7 @@ def main() -> None:
     import os
     import sys
 
-    from mlfail.cli.common import error_line
+    from mlfail.cli.common import error_line, report_interrupt
     from mlfail.errors import MlfailError
 
     # Ctrl-C: one "interrupted" line and exit 130 (128 + SIGINT), no traceback. Inside a
@@ -112,5 +112,10 @@ def main() -> None:
         error_line(str(exc))
         raise SystemExit(2) from None
     except KeyboardInterrupt:
-        error_line("interrupted")
+        while True:  # see report_interrupt: one Ctrl-C may surface twice
+            try:
+                report_interrupt()
+                break
+            except KeyboardInterrupt:
+                continue
         raise SystemExit(130) from None

@@ -17,6 +17,7 @@ from mlfail.cli.common import (
     handle_errors,
     render_to_text,
     stdout_console,
+    use_storage_options,
 )
 from mlfail.cli.options import (
     Categorical,
@@ -26,10 +27,12 @@ from mlfail.cli.options import (
     Numeric,
     Prediction,
     Ref,
+    StorageOption,
     Timestamp,
 )
 from mlfail.config import Roles, split_list
 from mlfail.errors import UsageError
+from mlfail.io import open_source
 from mlfail.outputs import check_output
 from mlfail.report.baseline import render_baseline
 
@@ -66,6 +69,15 @@ def create_command(
     reference: Ref = None,
     out: Out = None,
     force: Force = False,
+    where: Annotated[
+        str | None,
+        typer.Option(
+            "--where",
+            help="Profile only the --reference rows where this SQL condition holds, e.g. "
+            "\"day < '2026-09-01'\" (pushed into the scan; recorded in the baseline's sources).",
+        ),
+    ] = None,
+    storage_option: StorageOption = None,
     segment: Annotated[
         list[str] | None,
         typer.Option(
@@ -100,6 +112,7 @@ def create_command(
     """Profile --reference into a baseline file: bin specs, count tables (overall and per
     --segment value), per-feature quantiles/mean/std/null counts/category frequencies, the
     prediction distribution and reference performance."""
+    use_storage_options(storage_option)
     if reference is None:
         raise UsageError("--reference is required: the training snapshot to profile")
     if out is None:
@@ -116,7 +129,7 @@ def create_command(
     )
     base = load_baseline(specs_from, flag="--specs-from") if specs_from is not None else None
     b = build_baseline(
-        reference,
+        open_source(reference, role="--reference", where=where),
         roles,
         segments=split_list(segment),
         bin_settings=BinSettings(bins=bins),

@@ -18,6 +18,7 @@ from mlfail.cli.common import (
     handle_errors,
     render_to_text,
     stdout_console,
+    use_storage_options,
     warn,
 )
 from mlfail.cli.options import (
@@ -30,7 +31,9 @@ from mlfail.cli.options import (
     Numeric,
     Prediction,
     Ref,
+    StorageOption,
     Timestamp,
+    Where,
 )
 from mlfail.config import Roles
 from mlfail.io import open_source
@@ -117,6 +120,8 @@ def quality_command(
     live: Live,
     reference: Ref = None,
     baseline: BaselinePath = None,
+    where: Where = None,
+    storage_option: StorageOption = None,
     features: Features = None,
     timestamp: Timestamp = None,
     label: Label = None,
@@ -141,11 +146,12 @@ def quality_command(
     """Data quality and schema, live vs a baseline or reference: missing/new columns, dtype
     changes, null rates, unseen categories, values outside the reference range, default fills,
     frozen columns (rules: docs/quality-rules.md). Exit 1 at/above --fail-on."""
+    use_storage_options(storage_option)
     check_output(output, force=force)  # before any work
     roles = _roles(timestamp, label, prediction, meta, features, categorical, numeric)
     settings = QualitySettings(alpha=alpha)
     ref = profile_reference(reference, baseline, roles)
-    live_src = open_source(live, role="--live")
+    live_src = open_source(live, role="--live", where=where)
     report = check_quality(ref, live_src, settings)
     for w in report.warnings:
         warn(w)
@@ -179,6 +185,7 @@ def owners_command(
     ],
     reference: Ref = None,
     baseline: BaselinePath = None,
+    storage_option: StorageOption = None,
     features: Features = None,
     timestamp: Timestamp = None,
     label: Label = None,
@@ -193,6 +200,7 @@ def owners_command(
     """Who gets paged: every feature of the reference/baseline needs an owning component with
     an owner and a pager, every monitoring layer (infra, pipeline, model, business) an owner,
     and owners.toml must not list columns the reference lacks. Exit 1 on any gap."""
+    use_storage_options(storage_option)
     check_output(output, force=force)  # before any work
     own = load_owners(owners)
     roles = _roles(timestamp, label, prediction, meta, features, None, None)

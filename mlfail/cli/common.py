@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import io
 import os
+import signal
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -16,7 +19,14 @@ import typer
 from rich.console import Console
 
 from mlfail.errors import MlfailError
-from mlfail.io import forget_opened, locate_damaged
+from mlfail.io import (
+    current_storage_options,
+    forget_opened,
+    locate_damaged,
+    parse_storage_options,
+    redact,
+    set_storage_options,
+)
 from mlfail.outputs import write_atomic
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,6 +57,29 @@ def error_line(message: str) -> None:
     sys.stderr.flush()
 
 
+def report_interrupt() -> None:
+    """Print the one "interrupted" line — exactly once.
+
+    One Ctrl-C can surface twice: Polars aborts the running query with a KeyboardInterrupt
+    and Python's own handler, still pending, raises another as soon as Python code runs.
+    SIGINT is ignored while the line is written (a pending signal is then dropped) and the
+    previous handler restored afterwards.
+    """
+    previous: Any = signal.default_int_handler
+    while True:
+        try:
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            break
+        except KeyboardInterrupt:
+            continue
+        except ValueError:  # not the main thread: signals cannot be changed here
+            break
+    with contextlib.suppress(KeyboardInterrupt):
+        error_line("interrupted")
+    with contextlib.suppress(KeyboardInterrupt, ValueError, TypeError):
+        signal.signal(signal.SIGINT, previous)
+
+
 def warn(message: str) -> None:
     sys.stderr.write(f"mlfail: warning: {message}\n")
 
@@ -59,7 +92,9 @@ def handle_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         forget_opened()
         try:
-            return fn(*args, **kwargs)
+            # a fresh context per command: settings such as the storage options never leak
+            # from one command to the next in the same process (tests, the Python API)
+            return contextvars.copy_context().run(fn, *args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except MlfailError as exc:
@@ -80,8 +115,19 @@ def handle_errors(fn: F) -> F:
             else:
                 error_line(f"could not read or compute on the data: {first}")
             raise typer.Exit(EXIT_ERROR) from None
+        except OSError as exc:  # an object store or file failing mid-read (after the open)
+            if os.environ.get("MLFAIL_DEBUG"):
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            error_line(f"could not read the data: {redact(first, current_storage_options())}")
+            raise typer.Exit(EXIT_ERROR) from None
         except KeyboardInterrupt:
-            error_line("interrupted")
+            while True:  # the second interrupt of the same Ctrl-C can land on this very call
+                try:
+                    report_interrupt()
+                    break
+                except KeyboardInterrupt:
+                    continue
             raise typer.Exit(130) from None
         except Exception as exc:
             if os.environ.get("MLFAIL_DEBUG"):
@@ -139,3 +185,9 @@ def stdout_console() -> Console:
     if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
         return Console(highlight=False, width=120)
     return Console(highlight=False)
+
+
+def use_storage_options(values: list[str] | None) -> None:
+    """Set the object-store options for this command (``--storage-option`` already merged with
+    the config file and environment by the option's callback, see ``options.StorageOption``)."""
+    set_storage_options(parse_storage_options(values))

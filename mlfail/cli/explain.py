@@ -15,6 +15,7 @@ from mlfail.cli.common import (
     EXIT_OK,
     deliver,
     handle_errors,
+    use_storage_options,
     warn,
 )
 from mlfail.cli.options import (
@@ -26,7 +27,9 @@ from mlfail.cli.options import (
     Numeric,
     Prediction,
     Ref,
+    StorageOption,
     Timestamp,
+    Where,
 )
 from mlfail.config import Roles
 from mlfail.events import load_changes, load_metrics
@@ -51,6 +54,8 @@ def explain_command(
     baseline: Annotated[
         str | None, typer.Option("--baseline", help="A saved baseline instead of --reference.")
     ] = None,
+    where: Where = None,
+    storage_option: StorageOption = None,
     timestamp: Timestamp = None,
     label: Label = None,
     prediction: Prediction = None,
@@ -63,7 +68,7 @@ def explain_command(
     ] = None,
     owners: Annotated[Path | None, typer.Option("--owners", help="owners.toml.")] = None,
     metrics: Annotated[
-        Path | None,
+        str | None,
         typer.Option("--metrics", help="Monitoring metrics (ts, layer, metric, value)."),
     ] = None,
     threshold: Annotated[
@@ -83,6 +88,7 @@ def explain_command(
     """Ranked root-cause hypotheses: each drifted feature tied to its onset, the cohort that
     carries it, the change event just before it and its signature, with a failure mode and
     the owner to page. Exit 1 when the verdict is model_incident."""
+    use_storage_options(storage_option)
     check_output(output, force=force)  # before any work
     roles = Roles.from_flags(
         timestamp=timestamp,
@@ -93,7 +99,7 @@ def explain_command(
         categorical=categorical,
         numeric=numeric,
     )
-    live_src = open_source(live, role="--live")
+    live_src = open_source(live, role="--live", where=where)
     ref, _ = load_reference(reference, baseline, roles, bin_settings=BinSettings())
     check_roles_exist(roles, [(ref.name, ref.columns), (live_src.spec, live_src.columns)])
     ex = explain(

@@ -94,3 +94,39 @@ Output = Annotated[
     typer.Option("--output", "-o", help="Write the report here (atomically) instead of stdout."),
 ]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite --output if it exists.")]
+
+
+def _merge_storage_options(
+    ctx: typer.Context, param: typer.CallbackParam, value: list[str] | None
+) -> list[str]:
+    """Flags override the config file / MLFAIL_STORAGE_OPTION key by key (not wholesale, as
+    Click does for a repeated option): ``--storage-option aws_region=x`` keeps the endpoint
+    and keys of ``[storage_options]``."""
+    defaults = ctx.lookup_default(param.name or "storage_option")
+    merged: dict[str, str] = {}
+    for i, pair in enumerate([*(defaults if isinstance(defaults, list) else []), *(value or [])]):
+        key, sep, _ = str(pair).partition("=")
+        # malformed pairs are kept (under a key of their own) for the command to report
+        merged[key.strip().lower() if sep else f"\0{i}"] = str(pair)
+    return list(merged.values())
+
+
+StorageOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--storage-option",
+        callback=_merge_storage_options,
+        help="Object-store option KEY=VALUE for s3:// (gs://, az://) sources, e.g. "
+        "aws_endpoint_url=http://127.0.0.1:9000 or aws_region=eu-west-1 (repeatable; also "
+        "[storage_options] in mlfail.toml). Credentials otherwise come from the AWS_* "
+        "environment variables.",
+    ),
+]
+Where = Annotated[
+    str | None,
+    typer.Option(
+        "--where",
+        help="Keep only --live rows where this SQL condition holds, e.g. \"day >= '2026-09-19'\"; "
+        "pushed into the scan, so hive partitions outside it are not read.",
+    ),
+]

@@ -16,6 +16,7 @@ from mlfail.cli.common import (
     PsiFormat,
     deliver,
     handle_errors,
+    use_storage_options,
     warn,
 )
 from mlfail.cli.options import (
@@ -28,9 +29,12 @@ from mlfail.cli.options import (
     Numeric,
     Prediction,
     Ref,
+    StorageOption,
     Timestamp,
+    Where,
 )
 from mlfail.config import Roles, split_list
+from mlfail.io import open_source
 from mlfail.outputs import check_output
 from mlfail.reference import Reference
 from mlfail.report.human import render_psi
@@ -51,6 +55,8 @@ def psi_command(
     live: Live,
     reference: Ref = None,
     baseline: BaselinePath = None,
+    where: Where = None,
+    storage_option: StorageOption = None,
     by: Annotated[
         list[str] | None,
         typer.Option(
@@ -97,6 +103,7 @@ def psi_command(
 ) -> None:
     """PSI per feature, live vs reference or a saved baseline (optionally per slice), with
     sample-size-aware significance. Exit 1 when a feature is drifted (see --fail-on)."""
+    use_storage_options(storage_option)
     check_output(output, force=force)  # before any work
     roles = Roles.from_flags(
         timestamp=timestamp,
@@ -109,6 +116,8 @@ def psi_command(
     )
     from mlfail.psi import PsiSettings
 
+    live_src = open_source(live, role="--live", where=where)
+
     ref: str | Reference
     if baseline is not None or reference is None:
         # a saved baseline (or the one-line error when neither is given)
@@ -117,7 +126,7 @@ def psi_command(
         ref = reference
     report = psi(
         ref,
-        live,
+        live_src,
         roles=roles,
         by=split_list(by),
         bin_settings=BinSettings(bins=bins),

@@ -13,8 +13,9 @@ from mlfail.cli.common import (
     EXIT_OK,
     deliver,
     handle_errors,
+    use_storage_options,
 )
-from mlfail.cli.options import Label, Live
+from mlfail.cli.options import Label, Live, StorageOption
 from mlfail.config import split_list
 from mlfail.io import open_source
 from mlfail.outputs import check_output
@@ -49,6 +50,7 @@ def shadow_command(
     id_column: Annotated[
         str | None, typer.Option("--id", help="Row id column joining --candidate-source.")
     ] = None,
+    storage_option: StorageOption = None,
     label: Label = None,
     segment: Annotated[
         list[str] | None, typer.Option("--segment", help="Compare per value of COL (repeatable).")
@@ -70,6 +72,7 @@ def shadow_command(
     """Compare a candidate model's outputs with the current model's on live rows: output PSI,
     agreement, per-segment differences and paired label metrics. Verdict promote / hold;
     exit 1 on hold."""
+    use_storage_options(storage_option)
     check_output(output, force=force)  # before any work
     report = shadow(
         open_source(live, role="--live"),

@@ -12,6 +12,7 @@ from mlfail.cli.common import (
     EXIT_OK,
     deliver,
     handle_errors,
+    use_storage_options,
     warn,
 )
 from mlfail.cli.options import (
@@ -26,11 +27,14 @@ from mlfail.cli.options import (
     Ref,
     ReportFormat,
     Segment,
+    StorageOption,
     Task,
     Threshold,
     Timestamp,
+    Where,
 )
 from mlfail.config import Roles, split_list
+from mlfail.io import open_source
 from mlfail.outputs import check_output
 from mlfail.report.slices_model import SliceReport, slices_json
 from mlfail.report.slices_render import render_slices
@@ -46,6 +50,8 @@ def slices_command(
     live: Live,
     reference: Ref = None,
     baseline: Baseline = None,
+    where: Where = None,
+    storage_option: StorageOption = None,
     label: Label = None,
     prediction: Prediction = None,
     timestamp: Timestamp = None,
@@ -86,6 +92,7 @@ def slices_command(
 ) -> None:
     """Rank every 1- and 2-predicate slice by excess errors against its own reference: the
     segment the global number hides. Exit 1 when a slice is significantly degraded."""
+    use_storage_options(storage_option)
     check_output(output, force=force)  # before any work
     roles = Roles.from_flags(
         timestamp=timestamp,
@@ -103,7 +110,7 @@ def slices_command(
     )
     report = find_slices(
         reference,
-        live,
+        open_source(live, role="--live", where=where),
         roles=roles,
         baseline=baseline,
         task=task.value if task is not None else None,

@@ -11,6 +11,7 @@ from mlfail.cli.common import (
     EXIT_OK,
     deliver,
     handle_errors,
+    use_storage_options,
     warn,
 )
 from mlfail.cli.options import (
@@ -27,10 +28,13 @@ from mlfail.cli.options import (
     Prediction,
     Ref,
     ReportFormat,
+    StorageOption,
     Task,
     Threshold,
+    Where,
 )
 from mlfail.config import Roles
+from mlfail.io import open_source
 from mlfail.outputs import check_output
 from mlfail.report.timeline_model import TimelineReport, timeline_json
 from mlfail.report.timeline_render import render_timeline
@@ -52,6 +56,8 @@ def timeline_command(
     ] = None,
     reference: Ref = None,
     baseline: Baseline = None,
+    where: Where = None,
+    storage_option: StorageOption = None,
     metrics: Annotated[
         str | None,
         typer.Option(
@@ -78,6 +84,7 @@ def timeline_command(
     """Per-window rows, null rates, PSI, prediction PSI, mean score and label metrics; each
     series' onset; which layer (infra, pipeline, model, business) fired first; the infra
     check. Exit 1 when a series changed level or infra is anomalous."""
+    use_storage_options(storage_option)
     check_output(output, force=force)  # before any work
     roles = Roles.from_flags(
         timestamp=timestamp,
@@ -89,7 +96,7 @@ def timeline_command(
         numeric=numeric,
     )
     report = build_timeline(
-        live,
+        open_source(live, role="--live", where=where),
         roles=roles,
         reference=reference,
         baseline=baseline,

@@ -13,7 +13,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from mlfail.cli.common import EXIT_FINDINGS, EXIT_OK, emit, handle_errors, render_to_text
+from mlfail.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    emit,
+    handle_errors,
+    render_to_text,
+    use_storage_options,
+)
 from mlfail.cli.common import stdout_console as _stdout_console
 from mlfail.cli.options import (
     Baseline,
@@ -25,11 +32,14 @@ from mlfail.cli.options import (
     Prediction,
     Ref,
     Segment,
+    StorageOption,
     Task,
     Threshold,
     Timestamp,
+    Where,
 )
 from mlfail.config import Roles, split_list
+from mlfail.io import open_source
 from mlfail.outputs import check_output, write_atomic
 from mlfail.psi import PsiSettings
 from mlfail.report.explain_render import _hyp_panel
@@ -126,8 +136,10 @@ def triage_command(
     live: Live,
     reference: Ref = None,
     baseline: Baseline = None,
+    where: Where = None,
+    storage_option: StorageOption = None,
     metrics: Annotated[
-        Path | None,
+        str | None,
         typer.Option("--metrics", help="Monitoring metrics file (ts, layer, metric, value)."),
     ] = None,
     changes: Annotated[
@@ -190,6 +202,7 @@ def triage_command(
     """The seven-step walk: signal → infra → global → slices → PSI on the broken slice → root
     cause → shadow. Interactive at a terminal; otherwise the whole report goes to stdout (or
     --output). Exit 1 when the verdict is model_incident."""
+    use_storage_options(storage_option)
     check_output(output, force=force)  # before any work
     if not timestamp:
         from mlfail.errors import UsageError
@@ -224,7 +237,7 @@ def triage_command(
     if w is not None:
         console.print("[bold]mlfail triage[/bold] — the seven-step walk. Counting the sources…")
     report = triage(
-        live,
+        open_source(live, role="--live", where=where),
         roles=roles,
         reference=reference,
         baseline=baseline,

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from mlfail._version import __version__
 from mlfail.report.jsonout import dumps
+from mlfail.report.text import md as _md
 from mlfail.rootcause import Explanation, Hypothesis
 
 MODE_STYLE = {
@@ -106,10 +107,6 @@ def render_explain(ex: Explanation, console: Console, *, limit: int = 10) -> Non
         console.print(f"[dim]… {len(ex.hypotheses) - limit} more (--format json lists all)[/dim]")
     for w in ex.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(w)}")
-
-
-def _md(s: str) -> str:
-    return s.replace("|", "\\|").replace("\n", " ")
 
 
 def explain_markdown(ex: Explanation) -> str:

@@ -13,6 +13,7 @@ from rich.text import Text
 from mlfail._version import __version__
 from mlfail.quality import QualityFinding, QualityReport, pct
 from mlfail.report.jsonout import dumps
+from mlfail.report.text import md as _md
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 SHARE_RULES = {"null_rate", "unseen_categories", "default_fill"}
@@ -55,10 +56,6 @@ def quality_json(report: QualityReport) -> str:
         "findings": report.findings,
     }
     return dumps(data)
-
-
-def _md(s: str) -> str:
-    return s.replace("|", "\\|").replace("\n", " ")
 
 
 def quality_markdown(report: QualityReport) -> str:

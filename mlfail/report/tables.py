@@ -9,6 +9,8 @@ import polars as pl
 
 from mlfail.psi import FeaturePsi
 from mlfail.report.model import PsiReport
+from mlfail.report.text import csv_text
+from mlfail.report.text import md as _md_escape
 
 
 def slice_label(s: dict[str, Any] | None) -> str:
@@ -70,14 +72,12 @@ def psi_csv(report: PsiReport) -> str:
         "live_null_rate": pl.Float64,
         "reference_scope": pl.String,
     }
-    df = pl.DataFrame(psi_rows(report.features), schema=schema)
+    df = pl.DataFrame(psi_rows(report.features), schema=schema).with_columns(
+        pl.col(c).map_elements(csv_text, return_dtype=pl.String) for c in ("feature", "slice")
+    )
     buf = io.StringIO()
     df.write_csv(buf)
     return buf.getvalue()
-
-
-def _md_escape(s: str) -> str:
-    return s.replace("|", "\\|").replace("\n", " ")
 
 
 def psi_markdown(report: PsiReport) -> str:

@@ -18,6 +18,7 @@ from mlfail.report.explain_render import _hyp_panel
 from mlfail.report.jsonout import dumps
 from mlfail.report.slices_model import SliceRecord
 from mlfail.report.svg import bars_svg, line_svg
+from mlfail.report.text import md as _md
 from mlfail.triage import Step, TriageReport, slice_label, triage_data
 
 STATUS_STYLE = {"ok": "green", "finding": "bold red", "skipped": "dim", "info": "cyan"}
@@ -133,10 +134,6 @@ def render_triage(r: TriageReport, console: Console) -> None:
 
 
 # ---- markdown ---------------------------------------------------------------------------
-
-
-def _md(s: Any) -> str:
-    return str(s).replace("|", "\\|").replace("\n", " ")
 
 
 def triage_markdown(r: TriageReport) -> str:
