@@ -1893,30 +1893,76 @@ def _unlabelled_report(
     )
 
 
+def _row_psi(ref: np.ndarray, live: np.ndarray, epsilon: float) -> np.ndarray:
+    n_ref, n_live = ref.sum(axis=1), live.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(n_ref[:, None] > 0, ref / n_ref[:, None], 0.0)
+        q = np.where(n_live[:, None] > 0, live / n_live[:, None], 0.0)
+    p = np.where(p == 0, epsilon, p)
+    q = np.where(q == 0, epsilon, q)
+    return np.asarray(((q - p) * np.log(q / p)).sum(axis=1))
+
+
+def _row_significance_bins(
+    ref: np.ndarray, live: np.ndarray, min_expected: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`mlfail.psi.significance_bins` row by row, vectorised: sparse populated bins
+    pooled into one extra column, which joins the smallest other bin when it is itself
+    still sparse. Returns (slices × bins+1) matrices; empty columns do not count."""
+    n, m = ref.sum(axis=1), live.sum(axis=1)
+    small = np.minimum(n, m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = small[:, None] * (ref + live) / (n + m)[:, None]
+    populated = (ref > 0) | (live > 0)
+    sparse = populated & (expected < min_expected)
+    kept = populated & ~sparse
+    r2 = np.concatenate([np.where(kept, ref, 0.0), np.zeros((len(ref), 1))], axis=1)
+    l2 = np.concatenate([np.where(kept, live, 0.0), np.zeros((len(ref), 1))], axis=1)
+    r2[:, -1] = np.where(sparse, ref, 0.0).sum(axis=1)
+    l2[:, -1] = np.where(sparse, live, 0.0).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled_expected = small * (r2[:, -1] + l2[:, -1]) / (n + m)
+    fold = sparse.any(axis=1) & (kept.sum(axis=1) >= 1) & (pooled_expected < min_expected)
+    if fold.any():
+        size = np.where(kept, ref + live, np.inf)
+        j = np.argmin(size, axis=1)
+        rows = np.flatnonzero(fold)
+        r2[rows, j[rows]] += r2[rows, -1]
+        l2[rows, j[rows]] += l2[rows, -1]
+        r2[rows, -1] = 0.0
+        l2[rows, -1] = 0.0
+    return r2, l2
+
+
 def psi_row_pairs(
-    ref: np.ndarray, live: np.ndarray, alpha: float, epsilon: float = 1e-4
+    ref: np.ndarray,
+    live: np.ndarray,
+    alpha: float,
+    epsilon: float = 1e-4,
+    min_expected: float = 5.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """PSI, its p-value and critical PSI of each row pair of two (slices × bins) count
-    matrices: :func:`mlfail.psi.psi_value`, :func:`~mlfail.psi.psi_p_value` and
-    :func:`~mlfail.psi.critical_psi` row by row, with the same arithmetic (χ² survival
-    ``chdtrc`` and quantile ``2·gammaincinv(dof/2, ·)``, what ``scipy.stats.chi2`` computes)
-    but vectorised: one scalar call each is ~0.3 ms, and there are ~10⁵ slices without
-    --segment. Every live row must have counts (rows without: leave them out)."""
+    matrices — what :func:`mlfail.psi.assess_feature` computes for one pair (PSI on every
+    bin; the test on :func:`~mlfail.psi.significance_bins`, sparse bins pooled, so a small
+    slice does not cry wolf), with the same arithmetic (χ² survival ``chdtrc`` and quantile
+    ``2·gammaincinv(dof/2, ·)``, what ``scipy.stats.chi2`` computes) but vectorised: one
+    scalar call each is ~0.3 ms, and there are ~10⁵ slices without --segment. Every live
+    row must have counts (rows without: leave them out)."""
     from scipy import special
 
     ref, live = np.asarray(ref, dtype=float), np.asarray(live, dtype=float)
     n_ref, n_live = ref.sum(axis=1), live.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.where(n_ref[:, None] > 0, ref / n_ref[:, None], 0.0)
-        q = live / n_live[:, None]
         scale = 1.0 / n_ref + 1.0 / n_live
-    p = np.where(p == 0, epsilon, p)
-    q = np.where(q == 0, epsilon, q)
-    psi = ((q - p) * np.log(q / p)).sum(axis=1)
-    dof = ((ref > 0) | (live > 0)).sum(axis=1) - 1
+    psi = _row_psi(ref, live, epsilon)
+    tr, tl = _row_significance_bins(ref, live, min_expected)
+    populated = ((ref > 0) | (live > 0)).sum(axis=1)
+    bins = ((tr > 0) | (tl > 0)).sum(axis=1)
+    tested = np.where(bins == populated, psi, _row_psi(tr, tl, epsilon))
+    dof = bins - 1
     pval = np.ones(len(psi))
-    ok = dof >= 1
-    pval[ok] = special.chdtrc(dof[ok], psi[ok] / scale[ok])
+    ok = (dof >= 1) & np.isfinite(scale)
+    pval[ok] = special.chdtrc(dof[ok], tested[ok] / scale[ok])
     crit = 2.0 * special.gammaincinv(np.maximum(dof, 1) / 2.0, 1.0 - alpha) * scale
     return psi, pval, crit
 

@@ -215,7 +215,10 @@ def test_count_slices_with_an_extra_key_and_one_predicate(data: dict[str, Any]) 
 
 
 def test_psi_rows_equals_the_scalar_psi_functions_to_the_bit() -> None:
-    from mlfail.psi import critical_psi, psi_p_value, psi_value
+    """Row by row what assess_feature computes: PSI on every bin, the test on the
+    significance bins (sparse bins pooled) — so small slices in no-label mode are held to the
+    same false-alarm rate as `mlfail psi`."""
+    from mlfail.psi import critical_psi, psi_p_value, psi_value, significance_bins
     from mlfail.slices import psi_row_pairs
 
     rng = np.random.default_rng(11)
@@ -228,15 +231,24 @@ def test_psi_rows_equals_the_scalar_psi_functions_to_the_bit() -> None:
     live[5:, 0] += 1  # every live row has counts
     ref[10] = 0  # a reference row without counts
     psi, p, crit = psi_row_pairs(ref, live, 0.05)
+    merged = 0
     for i in range(len(ref)):
         populated = int(((ref[i] > 0) | (live[i] > 0)).sum())
         n_ref, n_live = int(ref[i].sum()), int(live[i].sum())
         assert psi[i] == psi_value(ref[i], live[i]), i
         if n_ref == 0:
             continue
-        assert p[i] == psi_p_value(psi[i], n_ref, n_live, populated), i
-        assert crit[i] == critical_psi(0.05, n_ref, n_live, populated), i
+        tr, tl = significance_bins(ref[i], live[i])
+        tested = psi[i] if len(tr) == populated else psi_value(tr, tl)
+        want = psi_p_value(tested, n_ref, n_live, len(tr))
+        if len(tr) == populated:
+            assert p[i] == want, i
+        else:  # pooled bins summed in another order: equal to rounding
+            assert p[i] == pytest.approx(want, rel=1e-11, abs=0), i
+        assert crit[i] == critical_psi(0.05, n_ref, n_live, len(tr)), i
+        merged += len(tr) < populated
     assert (p[:5] == 1.0).all()
+    assert merged > 100  # the pooling path is exercised, not only the plain test
 
 
 def match_by_loop(keys, ref_keys, ref_weight, ref_names):  # type: ignore[no-untyped-def]
