@@ -257,11 +257,14 @@ def count_source(
     on_file: Callable[[int, int], None] | None = None,
 ) -> pl.DataFrame:
     """Count a source. With several files and an interactive stderr, count file by file (a
-    Rich progress bar on stderr) and merge; otherwise one pass over the whole scan."""
+    Rich progress bar on stderr) and merge; otherwise one pass over the whole scan. An
+    object-store source is streamed once in row batches (see :func:`count_streamed`)."""
     if progress is None:
         progress = _interactive()
     origin = f"{source.role} {source.spec}"
     check_types(source.schema, specs, origin)
+    if source.remote and any(s.kind == "categorical" for s in specs):
+        return count_streamed(source.lf, specs, keys, origin=origin)
     frames = source.file_frames() if (progress or on_file) else [source.lf]
     if len(frames) <= 1:
         return count_frame(source.lf, specs, keys, origin=origin)
@@ -288,6 +291,37 @@ def count_source(
             tables.append(count_frame(lf, specs, keys, origin=origin))
             if on_file:
                 on_file(idx + 1, len(frames))
+    return merge(tables)
+
+
+STREAM_BYTES = 256 << 20  # rows per batch of a streamed source: about this many bytes
+
+
+def count_streamed(
+    lf: pl.LazyFrame, specs: Sequence[BinSpec], keys: Sequence[Key] = (), *, origin: str = ""
+) -> pl.DataFrame:
+    """:func:`count_frame` over ``lf`` read exactly once, as a stream of row batches counted in
+    memory and merged.
+
+    :func:`count_frame` runs one query for the numeric features and one per categorical
+    feature; on local files they share the OS page cache, but on object storage each query
+    downloads the objects again (measured on the sample: 10 reads of every object). Streaming
+    the needed columns once costs some CPU (locally ~2× a bare count_frame) and keeps at most
+    a batch of ~STREAM_BYTES in memory; the counts are identical (tested)."""
+    schema = lf.collect_schema()
+    need = [s.feature for s in specs if s.feature in schema]
+    for k in keys:
+        need += [k] if isinstance(k, str) else k.meta.root_names()
+    need = list(dict.fromkeys(need))
+    narrow = lf.select(need)
+    rows = max(10_000, STREAM_BYTES // (8 * max(len(need), 1)))
+    tables = [
+        count_frame(batch.lazy(), specs, keys, origin=origin)
+        for batch in narrow.collect_batches(chunk_size=rows, maintain_order=False)
+        if batch.height
+    ]
+    if not tables:
+        return count_frame(narrow.limit(0), specs, keys, origin=origin)
     return merge(tables)
 
 

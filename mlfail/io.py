@@ -51,6 +51,11 @@ class Source:
     def columns(self) -> list[str]:
         return list(self.schema.names())
 
+    @property
+    def remote(self) -> bool:
+        """Whether the data is in object storage (every extra read is a download)."""
+        return is_url(self.spec)
+
     def file_frames(self) -> list[pl.LazyFrame]:
         """One LazyFrame per file (with hive columns), for file-by-file counting."""
         if not self._per_file:

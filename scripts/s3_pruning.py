@@ -31,7 +31,7 @@ def main() -> int:
     from mlfail.binning import BinSettings
     from mlfail.cli.app import app
     from mlfail.config import Roles
-    from mlfail.counts import count_frame
+    from mlfail.counts import count_source
     from mlfail.io import open_source
 
     sample, live = ROOT / "sample_data", ROOT / "sample_data" / "live"
@@ -68,7 +68,7 @@ def main() -> int:
             Roles(timestamp="ts", label="is_fraud", prediction="score"),
             bin_settings=BinSettings(),
         )
-        print("\ncounting pass alone (count_frame over the opened live source)")
+        print("\ncounting pass alone (count_source over the opened live source, as commands count)")
         for label, where in (
             ("without --where", None),
             ('--where "true" (control)', "true"),
@@ -76,7 +76,7 @@ def main() -> int:
         ):
             src = open_source(f"s3://{BUCKET}/live/", storage_options=server.options(), where=where)
             server.log.clear()
-            count_frame(src.lf, ref.specs, ())
+            count_source(src, ref.specs, (), progress=False)
             print(
                 f"  {label:32s} {len(server.log.objects_read()):2d} objects "
                 f"({len(server.log.object_gets()):3d} GETs), "

@@ -22,7 +22,7 @@ from mlfail.audit import reference_from_source
 from mlfail.binning import BinSettings
 from mlfail.cli.app import app, build_default_map
 from mlfail.config import Roles
-from mlfail.counts import count_frame
+from mlfail.counts import count_frame, count_source
 from mlfail.events import load_metrics
 from mlfail.io import open_source, storage_options_scope
 
@@ -162,6 +162,29 @@ def test_counting_pass_reads_only_the_partitions_the_filter_keeps(s3: S3Server) 
     assert s3.log.objects_read() == kept  # the 18 earlier partitions are never fetched
     local = count_frame(open_source(str(LIVE_DIR), where=WHERE).lf, ref.specs, ["geo"])
     assert remote.sort(remote.columns).equals(local.sort(local.columns))
+
+
+def test_a_remote_source_is_downloaded_once(s3: S3Server) -> None:
+    """count_frame runs one query for the numeric features and one per categorical; on S3
+    each would download the objects again (10 GETs per object on the sample). count_source
+    streams a remote source once: one GET per object, the same counts."""
+    ref, _ = reference_from_source(
+        open_source(str(SAMPLE / "reference.parquet"), role="--reference"),
+        Roles(timestamp="ts", label="is_fraud", prediction="score"),
+        bin_settings=BinSettings(),
+    )
+    assert sum(s.kind == "categorical" for s in ref.specs) >= 5
+    live = open_source(url("live/"), storage_options=s3.options())
+    day = pl.col("ts").dt.date().alias("d")
+    s3.log.clear()
+    remote = count_source(live, ref.specs, ["geo", day], progress=False)
+    gets = s3.log.gets_by_object()
+    assert len(gets) == 30 and set(gets.values()) == {1}, gets
+    local = count_frame(open_source(str(LIVE_DIR)).lf, ref.specs, ["geo", day])
+    assert remote.sort(remote.columns).equals(local.sort(local.columns))
+    s3.log.clear()
+    count_frame(live.lf, ref.specs, ["geo", day])  # the per-query plan, for the record
+    assert max(s3.log.gets_by_object().values()) >= 5
 
 
 def test_where_prunes_local_hive_directories() -> None:
