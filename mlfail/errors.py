@@ -13,6 +13,11 @@ class MlfailError(Exception):
     exit_code = 2
 
 
+class MlfailWarning(UserWarning):
+    """Something the operator should know that does not stop the run (the CLI prints it as
+    one ``mlfail: warning:`` line on stderr)."""
+
+
 class InputError(MlfailError):
     """A source (file, glob, directory, URL) cannot be read as asked."""
 

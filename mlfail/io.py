@@ -18,6 +18,7 @@ import contextlib
 import glob as _glob
 import os
 import re
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
@@ -26,7 +27,7 @@ from typing import Any
 
 import polars as pl
 
-from mlfail.errors import InputError, UsageError
+from mlfail.errors import InputError, MlfailWarning, UsageError
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -440,12 +441,47 @@ def open_source(
 
     for f in files:
         _check_magic(f, role, spec)
+    if hive:
+        hive = _hive_keys_usable(spec, role, files)
 
-    if os.path.isdir(spec):
+    if os.path.isdir(spec) and hive:
         lf = _scan(spec, hive=True)
     else:
         lf = _scan(files if len(files) > 1 else files[0], hive=hive)
     return _finish(spec, role, files, lf, hive=hive, where=where)
+
+
+def _hive_keys_usable(spec: str, role: str, files: list[str]) -> bool:
+    """Whether to read ``key=value`` directories as columns. When a partition key is also a
+    column inside the files, Polars would silently replace the files' values with the
+    directory's: the files' own column is the record, so the directories are ignored (with a
+    warning) when every key is in the files; a partial overlap is an error."""
+    base = Path(spec) if os.path.isdir(spec) else None
+    keys: set[str] = set()
+    for f in files:
+        parts = Path(f).relative_to(base).parts[:-1] if base else Path(f).parts[:-1]
+        keys.update(p.split("=", 1)[0] for p in parts if "=" in p)
+    if not keys:
+        return os.path.isdir(spec)
+    try:
+        inside = set(pl.read_parquet_schema(files[0]))
+    except (pl.exceptions.PolarsError, OSError):
+        return True  # _finish reports an unreadable file
+    both = sorted(keys & inside)
+    if not both:
+        return True
+    if keys <= inside:
+        warnings.warn(
+            f"{role} {spec}: the partition key(s) {', '.join(both)} are also columns inside "
+            "the files; using the files' values and ignoring the directory names",
+            MlfailWarning,
+            stacklevel=3,
+        )
+        return False
+    raise InputError(
+        f"{role} {spec}: the partition key(s) {', '.join(both)} are also columns inside the "
+        "files, while other keys are not; rename the column or the partition directories"
+    )
 
 
 def _open_url(spec: str, role: str, options: dict[str, Any] | None, where: str | None) -> Source:

@@ -62,3 +62,26 @@ def test_require_names_column_and_flag(tmp_path: Path) -> None:
     src = open_source(str(tmp_path / "a.parquet"), role="--live")
     with pytest.raises(InputError, match=r"column 'geo' \(from --by\) does not exist"):
         src.require(["geo"], "--by")
+
+
+def test_partition_key_that_is_also_a_file_column(tmp_path: Path) -> None:
+    """Polars would silently replace the files' values by the directory's: the files win
+    (warning) when every key is in the files; a partial overlap is refused."""
+    import warnings
+
+    from mlfail.errors import InputError, MlfailWarning
+
+    whole = tmp_path / "whole" / "day=2026-09-01"
+    whole.mkdir(parents=True)
+    pl.DataFrame({"day": ["file-value"], "x": [1.0]}).write_parquet(whole / "p.parquet")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        src = open_source(str(tmp_path / "whole"))
+    assert any(issubclass(w.category, MlfailWarning) for w in caught)
+    assert src.lf.collect()["day"].to_list() == ["file-value"]
+
+    part = tmp_path / "part" / "day=2026-09-01" / "geo=BR"
+    part.mkdir(parents=True)
+    pl.DataFrame({"day": ["file-value"], "x": [1.0]}).write_parquet(part / "p.parquet")
+    with pytest.raises(InputError, match=r"partition key.*day.*other keys are not"):
+        open_source(str(tmp_path / "part"))

@@ -9,6 +9,7 @@ import io
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -18,7 +19,7 @@ import polars as pl
 import typer
 from rich.console import Console
 
-from mlfail.errors import MlfailError
+from mlfail.errors import MlfailError, MlfailWarning
 from mlfail.io import (
     current_storage_options,
     forget_opened,
@@ -84,6 +85,21 @@ def warn(message: str) -> None:
     sys.stderr.write(f"mlfail: warning: {message}\n")
 
 
+def _show_warning(
+    fallback: Callable[..., None],
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    if issubclass(category, MlfailWarning):
+        warn(str(message))
+    else:
+        fallback(message, category, filename, lineno, file, line)
+
+
 def handle_errors(fn: F) -> F:
     """Turn every failure into one line on stderr and exit code 2; never a traceback
     (set MLFAIL_DEBUG=1 to see one)."""
@@ -94,7 +110,12 @@ def handle_errors(fn: F) -> F:
         try:
             # a fresh context per command: settings such as the storage options never leak
             # from one command to the next in the same process (tests, the Python API)
-            return contextvars.copy_context().run(fn, *args, **kwargs)
+            with warnings.catch_warnings():
+                # library warnings (MlfailWarning) become "mlfail: warning:" lines
+                warnings.simplefilter("always", MlfailWarning)
+                previous = warnings.showwarning
+                warnings.showwarning = functools.partial(_show_warning, previous)
+                return contextvars.copy_context().run(fn, *args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except MlfailError as exc:

@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pytest
 
 from bad_inputs.world import ROLES, START, World, base_frames, write_hive
+from mlfail.errors import MlfailWarning
 
 Check = Callable[[World, str, Any], None]
 
@@ -441,13 +443,23 @@ def _dup_hive(w: World) -> None:
     write_hive(live, Path(w.live))
 
 
+def _check_dup_hive(w: World, command: str, payload: Any) -> None:
+    from mlfail.io import open_source
+
+    with pytest.warns(MlfailWarning, match="also columns inside the files"):
+        src = open_source(w.live)
+    # the files' own values (20260901 …), not the directory names (2026-09-01 …)
+    assert src.lf.select(pl.col("day").min()).collect().item() == "20260901"
+
+
 case(
     id="hive-column-duplicates-file-column",
     what="hive partitions day=… whose files also have a column named day",
     target="live",
     build=_dup_hive,
     expect="report",
-    outcome="report: the file's own column wins over the partition value",
+    outcome="report + warning: the files' own column is kept, the directory names ignored",
+    check=_check_dup_hive,
     skip=("shadow",),
 )
 
