@@ -64,6 +64,11 @@ that input.
 """
 
 TAIL = """
+Memory: `categorical-1e6-distinct` (10⁶ live rows, every `merchant` value distinct) runs
+`mlfail psi` in 1.9 s at 260 MB peak RSS and `mlfail check quality` in 3.4 s at 270 MB
+(`/usr/bin/time -v` on this 2-core machine): the live values are counted by a streaming
+group-by and folded into the reference's 50 categories + unseen, never held as bins.
+
 Read-only directories: root ignores permission bits, so as root (CI) that case is skipped and
 `tests/test_no_lost_data.py` covers it with an injected `PermissionError`.
 
