@@ -94,3 +94,19 @@ Output = Annotated[
     typer.Option("--output", "-o", help="Write the report here (atomically) instead of stdout."),
 ]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite --output if it exists.")]
+
+
+class EngineChoice(StrEnum):
+    polars = "polars"
+    spark = "spark"
+
+
+EngineOpt = Annotated[
+    EngineChoice,
+    typer.Option(
+        "--engine",
+        help="What reads the data and counts: polars (this machine) or spark (the active "
+        "Spark session, or a new local one; pip install 'mlfail[spark]'; sources may then "
+        "be table:db.name). docs/scale.md.",
+    ),
+]

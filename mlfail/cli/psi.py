@@ -21,6 +21,8 @@ from mlfail.cli.common import (
 from mlfail.cli.options import (
     BaselinePath,
     Categorical,
+    EngineChoice,
+    EngineOpt,
     Features,
     Label,
     Live,
@@ -93,6 +95,7 @@ def psi_command(
     fail_on: Annotated[
         FailOn, typer.Option("--fail-on", help="Exit 1 when a feature is at/above this status.")
     ] = FailOn.drift,
+    engine: EngineOpt = EngineChoice.polars,
 ) -> None:
     """PSI per feature, live vs reference or a saved baseline (optionally per slice), with
     sample-size-aware significance. Exit 1 when a feature is drifted (see --fail-on)."""
@@ -120,6 +123,7 @@ def psi_command(
         by=split_list(by),
         bin_settings=BinSettings(bins=bins),
         settings=PsiSettings(epsilon=epsilon, alpha=alpha, threshold=threshold, watch=watch),
+        engine=engine.value,
     )
     for w in report.warnings:
         warn(w)

@@ -1,0 +1,505 @@
+"""The Spark engine (``--engine spark``; ``pip install 'mlfail[spark]'``).
+
+Counting: given frozen bin specs, every feature's bin id is one Spark expression that reproduces
+:mod:`mlfail.counts` exactly —
+
+* numeric: the value cast to double; null or NaN → missing; else the first inner edge ``e_j``
+  with ``x <= e_j`` gives bin ``j`` (right-closed ``(e_{j-1}, e_j]``), none → the last value
+  bin (so ``-inf`` falls in bin 0 and ``+inf`` in the last one);
+* categorical: the value cast to string; null → missing; else a literal map from the
+  reference's kept categories to their bins and from the folded ones to ``__other__``; any
+  other value → ``__unseen__``.
+
+The (feature, bin) pairs of a row are exploded (``inline`` of an array of structs) next to the
+key columns, and one ``groupBy(keys, feature, bin).count()`` counts them all: one aggregation,
+one scan of the source, whatever the number of features and keys. Only the count table — rows
+of (keys, feature, bin, n) — is collected to the driver and returned as a Polars DataFrame with
+the dtypes of :func:`mlfail.counts.count_frame`. (With adaptive query execution, Spark's UI
+lists the aggregation as two jobs: the partial aggregation and shuffle, then the final
+merge; the data is read once.)
+
+Bin specs from a Spark reference: categorical vocabularies come from exact value counts (one
+``groupBy`` over every categorical column); integer columns are screened with
+``approx_count_distinct`` and decided exactly from their value counts; numeric quantile edges
+come from ``DataFrame.approxQuantile`` with relative error ``relative_error`` (default 1e-4):
+for a level p over N finite values the edge returned is a value whose rank r satisfies
+``floor((p - err)·N) <= r <= ceil((p + err)·N)`` (Spark's documented Greenwald–Khanna bound).
+Spark edges are therefore values of the data near the k/B quantile, not Polars' linearly
+interpolated quantiles; the bound is stated in every report and baseline built from them.
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from mlfail.binning import (
+    BinSettings,
+    BinSpec,
+    _categorical_spec,
+    numeric_edges,
+    plan_kinds,
+    quantile_levels,
+)
+from mlfail.counts import empty_table, key_names
+from mlfail.engines import Day, EngineKey
+from mlfail.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+TABLE_PREFIX = "table:"
+DEFAULT_RELATIVE_ERROR = 1e-4
+# Integer columns with at most this many distinct values (approximately) get exact value counts
+# to decide whether they are categorical (at most max_int_categories values) or numeric.
+INT_SCREEN = 200
+# Categorical columns with more distinct values than this (approximately) are not collected to
+# the driver unless named with --features/--categorical: they are identifier-like.
+MAX_COLLECT = 100_000
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+_F = "__mlfail_f"
+_B = "__mlfail_b"
+
+INSTALL_HINT = "pip install 'mlfail[spark]'"
+
+
+def _import_pyspark() -> Any:
+    try:
+        import pyspark
+    except ImportError:
+        raise UsageError(
+            f"--engine spark needs PySpark, which is not installed: {INSTALL_HINT}"
+        ) from None
+    return pyspark
+
+
+def java_executable() -> str | None:
+    """The java that PySpark will start: $JAVA_HOME/bin/java, else java on PATH."""
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        exe = os.path.join(home, "bin", "java")
+        return exe if os.path.isfile(exe) and os.access(exe, os.X_OK) else None
+    return shutil.which("java")
+
+
+def spark_session() -> SparkSession:
+    """The active SparkSession (spark-submit, Databricks, a notebook), else a new local one.
+
+    A session started here runs in UTC with Spark's console progress bar off, so that stderr
+    carries mlfail's own diagnostics. Missing PySpark or Java: one line naming the fix."""
+    _import_pyspark()
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    if java_executable() is None:
+        where = "$JAVA_HOME/bin/java" if os.environ.get("JAVA_HOME") else "java on PATH"
+        raise UsageError(
+            f"--engine spark needs Java 17 or newer and found no {where}: install a JDK "
+            "(e.g. apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
+        )
+    try:
+        spark = (
+            SparkSession.builder.appName("mlfail")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.ui.showConsoleProgress", "false")
+            .getOrCreate()
+        )
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UsageError(f"--engine spark: could not start Spark ({first})") from None
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _col(name: str) -> Column:
+    from pyspark.sql import functions as F
+
+    return F.col(_quote(name))
+
+
+def polars_dtype(spark_type: Any) -> pl.DataType:
+    """The Polars dtype a Spark column's values are returned as."""
+    from pyspark.sql import types as T
+
+    simple: list[tuple[type, pl.DataType]] = [
+        (T.StringType, pl.String()),
+        (T.BooleanType, pl.Boolean()),
+        (T.ByteType, pl.Int8()),
+        (T.ShortType, pl.Int16()),
+        (T.IntegerType, pl.Int32()),
+        (T.LongType, pl.Int64()),
+        (T.FloatType, pl.Float32()),
+        (T.DoubleType, pl.Float64()),
+        (T.DateType, pl.Date()),
+        (T.TimestampNTZType, pl.Datetime("us")),
+        (T.TimestampType, pl.Datetime("us", "UTC")),
+        (T.BinaryType, pl.Binary()),
+    ]
+    for cls, dt in simple:
+        if isinstance(spark_type, cls):
+            return dt
+    if isinstance(spark_type, T.DecimalType):
+        return pl.Decimal(spark_type.precision, spark_type.scale)
+    return pl.Object()
+
+
+@dataclass
+class SparkSource:
+    """A Spark DataFrame read from Parquet paths or a table, with its schema as Polars dtypes."""
+
+    spec: str
+    role: str
+    df: DataFrame
+    _schema: pl.Schema | None = field(default=None, repr=False)
+
+    @property
+    def schema(self) -> pl.Schema:
+        if self._schema is None:
+            self._schema = pl.Schema(
+                {f.name: polars_dtype(f.dataType) for f in self.df.schema.fields}
+            )
+        return self._schema
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.schema.names())
+
+    def require(self, columns: Sequence[str], flag: str) -> None:
+        from mlfail.io import _preview
+
+        have = set(self.columns)
+        for col in columns:
+            if col not in have:
+                raise InputError(
+                    f"{self.role} {self.spec}: column {col!r} (from {flag}) does not exist; "
+                    f"available: {_preview(self.columns)}"
+                )
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _base_path(spec: str) -> str | None:
+    """For a glob inside a hive layout (``logs/day=*/*.parquet``), the directory above the
+    partition directories, so that Spark keeps the partition columns as Polars does."""
+    head = re.split(r"[*?\[]", spec, maxsplit=1)[0]
+    parts = head.split("/")
+    for i, part in enumerate(parts):
+        if "=" in part:
+            return "/".join(parts[:i]) or "/"
+    if any("=" in p for f in _glob.glob(spec)[:1] for p in f.split("/")[:-1]):
+        return os.path.dirname(head.rstrip("/")) or "."
+    return None
+
+
+class SparkEngine:
+    """Count tables and bin specs computed by Spark; see the module docstring."""
+
+    name = "spark"
+
+    def __init__(
+        self,
+        session: SparkSession | None = None,
+        *,
+        relative_error: float = DEFAULT_RELATIVE_ERROR,
+    ) -> None:
+        if not 0 <= relative_error < 1:
+            raise UsageError(f"Spark relative error must be in [0, 1) (got {relative_error})")
+        self._session = session
+        self.relative_error = relative_error
+
+    @property
+    def session(self) -> SparkSession:
+        if self._session is None:
+            self._session = spark_session()
+        return self._session
+
+    # ---- sources -----------------------------------------------------------------------
+
+    def open(self, spec: str, *, role: str) -> SparkSource:
+        """``table:db.name`` reads a catalog table; anything else is Parquet (file, directory
+        with hive partitions, glob, or a URL Spark can read such as ``s3a://``)."""
+        spec = str(spec)
+        spark = self.session
+        from pyspark.errors import PySparkException
+
+        try:
+            if spec.startswith(TABLE_PREFIX):
+                name = spec[len(TABLE_PREFIX) :].strip()
+                if not name:
+                    raise InputError(f"{role} {spec}: give a table name after 'table:'")
+                df = spark.table(name)
+            else:
+                path = spec
+                if not _URL.match(spec) or spec.startswith("file://"):
+                    from mlfail.io import open_source
+
+                    open_source(spec, role=role)  # the same one-line errors as the Polars engine
+                    path = spec[len("file://") :] if spec.startswith("file://") else spec
+                reader = spark.read
+                base = _base_path(path) if re.search(r"[*?\[]", path) else None
+                if base is not None:
+                    reader = reader.option("basePath", base)
+                df = reader.parquet(path)
+        except PySparkException as exc:
+            raise InputError(f"{role} {spec}: Spark cannot read it ({_first_line(exc)})") from None
+        source = SparkSource(spec=spec, role=role, df=df)
+        if len(source.schema) == 0:
+            raise InputError(f"{role} {spec}: the source has no columns")
+        return source
+
+    # ---- counting ----------------------------------------------------------------------
+
+    def _bin_column(self, spec: BinSpec, present: bool) -> Column:
+        from pyspark.sql import functions as F
+
+        missing = F.lit(spec.missing_index)
+        if not present:  # the column is absent: every row is missing
+            return missing
+        if spec.kind == "numeric":
+            x = _col(spec.feature).cast("double")
+            expr = F.when(x.isNull() | F.isnan(x), missing)
+            for j, edge in enumerate(spec.edges):
+                expr = expr.when(x <= F.lit(float(edge)), F.lit(j))
+            return expr.otherwise(F.lit(len(spec.edges)))
+        s = _col(spec.feature).cast("string")
+        c = len(spec.categories)
+        unseen = F.lit(c + (1 if spec.other else 0))
+        pairs: list[Column] = []
+        for j, cat in enumerate(spec.categories):
+            pairs += [F.lit(cat), F.lit(j)]
+        for cat in spec.other:
+            pairs += [F.lit(cat), F.lit(c)]
+        known = F.coalesce(F.try_element_at(F.create_map(*pairs), s), unseen) if pairs else unseen
+        return F.when(s.isNull(), missing).otherwise(known)
+
+    def _key_column(self, key: EngineKey, source: SparkSource) -> tuple[Column, str, pl.DataType]:
+        from pyspark.sql import functions as F
+        from pyspark.sql import types as T
+
+        if isinstance(key, Day):
+            source.require([key.column], "a day key")
+            col = _col(key.column)
+            if isinstance(source.df.schema[key.column].dataType, T.TimestampType):
+                # an instant: its UTC calendar day, whatever the session time zone
+                tz = self.session.conf.get("spark.sql.session.timeZone") or "UTC"
+                col = F.to_utc_timestamp(col, tz)
+            return F.to_date(col).alias(key.name), key.name, pl.Date()
+        if isinstance(key, str):
+            source.require([key], "a key")
+            return _col(key).alias(key), key, source.schema[key]
+        raise UsageError(
+            "the Spark engine takes column names or a day of a timestamp as keys, "
+            f"not the Polars expression {key}"
+        )
+
+    def count_query(
+        self, source: SparkSource, specs: Sequence[BinSpec], keys: Sequence[EngineKey] = ()
+    ) -> tuple[DataFrame, list[str], dict[str, pl.DataType]]:
+        """The (lazy) Spark aggregation behind :meth:`count`: one row per (keys, feature index,
+        bin) with a count."""
+        from pyspark.sql import functions as F
+
+        names = key_names([k if isinstance(k, str) else _named(k) for k in keys])
+        key_cols, key_schema = [], {}
+        for k in keys:
+            col, name, dtype = self._key_column(k, source)
+            key_cols.append(col)
+            key_schema[name] = dtype
+        have = set(source.columns)
+        pairs = [
+            F.struct(F.lit(i).alias(_F), self._bin_column(s, s.feature in have).alias(_B))
+            for i, s in enumerate(specs)
+        ]
+        q = (
+            source.df.select(*key_cols, F.inline(F.array(*pairs)))
+            .groupBy(*[_col(n) for n in names], F.col(_F), F.col(_B))
+            .count()
+        )
+        return q, names, key_schema
+
+    def count(
+        self, source: SparkSource, specs: Sequence[BinSpec], keys: Sequence[EngineKey] = ()
+    ) -> pl.DataFrame:
+        """The count table of ``source`` by ``keys`` — the same table (dtypes, bin ids, rows)
+        as :func:`mlfail.counts.count_frame` — from one Spark aggregation; only the counts are
+        collected."""
+        if not specs:
+            return empty_table(key_names([k if isinstance(k, str) else _named(k) for k in keys]))
+        q, names, key_schema = self.count_query(source, specs, keys)
+        from pyspark.errors import PySparkException
+
+        try:
+            rows = q.collect()
+        except PySparkException as exc:
+            raise InputError(
+                f"{source.role} {source.spec}: Spark could not count it ({_first_line(exc)})"
+            ) from None
+        return to_count_table(rows, names, key_schema, specs)
+
+    # ---- bin specs ---------------------------------------------------------------------
+
+    def build_specs(
+        self,
+        source: SparkSource,
+        features: Sequence[str],
+        *,
+        settings: BinSettings,
+        categorical: Sequence[str] = (),
+        numeric: Sequence[str] = (),
+        explicit: bool = False,
+        identifiers: list[str] | None = None,
+        counts: list[pl.DataFrame] | None = None,
+    ) -> list[BinSpec]:
+        """Bin specs of the reference ``source`` on Spark (at most three jobs: distinct-count
+        screening, value counts, ``approxQuantile``). Vocabularies are exact; numeric edges are
+        ``approxQuantile`` values within the stated rank error (module docstring)."""
+        from pyspark.sql import functions as F
+
+        schema = source.schema
+        df = source.df
+        planned = plan_kinds(schema, features, settings, categorical, numeric, source.role)
+        cats = [f for f in features if planned[f] in ("categorical", "forced_categorical")]
+        ints = [f for f in features if planned[f] == "integer"]
+
+        # 1. screen: approximate distinct counts of integer and (unnamed) categorical columns
+        screen = ints + [f for f in cats if planned[f] == "categorical" and not explicit]
+        approx: dict[str, int] = {}
+        nonnull: dict[str, int] = {}
+        if screen:
+            row = df.select(
+                *[
+                    F.approx_count_distinct(_col(f), 0.01).alias(f"d{i}")
+                    for i, f in enumerate(screen)
+                ],
+                *[F.count(_col(f)).alias(f"n{i}") for i, f in enumerate(screen)],
+            ).first()
+            assert row is not None
+            for i, f in enumerate(screen):
+                approx[f], nonnull[f] = int(row[f"d{i}"]), int(row[f"n{i}"])
+        made: dict[str, BinSpec | None] = {}
+        for f in cats:
+            d = approx.get(f)
+            if d is not None and d > MAX_COLLECT and d > 0.5 * nonnull[f]:
+                made[f] = None  # identifier-like, by its approximate distinct count
+        counted = [f for f in cats if f not in made] + [f for f in ints if approx[f] <= INT_SCREEN]
+
+        # 2. exact value counts of the categorical columns and of the few-valued integers
+        vcs: dict[str, pl.DataFrame] = {}
+        if counted:
+            pairs = [
+                F.struct(F.lit(i).alias(_F), _col(f).cast("string").alias("v"))
+                for i, f in enumerate(counted)
+            ]
+            rows = (
+                df.select(F.inline(F.array(*pairs)))
+                .where(F.col("v").isNotNull())
+                .groupBy(_F, "v")
+                .count()
+                .collect()
+            )
+            by: dict[int, tuple[list[str], list[int]]] = {i: ([], []) for i in range(len(counted))}
+            for r in rows:
+                by[r[_F]][0].append(r["v"])
+                by[r[_F]][1].append(int(r["count"]))
+            for i, f in enumerate(counted):
+                v, n = by[i]
+                vcs[f] = pl.DataFrame(
+                    {"v": pl.Series(v, dtype=pl.String), "len": pl.Series(n, dtype=pl.UInt32)}
+                )
+        for f in cats:
+            if f not in made:
+                made[f] = _categorical_spec(
+                    f, vcs[f], planned[f], schema[f], settings, explicit=explicit
+                )
+        nums = [f for f in features if planned[f] == "numeric"]
+        for f in ints:
+            if f in vcs and vcs[f].height <= settings.max_int_categories:
+                made[f] = _categorical_spec(
+                    f, vcs[f], planned[f], schema[f], settings, explicit=explicit
+                )
+            else:
+                nums.append(f)
+
+        # 3. quantile edges of the numeric columns over their finite values
+        if nums:
+            finite = []
+            for i, f in enumerate(nums):
+                x = _col(f).cast("double")
+                ok = ~F.isnan(x) & (F.abs(x) != F.lit(float("inf")))
+                finite.append(F.when(ok, x).alias(f"q{i}"))
+            qs = df.select(*finite).approxQuantile(
+                [f"q{i}" for i in range(len(nums))],
+                quantile_levels(settings.bins),
+                self.relative_error,
+            )
+            for f, q in zip(nums, qs, strict=True):
+                made[f] = BinSpec(
+                    feature=f, kind="numeric", edges=numeric_edges(list(q)), dtype=str(schema[f])
+                )
+
+        specs: list[BinSpec] = []
+        for f in features:
+            spec = made[f]
+            if spec is None:
+                if identifiers is not None:
+                    identifiers.append(f)
+                continue
+            specs.append(spec)
+        return specs
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "engine": self.name,
+            "quantiles": "spark approxQuantile",
+            "quantile_relative_error": self.relative_error,
+        }
+
+
+def _named(key: EngineKey) -> str:
+    if isinstance(key, Day):
+        return key.name
+    assert isinstance(key, pl.Expr)
+    return key.meta.output_name()
+
+
+def to_count_table(
+    rows: Sequence[Any],
+    names: list[str],
+    key_schema: dict[str, pl.DataType],
+    specs: Sequence[BinSpec],
+) -> pl.DataFrame:
+    """Collected ``(keys…, feature index, bin, count)`` rows as a count table: the dtypes of
+    :func:`mlfail.counts.count_frame`, ordered by feature (spec order), keys and bin."""
+    if not rows:
+        return empty_table(names, pl.Schema(key_schema))
+    schema = {
+        **{n: key_schema[n] for n in names},
+        _F: pl.Int64(),
+        _B: pl.Int64(),
+        "count": pl.Int64(),
+    }
+    raw = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+    feature = pl.col(_F).replace_strict(
+        list(range(len(specs))), [s.feature for s in specs], return_dtype=pl.String
+    )
+    return raw.sort([_F, *names, _B], nulls_last=True).select(
+        *names,
+        feature.alias("feature"),
+        pl.col(_B).cast(pl.UInt32).alias("bin"),
+        pl.col("count").cast(pl.UInt64).alias("n"),
+    )
