@@ -18,9 +18,10 @@ the dtypes of :func:`mlfail.counts.count_frame`. (With adaptive query execution,
 lists the aggregation as two jobs: the partial aggregation and shuffle, then the final
 merge; the data is read once.)
 
-Bin specs from a Spark reference: categorical vocabularies come from exact value counts (one
-``groupBy`` over every categorical column); integer columns are screened with
-``approx_count_distinct`` and decided exactly from their value counts; numeric quantile edges
+Bin specs from a Spark reference: categorical vocabularies and the kind of integer columns
+(categorical with at most ``max_int_categories`` distinct values) come from exact value counts,
+one ``groupBy`` over every such column, filtered on the executors so that an identifier or a
+many-valued integer column never travels to the driver; numeric quantile edges
 come from ``DataFrame.approxQuantile`` with relative error ``relative_error`` (default 1e-4):
 for a level p over N finite values the edge returned is a value whose rank r satisfies
 ``floor((p - err)·N) <= r <= ceil((p + err)·N)`` (Spark's documented Greenwald–Khanna bound).
@@ -57,12 +58,6 @@ if TYPE_CHECKING:
 
 TABLE_PREFIX = "table:"
 DEFAULT_RELATIVE_ERROR = 1e-4
-# Integer columns with at most this many distinct values (approximately) get exact value counts
-# to decide whether they are categorical (at most max_int_categories values) or numeric.
-INT_SCREEN = 200
-# Categorical columns with more distinct values than this (approximately) are not collected to
-# the driver unless named with --features/--categorical: they are identifier-like.
-MAX_COLLECT = 100_000
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _F = "__mlfail_f"
 _B = "__mlfail_b"
@@ -365,8 +360,9 @@ class SparkEngine:
         identifiers: list[str] | None = None,
         counts: list[pl.DataFrame] | None = None,
     ) -> list[BinSpec]:
-        """Bin specs of the reference ``source`` on Spark (at most three jobs: distinct-count
-        screening, value counts, ``approxQuantile``). Vocabularies are exact; numeric edges are
+        """Bin specs of the reference ``source`` on Spark: one aggregation for the value counts
+        (categorical and integer columns), one ``approxQuantile`` over the numeric columns.
+        Kinds and vocabularies are exactly those of the Polars engine; numeric edges are
         ``approxQuantile`` values within the stated rank error (module docstring)."""
         from pyspark.sql import functions as F
 
@@ -376,44 +372,52 @@ class SparkEngine:
         cats = [f for f in features if planned[f] in ("categorical", "forced_categorical")]
         ints = [f for f in features if planned[f] == "integer"]
 
-        # 1. screen: approximate distinct counts of integer and (unnamed) categorical columns
-        screen = ints + [f for f in cats if planned[f] == "categorical" and not explicit]
-        approx: dict[str, int] = {}
-        nonnull: dict[str, int] = {}
-        if screen:
-            row = df.select(
-                *[
-                    F.approx_count_distinct(_col(f), 0.01).alias(f"d{i}")
-                    for i, f in enumerate(screen)
-                ],
-                *[F.count(_col(f)).alias(f"n{i}") for i, f in enumerate(screen)],
-            ).first()
-            assert row is not None
-            for i, f in enumerate(screen):
-                approx[f], nonnull[f] = int(row[f"d{i}"]), int(row[f"n{i}"])
-        made: dict[str, BinSpec | None] = {}
-        for f in cats:
-            d = approx.get(f)
-            if d is not None and d > MAX_COLLECT and d > 0.5 * nonnull[f]:
-                made[f] = None  # identifier-like, by its approximate distinct count
-        counted = [f for f in cats if f not in made] + [f for f in ints if approx[f] <= INT_SCREEN]
-
-        # 2. exact value counts of the categorical columns and of the few-valued integers
+        # 1. exact value counts of the categorical and integer columns, in one aggregation;
+        # only what a spec needs reaches the driver: an integer column's values when it has at
+        # most max_int_categories of them (else it is numeric), a categorical column's unless
+        # it is identifier-like (more than 50 distinct values, over half of its non-null rows
+        # distinct: binning.looks_like_identifier) and was not named.
+        counted = cats + ints
         vcs: dict[str, pl.DataFrame] = {}
+        distinct: dict[str, int] = {}
         if counted:
+            from pyspark.sql import Window
+
             pairs = [
                 F.struct(F.lit(i).alias(_F), _col(f).cast("string").alias("v"))
                 for i, f in enumerate(counted)
             ]
+            per = Window.partitionBy(_F)
+            nd, nn = F.count(F.lit(1)).over(per), F.sum("count").over(per)
+            int_idx = [counted.index(f) for f in ints]
+            ident_idx = [counted.index(f) for f in cats if planned[f] == "categorical"]
+            keep = (
+                F.when(F.col(_F).isin(int_idx), F.col("nd") <= settings.max_int_categories)
+                .when(
+                    F.col(_F).isin(ident_idx) & F.lit(not explicit),
+                    ~((F.col("nd") > 50) & (F.col("nd") > F.col("nn") * 0.5)),
+                )
+                .otherwise(F.lit(True))
+            )
             rows = (
                 df.select(F.inline(F.array(*pairs)))
                 .where(F.col("v").isNotNull())
                 .groupBy(_F, "v")
                 .count()
+                .select(
+                    _F,
+                    "v",
+                    "count",
+                    nd.alias("nd"),
+                    nn.alias("nn"),
+                    F.row_number().over(per.orderBy("v")).alias("rn"),
+                )
+                .where(keep | (F.col("rn") == 1))
                 .collect()
             )
             by: dict[int, tuple[list[str], list[int]]] = {i: ([], []) for i in range(len(counted))}
             for r in rows:
+                distinct[counted[r[_F]]] = int(r["nd"])
                 by[r[_F]][0].append(r["v"])
                 by[r[_F]][1].append(int(r["count"]))
             for i, f in enumerate(counted):
@@ -421,14 +425,16 @@ class SparkEngine:
                 vcs[f] = pl.DataFrame(
                     {"v": pl.Series(v, dtype=pl.String), "len": pl.Series(n, dtype=pl.UInt32)}
                 )
+        made: dict[str, BinSpec | None] = {}
         for f in cats:
-            if f not in made:
-                made[f] = _categorical_spec(
-                    f, vcs[f], planned[f], schema[f], settings, explicit=explicit
-                )
+            made[f] = _categorical_spec(
+                f, vcs[f], planned[f], schema[f], settings, explicit=explicit
+            )
+            if made[f] is not None and distinct.get(f, 0) > vcs[f].height:
+                made[f] = None  # identifier-like: only its first value was collected
         nums = [f for f in features if planned[f] == "numeric"]
         for f in ints:
-            if f in vcs and vcs[f].height <= settings.max_int_categories:
+            if distinct.get(f, 0) <= settings.max_int_categories:
                 made[f] = _categorical_spec(
                     f, vcs[f], planned[f], schema[f], settings, explicit=explicit
                 )
