@@ -20,6 +20,8 @@ from mlfail.cli.common import (
 )
 from mlfail.cli.options import (
     Categorical,
+    EngineChoice,
+    EngineOpt,
     Features,
     Label,
     Meta,
@@ -95,6 +97,7 @@ def create_command(
             "partitions); fixes the features and bins.",
         ),
     ] = None,
+    engine: EngineOpt = EngineChoice.polars,
 ) -> None:
     """Profile --reference into a baseline file: bin specs, count tables (overall and per
     --segment value), per-feature quantiles/mean/std/null counts/category frequencies, the
@@ -122,6 +125,7 @@ def create_command(
         bin_settings=BinSettings(bins=bins),
         task=task.value if task is not None else None,
         specs_from=base,
+        engine=engine.value,
     )
     b.save(out, force=force)
     err_console().print(

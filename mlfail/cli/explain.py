@@ -19,6 +19,8 @@ from mlfail.cli.common import (
 )
 from mlfail.cli.options import (
     Categorical,
+    EngineChoice,
+    EngineOpt,
     Features,
     Label,
     Live,
@@ -29,6 +31,7 @@ from mlfail.cli.options import (
     Timestamp,
 )
 from mlfail.config import Roles
+from mlfail.engines import polars_only
 from mlfail.events import load_changes, load_metrics
 from mlfail.io import open_source
 from mlfail.owners import load_owners
@@ -78,10 +81,12 @@ def explain_command(
         Path | None, typer.Option("--output", "-o", help="Write the report here (atomically).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --output.")] = False,
+    engine: EngineOpt = EngineChoice.polars,
 ) -> None:
     """Ranked root-cause hypotheses: each drifted feature tied to its onset, the cohort that
     carries it, the change event just before it and its signature, with a failure mode and
     the owner to page. Exit 1 when the verdict is model_incident."""
+    polars_only(engine.value, "explain")
     roles = Roles.from_flags(
         timestamp=timestamp,
         label=label,

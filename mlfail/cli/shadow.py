@@ -14,8 +14,9 @@ from mlfail.cli.common import (
     deliver,
     handle_errors,
 )
-from mlfail.cli.options import Label, Live
+from mlfail.cli.options import EngineChoice, EngineOpt, Label, Live
 from mlfail.config import split_list
+from mlfail.engines import polars_only
 from mlfail.io import open_source
 from mlfail.psi import PsiSettings
 from mlfail.report.shadow_render import render_shadow, shadow_json, shadow_markdown
@@ -65,10 +66,12 @@ def shadow_command(
         Path | None, typer.Option("--output", "-o", help="Write the report here (atomically).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --output.")] = False,
+    engine: EngineOpt = EngineChoice.polars,
 ) -> None:
     """Compare a candidate model's outputs with the current model's on live rows: output PSI,
     agreement, per-segment differences and paired label metrics. Verdict promote / hold;
     exit 1 on hold."""
+    polars_only(engine.value, "shadow")
     report = shadow(
         open_source(live, role="--live"),
         current_prediction,

@@ -16,6 +16,8 @@ from mlfail.cli.common import (
 )
 from mlfail.cli.options import (
     Baseline,
+    EngineChoice,
+    EngineOpt,
     Force,
     Format,
     Label,
@@ -31,6 +33,7 @@ from mlfail.cli.options import (
     Timestamp,
 )
 from mlfail.config import Roles, split_list
+from mlfail.engines import polars_only
 from mlfail.report.slices_model import SliceReport, slices_json
 from mlfail.report.slices_render import render_slices
 from mlfail.slices import SliceSettings, find_slices
@@ -82,9 +85,11 @@ def slices_command(
     fmt: Format = ReportFormat.human,
     output: Output = None,
     force: Force = False,
+    engine: EngineOpt = EngineChoice.polars,
 ) -> None:
     """Rank every 1- and 2-predicate slice by excess errors against its own reference: the
     segment the global number hides. Exit 1 when a slice is significantly degraded."""
+    polars_only(engine.value, "slices")
     roles = Roles.from_flags(
         timestamp=timestamp,
         label=label,

@@ -16,6 +16,8 @@ from mlfail.cli.common import (
 from mlfail.cli.options import (
     Baseline,
     Categorical,
+    EngineChoice,
+    EngineOpt,
     Features,
     Force,
     Format,
@@ -31,6 +33,7 @@ from mlfail.cli.options import (
     Threshold,
 )
 from mlfail.config import Roles
+from mlfail.engines import polars_only
 from mlfail.report.timeline_model import TimelineReport, timeline_json
 from mlfail.report.timeline_render import render_timeline
 from mlfail.timeline import build_timeline
@@ -73,10 +76,12 @@ def timeline_command(
     fmt: Format = ReportFormat.human,
     output: Output = None,
     force: Force = False,
+    engine: EngineOpt = EngineChoice.polars,
 ) -> None:
     """Per-window rows, null rates, PSI, prediction PSI, mean score and label metrics; each
     series' onset; which layer (infra, pipeline, model, business) fired first; the infra
     check. Exit 1 when a series changed level or infra is anomalous."""
+    polars_only(engine.value, "timeline")
     roles = Roles.from_flags(
         timestamp=timestamp,
         label=label,

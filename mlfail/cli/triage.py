@@ -17,6 +17,8 @@ from mlfail.cli.common import EXIT_FINDINGS, EXIT_OK, emit, handle_errors, rende
 from mlfail.cli.common import stdout_console as _stdout_console
 from mlfail.cli.options import (
     Baseline,
+    EngineChoice,
+    EngineOpt,
     Features,
     Force,
     Label,
@@ -30,6 +32,7 @@ from mlfail.cli.options import (
     Timestamp,
 )
 from mlfail.config import Roles, split_list
+from mlfail.engines import polars_only
 from mlfail.outputs import write_atomic
 from mlfail.psi import PsiSettings
 from mlfail.report.explain_render import _hyp_panel
@@ -186,10 +189,12 @@ def triage_command(
     interactive: Annotated[
         bool, typer.Option("--interactive", help="Prompt even when not at a terminal.", hidden=True)
     ] = False,
+    engine: EngineOpt = EngineChoice.polars,
 ) -> None:
     """The seven-step walk: signal → infra → global → slices → PSI on the broken slice → root
     cause → shadow. Interactive at a terminal; otherwise the whole report goes to stdout (or
     --output). Exit 1 when the verdict is model_incident."""
+    polars_only(engine.value, "triage")
     if not timestamp:
         from mlfail.errors import UsageError
 

@@ -125,6 +125,6 @@ def polars_only(engine: str | None, command: str) -> None:
         return
     raise UsageError(
         f"--engine {engine}: `mlfail {command}` runs on the Polars engine only for now; "
-        "the Spark engine serves `mlfail psi` and `mlfail baseline create` (build a baseline "
-        "on the cluster and pass it here with --baseline)"
+        "the Spark engine serves `mlfail psi` and `mlfail baseline create` (a baseline built "
+        "on the cluster serves as --baseline where a command takes one)"
     )
