@@ -190,6 +190,28 @@ def test_baseline_partition_by_partition_on_spark_merges_to_the_whole(
         if st.mean is not None:
             assert m.mean == pytest.approx(st.mean, rel=1e-12)
             assert m.std == pytest.approx(st.std, rel=1e-9)
+    # psi against the merged baseline: live counted by Spark or by Polars, the same report
+    docs = {}
+    for engine in ("spark", "polars"):
+        r = run(
+            "psi", "--baseline", str(tmp_path / "merged.json"), "--live", LIVE, "--by", "geo",
+            "--timestamp", "ts", "--prediction", "score", "--meta", "pipeline_version",
+            "--meta", "sdk_version", "--engine", engine, "--format", "json",
+        )  # fmt: skip
+        assert r.exit_code == 1, r.stderr
+        docs[engine] = json.loads(r.stdout)
+    assert docs["spark"]["settings"].pop("engine") == "spark"
+    assert "quantile_relative_error" not in docs["spark"]["settings"]  # edges from the baseline
+    assert docs["spark"]["settings"] == docs["polars"]["settings"]
+    fa, fb = docs["spark"]["features"], docs["polars"]["features"]
+    assert len(fa) == len(fb) > 14
+    for x, y in zip(fa, fb, strict=True):
+        assert (x["feature"], x.get("slice"), x["status"]) == (
+            y["feature"],
+            y.get("slice"),
+            y["status"],
+        )
+        assert abs(x["psi"] - y["psi"]) <= 1e-12
 
 
 @pytest.mark.spark

@@ -334,12 +334,17 @@ class SparkEngine:
             key_cols.append(col)
             key_schema[name] = dtype
         have = set(source.columns)
+        # The bin ids are computed in a projection of their own (compiled by whole-stage
+        # codegen; inside the generator they were evaluated row by row: 35% slower).
+        bins = [
+            self._bin_column(s, s.feature in have).alias(f"{_B}{i}") for i, s in enumerate(specs)
+        ]
         pairs = [
-            F.struct(F.lit(i).alias(_F), self._bin_column(s, s.feature in have).alias(_B))
-            for i, s in enumerate(specs)
+            F.struct(F.lit(i).alias(_F), F.col(f"{_B}{i}").alias(_B)) for i in range(len(specs))
         ]
         q = (
-            source.df.select(*key_cols, F.inline(F.array(*pairs)))
+            source.df.select(*key_cols, *bins)
+            .select(*[_col(n) for n in names], F.inline(F.array(*pairs)))
             .groupBy(*[_col(n) for n in names], F.col(_F), F.col(_B))
             .count()
         )
