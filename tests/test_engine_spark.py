@@ -229,3 +229,27 @@ def test_spark_specs_vocabularies_exact_and_edges_within_rank_error(engines) -> 
             )
             assert ok, (a.feature, e)
         assert len(b.edges) == len(a.edges)  # same bins, edges within the rank error
+
+
+def test_hive_glob_keeps_the_partition_column(engines, sample_specs) -> None:
+    """A glob inside a hive layout reads the partition column in both engines (Spark needs
+    its basePath for that)."""
+    pe, se = engines
+    spec = SAMPLE_LIVE + "/day=2026-09-0*/*.parquet"
+    a = pe.count(pe.open(spec, role="--live"), sample_specs[:3], ["day"])
+    b = se.count(se.open(spec, role="--live"), sample_specs[:3], ["day"])
+    same(a, b)
+    assert a["day"].n_unique() == 9  # 2026-09-01 … 09
+
+
+def test_base_path_of_hive_globs(tmp_path: Path) -> None:
+    from mlfail.engines.spark import _base_path
+
+    assert _base_path("logs/day=*/x.parquet") == "logs"
+    (tmp_path / "h" / "day=1").mkdir(parents=True)
+    (tmp_path / "h" / "day=1" / "p.parquet").write_bytes(b"")
+    assert _base_path(f"{tmp_path}/h/*/p.parquet") == f"{tmp_path}/h"
+    assert _base_path(f"{tmp_path}/h/day=1/*.parquet") == f"{tmp_path}/h"
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "a.parquet").write_bytes(b"")
+    assert _base_path(f"{tmp_path}/flat/*.parquet") is None

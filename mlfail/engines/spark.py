@@ -215,7 +215,7 @@ def _base_path(spec: str) -> str | None:
         if "=" in part:
             return "/".join(parts[:i]) or "/"
     if any("=" in p for f in _glob.glob(spec)[:1] for p in f.split("/")[:-1]):
-        return os.path.dirname(head.rstrip("/")) or "."
+        return os.path.dirname(head) or "."
     return None
 
 
