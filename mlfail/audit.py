@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
+from typing import Any, cast
 
 import polars as pl
 
-from mlfail.binning import BinSettings, build_specs
+from mlfail.binning import BinSettings
 from mlfail.config import Roles, select_features
-from mlfail.counts import count_source
+from mlfail.engines import Engine, get_engine
+from mlfail.engines.polars import PolarsEngine
 from mlfail.errors import UsageError
 from mlfail.io import Source, open_source
 from mlfail.psi import PsiSettings, compare_tables, preload
@@ -20,6 +22,11 @@ from mlfail.timekeys import normalize_timestamp
 
 def _as_source(x: str | Source, role: str) -> Source:
     return x if isinstance(x, Source) else open_source(str(x), role=role)
+
+
+def _engine_source(x: Any, role: str, engine: Engine) -> Any:
+    """A source of ``engine``: strings are opened by it; a source object is used as given."""
+    return engine.open(str(x), role=role) if isinstance(x, str) else x
 
 
 def check_roles_exist(roles: Roles, sources: Sequence[tuple[str, list[str]]]) -> None:
@@ -36,14 +43,18 @@ def check_roles_exist(roles: Roles, sources: Sequence[tuple[str, list[str]]]) ->
 
 
 def reference_from_source(
-    source: Source,
+    source: Any,
     roles: Roles,
     *,
     bin_settings: BinSettings,
     progress: bool | None = None,
+    engine: Engine | str | None = None,
 ) -> tuple[SourceReference, list[str]]:
-    """Resolve features on the reference schema and freeze their bin specs."""
-    source = normalize_timestamp(source, roles.timestamp)
+    """Resolve features on the reference schema and freeze their bin specs (with ``engine``,
+    default Polars, which also counts the reference)."""
+    eng = get_engine(engine) if engine is not None else PolarsEngine(progress=progress)
+    if isinstance(source, Source):
+        source = normalize_timestamp(source, roles.timestamp)
     features, skipped = select_features(source.schema, roles)
     source.require(features, "--features")
     source.require(roles.categorical, "--categorical")
@@ -57,8 +68,8 @@ def reference_from_source(
     # The reference is read once: the bin specs and the whole-reference count table come from
     # the same read (build_specs counts each batch while it is in memory).
     counted: list[pl.DataFrame] = []
-    specs = build_specs(
-        source.lf,
+    specs = eng.build_specs(
+        source,
         features,
         settings=bin_settings,
         categorical=roles.categorical,
@@ -73,7 +84,7 @@ def reference_from_source(
             f"--reference {source.spec}: every candidate feature looks like an identifier; "
             "name the features with --features"
         )
-    ref = SourceReference(source, specs, progress=progress)
+    ref = SourceReference(source, specs, progress=progress, engine=eng)
     if counted:
         ref.seed_table((), counted[0])
     return ref, skipped
@@ -117,25 +128,36 @@ def psi(
     bin_settings: BinSettings | None = None,
     settings: PsiSettings | None = None,
     progress: bool | None = None,
+    engine: Engine | str | None = None,
 ) -> PsiReport:
-    """PSI of every feature, live vs reference, globally and per ``by`` slice value."""
+    """PSI of every feature, live vs reference, globally and per ``by`` slice value.
+
+    ``engine`` (``"polars"``, the default, or ``"spark"``, or an engine object) computes the
+    bin specs of a reference given as data and every count table; a saved baseline's specs and
+    counts are used as stored."""
     preload()
     roles = roles or Roles()
     bin_settings = bin_settings or BinSettings()
     settings = settings or PsiSettings()
-    live_src = _as_source(live, "--live")
+    eng = get_engine(engine) if engine is not None else PolarsEngine(progress=progress)
+    live_src = _engine_source(live, "--live", eng)
     skipped: list[str] = []
+    engine_settings: dict[str, Any] = {}
+    if eng.name != "polars":
+        engine_settings["engine"] = eng.name
     ref: Reference
-    if isinstance(reference, str | Source):
-        ref_src = _as_source(reference, "--reference")
+    if isinstance(reference, str) or not hasattr(reference, "specs"):  # data, not a Reference
+        ref_src = _engine_source(reference, "--reference", eng)
         check_roles_exist(
             roles, [(ref_src.spec, ref_src.columns), (live_src.spec, live_src.columns)]
         )
         ref, skipped = reference_from_source(
-            ref_src, roles, bin_settings=bin_settings, progress=progress
+            ref_src, roles, bin_settings=bin_settings, progress=progress, engine=eng
         )
+        if eng.name != "polars":  # how this run's quantile edges were made
+            engine_settings.update(eng.describe())
     else:
-        ref = reference
+        ref = cast(Reference, reference)
         skipped = list(getattr(ref, "skipped", []))  # a baseline remembers what it left out
         check_roles_exist(roles, [(ref.name, ref.columns), (live_src.spec, live_src.columns)])
     live_src.require(by, "--by")
@@ -165,12 +187,12 @@ def psi(
                 "whole reference"
             )
     assert ref_table is not None
-    live_table = count_source(live_src, ref.specs, list(by), progress=progress)
+    live_table = eng.count(live_src, ref.specs, list(by))
     records = compare_tables(ref.specs, ref_table, live_table, settings, by=by, ref_by_table=ref_by)
     return PsiReport(
         reference=ref.name,
         live=live_src.spec,
-        settings={**asdict(bin_settings), **asdict(settings)},
+        settings={**asdict(bin_settings), **asdict(settings), **engine_settings},
         features=records,
         by=list(by),
         skipped=skipped,

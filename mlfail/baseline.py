@@ -44,12 +44,14 @@ import numpy as np
 import polars as pl
 
 from mlfail._version import __version__
-from mlfail.binning import BinSettings, BinSpec, build_specs
+from mlfail.binning import BinSettings, BinSpec
 from mlfail.config import Roles, check_role_conflicts
 from mlfail.counts import dense
 from mlfail.counts import merge as merge_counts
+from mlfail.engines import Engine, get_engine
+from mlfail.engines.polars import PolarsEngine
 from mlfail.errors import InputError, UsageError
-from mlfail.io import Source, is_url, open_source, read_url_bytes
+from mlfail.io import Source, is_url, read_url_bytes
 from mlfail.outputs import write_atomic
 from mlfail.performance import Task, TaskSpec, finish, infer_task, performance_table
 from mlfail.reference import SourceReference, coarsen
@@ -694,7 +696,7 @@ def _now() -> str:
 
 def _file_sizes(source: Source) -> list[tuple[str, int]]:
     out = []
-    for f in source.files:
+    for f in source.files:  # a Spark source lists the files its DataFrame reads
         try:
             out.append((f, os.path.getsize(f)))
         except OSError:
@@ -835,7 +837,7 @@ def _add_scored(
 
 
 def build_baseline(
-    reference: str | Source,
+    reference: str | Source | Any,
     roles: Roles | None = None,
     *,
     segments: Sequence[str] = (),
@@ -844,16 +846,30 @@ def build_baseline(
     specs_from: Baseline | None = None,
     with_performance: bool = True,
     progress: bool | None = None,
+    engine: Engine | str | None = None,
 ) -> Baseline:
     """Profile a reference source into a :class:`Baseline` (see the module docstring).
 
     ``specs_from`` reuses another baseline's bin specs (features, edges, categories and the
     prediction spec) so that baselines of partitions can be merged.
+
+    ``engine="spark"`` reads and counts on Spark (:mod:`mlfail.engines.spark`): the specs,
+    count tables and feature statistics are computed there (quantiles within Spark's stated
+    rank error); reference performance (``--label`` with ``--prediction``) is Polars-only.
     """
     roles = roles or Roles()
     bin_settings = bin_settings or BinSettings()
-    source = (
-        reference if isinstance(reference, Source) else open_source(reference, role="--reference")
+    eng = get_engine(engine) if engine is not None else PolarsEngine(progress=progress)
+    on_polars = eng.name == "polars"
+    if not on_polars and with_performance and roles.label and roles.prediction:
+        raise UsageError(
+            f"--engine {eng.name}: reference performance (--label with --prediction) is "
+            "computed on the Polars engine only for now; drop --label to build the counts, "
+            "statistics and prediction distribution on Spark, or use --engine polars"
+        )
+    # a Polars Source or, with --engine spark, a SparkSource (mlfail.engines.spark)
+    source: Any = (
+        eng.open(reference, role="--reference") if isinstance(reference, str) else reference
     )
     check_role_conflicts(roles)
     source = normalize_timestamp(source, roles.timestamp)
@@ -879,11 +895,14 @@ def build_baseline(
             )
     n_values: dict[str, int] = {}
     if segments:
-        nu = (
-            source.lf.select([pl.col(s).n_unique().alias(s) for s in segments])
-            .collect(engine="streaming")
-            .row(0, named=True)
-        )
+        if on_polars:
+            nu = (
+                source.lf.select([pl.col(s).n_unique().alias(s) for s in segments])
+                .collect(engine="streaming")
+                .row(0, named=True)
+            )
+        else:
+            nu = source.n_unique(segments)
         for s in segments:
             n_values[s] = int(nu[s])
             if nu[s] > MAX_SEGMENT_VALUES:
@@ -918,13 +937,13 @@ def build_baseline(
         from mlfail.audit import reference_from_source
 
         ref, skipped = reference_from_source(
-            source, roles, bin_settings=bin_settings, progress=progress
+            source, roles, bin_settings=bin_settings, progress=progress, engine=eng
         )
         specs = ref.specs
         pred_spec = None
         if roles.prediction:
-            pred_spec = build_specs(
-                source.lf,
+            pred_spec = eng.build_specs(
+                source,
                 [roles.prediction],
                 settings=bin_settings,
                 explicit=True,
@@ -935,8 +954,10 @@ def build_baseline(
             "max_categories": bin_settings.max_categories,
             "max_int_categories": bin_settings.max_int_categories,
         }
+        if not on_polars:  # how the edges were made, with their rank-error bound
+            settings_dict.update(eng.describe())
     counter = SourceReference(
-        source, [*specs, *([pred_spec] if pred_spec else [])], progress=progress
+        source, [*specs, *([pred_spec] if pred_spec else [])], progress=progress, engine=eng
     )
     tables: dict[tuple[str, ...], pl.DataFrame] = {}
     if len(segments) > 1 and math.prod(n_values.values()) <= MAX_JOINT_GROUPS:
@@ -950,7 +971,13 @@ def build_baseline(
     assert t0 is not None
     tables = {(): t0, **tables}
 
-    rows, stats = _profile_features(source.lf, specs, source.schema)
+    if on_polars:
+        rows, stats = _profile_features(source.lf, specs, source.schema)
+    else:
+        from mlfail.engines.spark import SparkEngine, profile
+
+        assert isinstance(eng, SparkEngine)
+        rows, stats = profile(eng, source, specs)
     task_spec: TaskSpec | None = None
     perf: dict[tuple[str, ...], pl.DataFrame] = {}
     if with_performance and roles.label and roles.prediction and pred_spec is not None:
@@ -990,7 +1017,7 @@ def build_baseline(
                 "spec": source.spec,
                 "files": len(files),
                 "bytes": sum(max(s, 0) for _, s in files),
-                **({"where": source.where} if source.where else {}),
+                **({"where": w} if (w := getattr(source, "where", None)) else {}),
             }
         ],
         content_hash=content_hash(files),

@@ -311,6 +311,38 @@ def _batches(features: Sequence[str], rows: int) -> list[list[str]]:
     return [list(features[i : i + size]) for i in range(0, len(features), size)]
 
 
+def plan_kinds(
+    schema: Mapping[str, pl.DataType],
+    features: Sequence[str],
+    settings: BinSettings,
+    categorical: Sequence[str] = (),
+    numeric: Sequence[str] = (),
+    source_name: str = "--reference",
+) -> dict[str, str]:
+    """How each feature will be binned, before reading any value: ``forced_categorical``
+    (``--categorical``), ``numeric``, ``categorical``, or ``integer`` (decided on its distinct
+    count: categorical with at most ``max_int_categories`` values). Every engine plans the
+    same way."""
+    forced_cat, forced_num = set(categorical), set(numeric)
+    planned: dict[str, str] = {}
+    for f in features:
+        dtype = schema[f]
+        if f in forced_cat:
+            planned[f] = "forced_categorical"
+        elif f in forced_num:
+            if not (dtype.is_numeric() or dtype == pl.Boolean):
+                raise UsageError(
+                    f"--numeric {f}: column has type {dtype} in {source_name}; "
+                    "only numeric columns can be binned by quantiles"
+                )
+            planned[f] = "numeric"
+        elif dtype.is_integer():
+            planned[f] = "integer"  # decided on its distinct count
+        else:
+            planned[f] = infer_kind(dtype, None, settings)
+    return planned
+
+
 def build_specs(
     lf: pl.LazyFrame,
     features: Sequence[str],
@@ -340,24 +372,7 @@ def build_specs(
     """
     settings = settings or BinSettings()
     schema = lf.collect_schema()
-    forced_cat, forced_num = set(categorical), set(numeric)
-
-    planned: dict[str, str] = {}
-    for f in features:
-        dtype = schema[f]
-        if f in forced_cat:
-            planned[f] = "forced_categorical"
-        elif f in forced_num:
-            if not (dtype.is_numeric() or dtype == pl.Boolean):
-                raise UsageError(
-                    f"--numeric {f}: column has type {dtype} in {source_name}; "
-                    "only numeric columns can be binned by quantiles"
-                )
-            planned[f] = "numeric"
-        elif dtype.is_integer():
-            planned[f] = "integer"  # decided on its distinct count
-        else:
-            planned[f] = infer_kind(dtype, None, settings)
+    planned = plan_kinds(schema, features, settings, categorical, numeric, source_name)
 
     levels = quantile_levels(settings.bins)
     made: dict[str, BinSpec | None] = {}

@@ -4,13 +4,15 @@ saved baseline. Both give the frozen bin specs and reference count tables by key
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
 from mlfail.binning import BinSpec
-from mlfail.counts import count_source, merge
-from mlfail.io import Source
+from mlfail.counts import merge
+
+if TYPE_CHECKING:
+    from mlfail.engines import Engine
 
 
 class Reference(Protocol):
@@ -39,13 +41,24 @@ def coarsen(table: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
 
 
 class SourceReference:
-    """A reference read from Parquet; each key set is counted once and cached."""
+    """A reference read from data by an engine (default: Polars over Parquet); each key set is
+    counted once and cached."""
 
-    def __init__(self, source: Source, specs: list[BinSpec], *, progress: bool | None = None):
+    def __init__(
+        self,
+        source: Any,
+        specs: list[BinSpec],
+        *,
+        progress: bool | None = None,
+        engine: Engine | None = None,
+    ):
+        from mlfail.engines.polars import PolarsEngine
+
         self.source = source
         self.name = source.spec
         self.specs = specs
         self.progress = progress
+        self.engine: Engine = engine if engine is not None else PolarsEngine(progress=progress)
         self._tables: dict[tuple[str, ...], pl.DataFrame] = {}
 
     @property
@@ -54,7 +67,8 @@ class SourceReference:
 
     @property
     def lazy(self) -> pl.LazyFrame | None:
-        return self.source.lf
+        lf = getattr(self.source, "lf", None)  # None for a source of another engine (Spark)
+        return lf if isinstance(lf, pl.LazyFrame) else None
 
     def prefetch(self, keys: Sequence[str]) -> None:
         """Count once by ``keys`` so that every coarser key set is derived without a pass."""
@@ -75,5 +89,5 @@ class SourceReference:
             if set(keys) <= set(have):
                 self._tables[keys] = coarsen(t, keys)
                 return self._tables[keys]
-        self._tables[keys] = count_source(self.source, self.specs, keys, progress=self.progress)
+        self._tables[keys] = self.engine.count(self.source, self.specs, keys)
         return self._tables[keys]

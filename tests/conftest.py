@@ -55,3 +55,49 @@ def same_pair(tmp_path: Path) -> tuple[Path, Path]:
     frames[0].write_parquet(r)
     frames[1].write_parquet(lv)
     return r, lv
+
+
+# ---- Spark (the --engine spark equivalence tests) ------------------------------------------
+
+
+def spark_missing() -> str | None:
+    """Why the Spark tests cannot run here, or None."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "pyspark is not installed (pip install -e '.[dev]' installs it)"
+    from mlfail.engines.spark import java_executable
+
+    if java_executable() is None:
+        return "no Java 17+ (set JAVA_HOME or put java on PATH): PySpark cannot start"
+    return None
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local SparkSession for the whole run: 2 cores, 2 shuffle partitions, no UI, UTC.
+    Skipped with the reason when PySpark or Java is absent — unless MLFAIL_REQUIRE_SPARK is set
+    (CI sets it), where a missing Spark is a failure, not a skip."""
+    import os
+
+    reason = spark_missing()
+    if reason is not None:
+        if os.environ.get("MLFAIL_REQUIRE_SPARK"):
+            pytest.fail(f"MLFAIL_REQUIRE_SPARK is set but {reason}")
+        pytest.skip(reason)
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("mlfail-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.memory", "1g")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

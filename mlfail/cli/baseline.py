@@ -21,6 +21,8 @@ from mlfail.cli.common import (
 )
 from mlfail.cli.options import (
     Categorical,
+    EngineChoice,
+    EngineOpt,
     Features,
     Label,
     Meta,
@@ -108,6 +110,7 @@ def create_command(
             "partitions); fixes the features and bins.",
         ),
     ] = None,
+    engine: EngineOpt = EngineChoice.polars,
 ) -> None:
     """Profile --reference into a baseline file: bin specs, count tables (overall and per
     --segment value), per-feature quantiles/mean/std/null counts/category frequencies, the
@@ -128,13 +131,21 @@ def create_command(
         numeric=numeric,
     )
     base = load_baseline(specs_from, flag="--specs-from") if specs_from is not None else None
+    if engine is EngineChoice.spark and where:
+        raise UsageError(
+            "--where is not supported with --engine spark yet; filter in a view and pass "
+            "--reference table:db.view"
+        )
     b = build_baseline(
-        open_source(reference, role="--reference", where=where),
+        reference
+        if engine is EngineChoice.spark
+        else open_source(reference, role="--reference", where=where),
         roles,
         segments=split_list(segment),
         bin_settings=BinSettings(bins=bins),
         task=task.value if task is not None else None,
         specs_from=base,
+        engine=engine.value,
     )
     b.save(out, force=force)
     err_console().print(

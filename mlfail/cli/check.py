@@ -24,6 +24,8 @@ from mlfail.cli.common import (
 from mlfail.cli.options import (
     BaselinePath,
     Categorical,
+    EngineChoice,
+    EngineOpt,
     Features,
     Label,
     Live,
@@ -36,6 +38,7 @@ from mlfail.cli.options import (
     Where,
 )
 from mlfail.config import Roles
+from mlfail.engines import polars_only
 from mlfail.io import open_source
 from mlfail.outputs import append_once, check_output
 from mlfail.owners import load_owners
@@ -142,10 +145,12 @@ def quality_command(
         float,
         typer.Option("--alpha", help="Benjamini–Hochberg level for the statistical rules."),
     ] = 0.05,
+    engine: EngineOpt = EngineChoice.polars,
 ) -> None:
     """Data quality and schema, live vs a baseline or reference: missing/new columns, dtype
     changes, null rates, unseen categories, values outside the reference range, default fills,
     frozen columns (rules: docs/quality-rules.md). Exit 1 at/above --fail-on."""
+    polars_only(engine.value, "check quality")
     use_storage_options(storage_option)
     check_output(output, force=force)  # before any work
     roles = _roles(timestamp, label, prediction, meta, features, categorical, numeric)

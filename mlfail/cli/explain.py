@@ -20,6 +20,8 @@ from mlfail.cli.common import (
 )
 from mlfail.cli.options import (
     Categorical,
+    EngineChoice,
+    EngineOpt,
     Features,
     Label,
     Live,
@@ -32,6 +34,7 @@ from mlfail.cli.options import (
     Where,
 )
 from mlfail.config import Roles
+from mlfail.engines import polars_only
 from mlfail.events import load_changes, load_metrics
 from mlfail.io import open_source
 from mlfail.outputs import check_output
@@ -84,10 +87,12 @@ def explain_command(
         Path | None, typer.Option("--output", "-o", help="Write the report here (atomically).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --output.")] = False,
+    engine: EngineOpt = EngineChoice.polars,
 ) -> None:
     """Ranked root-cause hypotheses: each drifted feature tied to its onset, the cohort that
     carries it, the change event just before it and its signature, with a failure mode and
     the owner to page. Exit 1 when the verdict is model_incident."""
+    polars_only(engine.value, "explain")
     use_storage_options(storage_option)
     check_output(output, force=force)  # before any work
     roles = Roles.from_flags(

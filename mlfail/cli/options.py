@@ -130,3 +130,19 @@ Where = Annotated[
         "pushed into the scan, so hive partitions outside it are not read.",
     ),
 ]
+
+
+class EngineChoice(StrEnum):
+    polars = "polars"
+    spark = "spark"
+
+
+EngineOpt = Annotated[
+    EngineChoice,
+    typer.Option(
+        "--engine",
+        help="What reads the data and counts: polars (this machine) or spark (the active "
+        "Spark session, or a new local one; pip install 'mlfail[spark]'; sources may then "
+        "be table:db.name). docs/scale.md.",
+    ),
+]

@@ -22,6 +22,8 @@ from mlfail.cli.common import (
 from mlfail.cli.options import (
     BaselinePath,
     Categorical,
+    EngineChoice,
+    EngineOpt,
     Features,
     Label,
     Live,
@@ -34,7 +36,8 @@ from mlfail.cli.options import (
     Where,
 )
 from mlfail.config import Roles, split_list
-from mlfail.io import open_source
+from mlfail.errors import UsageError
+from mlfail.io import Source, open_source
 from mlfail.outputs import check_output
 from mlfail.reference import Reference
 from mlfail.report.human import render_psi
@@ -100,6 +103,7 @@ def psi_command(
     fail_on: Annotated[
         FailOn, typer.Option("--fail-on", help="Exit 1 when a feature is at/above this status.")
     ] = FailOn.drift,
+    engine: EngineOpt = EngineChoice.polars,
 ) -> None:
     """PSI per feature, live vs reference or a saved baseline (optionally per slice), with
     sample-size-aware significance. Exit 1 when a feature is drifted (see --fail-on)."""
@@ -116,7 +120,16 @@ def psi_command(
     )
     from mlfail.psi import PsiSettings
 
-    live_src = open_source(live, role="--live", where=where)
+    live_src: str | Source
+    if engine is EngineChoice.spark:  # the Spark engine opens its own sources
+        if where:
+            raise UsageError(
+                "--where is not supported with --engine spark yet; filter in a view and pass "
+                "--live table:db.view"
+            )
+        live_src = live
+    else:
+        live_src = open_source(live, role="--live", where=where)
 
     ref: str | Reference
     if baseline is not None or reference is None:
@@ -131,6 +144,7 @@ def psi_command(
         by=split_list(by),
         bin_settings=BinSettings(bins=bins),
         settings=PsiSettings(epsilon=epsilon, alpha=alpha, threshold=threshold, watch=watch),
+        engine=engine.value,
     )
     for w in report.warnings:
         warn(w)

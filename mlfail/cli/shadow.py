@@ -15,8 +15,9 @@ from mlfail.cli.common import (
     handle_errors,
     use_storage_options,
 )
-from mlfail.cli.options import Label, Live, StorageOption
+from mlfail.cli.options import EngineChoice, EngineOpt, Label, Live, StorageOption
 from mlfail.config import split_list
+from mlfail.engines import polars_only
 from mlfail.io import open_source
 from mlfail.outputs import check_output
 from mlfail.psi import PsiSettings
@@ -68,10 +69,12 @@ def shadow_command(
         Path | None, typer.Option("--output", "-o", help="Write the report here (atomically).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --output.")] = False,
+    engine: EngineOpt = EngineChoice.polars,
 ) -> None:
     """Compare a candidate model's outputs with the current model's on live rows: output PSI,
     agreement, per-segment differences and paired label metrics. Verdict promote / hold;
     exit 1 on hold."""
+    polars_only(engine.value, "shadow")
     use_storage_options(storage_option)
     check_output(output, force=force)  # before any work
     report = shadow(

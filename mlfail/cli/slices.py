@@ -17,6 +17,8 @@ from mlfail.cli.common import (
 )
 from mlfail.cli.options import (
     Baseline,
+    EngineChoice,
+    EngineOpt,
     Force,
     Format,
     Label,
@@ -34,6 +36,7 @@ from mlfail.cli.options import (
     Where,
 )
 from mlfail.config import Roles, split_list
+from mlfail.engines import polars_only
 from mlfail.io import open_source
 from mlfail.outputs import check_output
 from mlfail.report.slices_model import SliceReport, slices_json
@@ -89,9 +92,11 @@ def slices_command(
     fmt: Format = ReportFormat.human,
     output: Output = None,
     force: Force = False,
+    engine: EngineOpt = EngineChoice.polars,
 ) -> None:
     """Rank every 1- and 2-predicate slice by excess errors against its own reference: the
     segment the global number hides. Exit 1 when a slice is significantly degraded."""
+    polars_only(engine.value, "slices")
     use_storage_options(storage_option)
     check_output(output, force=force)  # before any work
     roles = Roles.from_flags(

@@ -17,6 +17,8 @@ from mlfail.cli.common import (
 from mlfail.cli.options import (
     Baseline,
     Categorical,
+    EngineChoice,
+    EngineOpt,
     Features,
     Force,
     Format,
@@ -34,6 +36,7 @@ from mlfail.cli.options import (
     Where,
 )
 from mlfail.config import Roles
+from mlfail.engines import polars_only
 from mlfail.io import open_source
 from mlfail.outputs import check_output
 from mlfail.report.timeline_model import TimelineReport, timeline_json
@@ -80,10 +83,12 @@ def timeline_command(
     fmt: Format = ReportFormat.human,
     output: Output = None,
     force: Force = False,
+    engine: EngineOpt = EngineChoice.polars,
 ) -> None:
     """Per-window rows, null rates, PSI, prediction PSI, mean score and label metrics; each
     series' onset; which layer (infra, pipeline, model, business) fired first; the infra
     check. Exit 1 when a series changed level or infra is anomalous."""
+    polars_only(engine.value, "timeline")
     use_storage_options(storage_option)
     check_output(output, force=force)  # before any work
     roles = Roles.from_flags(

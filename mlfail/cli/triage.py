@@ -24,6 +24,8 @@ from mlfail.cli.common import (
 from mlfail.cli.common import stdout_console as _stdout_console
 from mlfail.cli.options import (
     Baseline,
+    EngineChoice,
+    EngineOpt,
     Features,
     Force,
     Label,
@@ -39,6 +41,7 @@ from mlfail.cli.options import (
     Where,
 )
 from mlfail.config import Roles, split_list
+from mlfail.engines import polars_only
 from mlfail.io import open_source
 from mlfail.outputs import check_output, write_atomic
 from mlfail.psi import PsiSettings
@@ -198,10 +201,12 @@ def triage_command(
     interactive: Annotated[
         bool, typer.Option("--interactive", help="Prompt even when not at a terminal.", hidden=True)
     ] = False,
+    engine: EngineOpt = EngineChoice.polars,
 ) -> None:
     """The seven-step walk: signal → infra → global → slices → PSI on the broken slice → root
     cause → shadow. Interactive at a terminal; otherwise the whole report goes to stdout (or
     --output). Exit 1 when the verdict is model_incident."""
+    polars_only(engine.value, "triage")
     use_storage_options(storage_option)
     check_output(output, force=force)  # before any work
     if not timestamp:

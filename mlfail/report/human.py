@@ -117,5 +117,14 @@ def render_psi(report: PsiReport, console: Console, *, max_slice_rows: int = 30)
         )
     )
     console.print(summary)
+    if "quantile_relative_error" in s:
+        console.print(
+            f"[dim]counted by {escape(str(s.get('engine')))}; numeric bin edges from "
+            f"{escape(str(s.get('quantiles')))} with relative error "
+            f"{s['quantile_relative_error']:g}: each edge's rank is within "
+            f"±{s['quantile_relative_error']:g}·N of the exact k/B quantile's[/dim]"
+        )
+    elif "engine" in s:
+        console.print(f"[dim]counted by {escape(str(s['engine']))}[/dim]")
     if report.skipped:
         console.print(f"[dim]not profiled: {escape('; '.join(report.skipped))}[/dim]")
