@@ -83,6 +83,13 @@ def _feature(payload: Any, name: str) -> dict[str, Any]:
     )
 
 
+def _too_few_rows_everywhere(w: World, command: str, payload: Any) -> None:
+    if command == "psi":
+        s = payload["summary"]
+        assert s["drifted"] == s["watch"] == s["ok"] == 0, s
+        assert s["too_few_rows"] == len(payload["features"]) > 0, s
+
+
 # --------------------------------------------------------------------------- cases
 
 CASES: list[Case] = []
@@ -303,6 +310,12 @@ def _all_null_ref(w: World) -> None:
     _replace_ref(w, _ref().with_columns(pl.lit(None, dtype=pl.Float64).alias("ip_risk_score")))
 
 
+def _check_all_null_ref(w: World, command: str, payload: Any) -> None:
+    if command == "psi":
+        f = _feature(payload, "ip_risk_score")
+        assert f["reference_null_rate"] == 1.0 and f["status"] == "drifted", f
+
+
 case(
     id="all-null-feature-reference",
     what="a feature that is null in every reference row",
@@ -310,6 +323,7 @@ case(
     build=_all_null_ref,
     expect="report",
     outcome="report: the feature is compared on its missing bin (live values are new)",
+    check=_check_all_null_ref,
     skip=("check owners",),
 )
 
@@ -355,6 +369,14 @@ def _string_in_live(w: World) -> None:
     _replace_live(w, _live().with_columns(pl.col("amount").round(2).cast(pl.String)), hive=True)
 
 
+def _check_string_numeric(w: World, command: str, payload: Any) -> None:
+    if command == "check quality":
+        found = {(f["feature"], f["rule"], f["severity"]) for f in payload["findings"]}
+        assert ("amount", "schema_dtype_change", "error") in found, found
+    if command == "slices":  # text amounts are not a slice key, and the report says why
+        assert any(n.startswith("amount:") for n in payload["notes"]), payload["notes"]
+
+
 case(
     id="numeric-is-string-in-live",
     what="a numeric reference column arrives as strings in live",
@@ -363,6 +385,7 @@ case(
     expect="error",
     says=r"--live .*'amount' is String here but numeric in the reference",
     outcome="error naming the column and both types (check quality: a dtype-change finding)",
+    check=_check_string_numeric,
     skip=("shadow",),
     per_command={"check quality": ("report", ""), "slices": ("report", "")},
 )
@@ -625,6 +648,13 @@ def _ts_nulls(w: World) -> None:
     _replace_live(w, live.with_columns(ts))
 
 
+def _check_ts_nulls(w: World, command: str, payload: Any) -> None:
+    if command == "psi":
+        assert {f["live_rows"] for f in payload["features"]} == {1600}
+    if command == "timeline":  # 40 of the 1,600 rows have no time
+        assert sum(win["rows"] for win in payload["windows"]) == 1560
+
+
 case(
     id="timestamp-with-nulls",
     what="a live timestamp column with nulls (1 row in 40)",
@@ -632,11 +662,20 @@ case(
     build=_ts_nulls,
     expect="report",
     outcome="report: rows without time are counted in totals, left out of time windows",
+    check=_check_ts_nulls,
 )
 
 
 def _labels_missing(w: World) -> None:
     _replace_live(w, _live().with_columns(pl.lit(None, dtype=pl.Int8).alias("is_fraud")), hive=True)
+
+
+def _check_no_labels(w: World, command: str, payload: Any) -> None:
+    if command == "slices":
+        assert payload["mode"] == "no_labels" and payload["global"]["labelled_rows"] == 0
+    if command == "timeline":
+        assert all(win["labelled_rows"] == 0 for win in payload["windows"])
+        assert all(win["metric"] is None for win in payload["windows"])
 
 
 case(
@@ -646,6 +685,7 @@ case(
     build=_labels_missing,
     expect="report",
     outcome="report: label-free mode (prediction drift instead of error rates)",
+    check=_check_no_labels,
 )
 
 
@@ -712,6 +752,7 @@ case(
     build=_ref_one_row,
     expect="report",
     outcome="report: every feature 'too few rows', nothing flagged",
+    check=_too_few_rows_everywhere,
     skip=("check owners",),
 )
 
@@ -727,6 +768,7 @@ case(
     build=_live_one_row,
     expect="report",
     outcome="report: 'too few rows', nothing flagged",
+    check=_too_few_rows_everywhere,
 )
 
 
@@ -879,6 +921,12 @@ def _owners_unknown(w: World) -> None:
     )
 
 
+def _check_unknown_owner(w: World, command: str, payload: Any) -> None:
+    if command == "check owners":
+        gaps = {(g["kind"], g["subject"]) for g in payload["gaps"]}
+        assert ("unknown_feature", "no_such_feature") in gaps, gaps
+
+
 case(
     id="owners-unknown-feature",
     what="owners.toml naming a feature the data does not have",
@@ -886,6 +934,7 @@ case(
     build=_owners_unknown,
     expect="report",
     outcome="report (check owners lists the unknown feature)",
+    check=_check_unknown_owner,
 )
 
 
@@ -1074,6 +1123,14 @@ def _extra_live_col(w: World) -> None:
     _replace_live(w, _live().with_columns(pl.lit(1.0).alias("brand_new_feature")), hive=True)
 
 
+def _check_new_column(w: World, command: str, payload: Any) -> None:
+    if command == "check quality":
+        found = {(f["feature"], f["rule"]) for f in payload["findings"]}
+        assert ("brand_new_feature", "schema_new_column") in found, found
+    if command == "psi":
+        assert "brand_new_feature" not in {f["feature"] for f in payload["features"]}
+
+
 case(
     id="live-has-new-column",
     what="live has a column the reference never had",
@@ -1081,6 +1138,7 @@ case(
     build=_extra_live_col,
     expect="report",
     outcome="report: the new column is named (schema change), not compared",
+    check=_check_new_column,
 )
 
 
