@@ -19,7 +19,7 @@ from mlfail.engines.polars import PolarsEngine
 from mlfail.engines.spark import SparkEngine
 from mlfail.reference import SourceReference
 from mlfail.report.timeline_model import TimelineReport
-from mlfail.timeline import build_timeline
+from mlfail.timeline import TimelineSettings, build_timeline
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,3 +150,55 @@ def test_zoned_timestamp_gives_utc_days_like_polars(spark, tmp_path: Path) -> No
     )
     assert "--timestamp ts: column has type String" in line
     assert "the Spark engine reads no strings or epoch numbers" in line
+
+
+def test_spark_refuses_where_in_one_line() -> None:
+    r = runner.invoke(
+        app, ["timeline", "-l", LIVE, *FLAGS, "--where", "geo = 'BR'", "--engine", "spark"]
+    )
+    assert "--where is not supported with --engine spark yet" in one_error_line(r)
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize(
+    ("labels", "scores", "threshold", "expected"),
+    [
+        ([0, 1, 2, 3], [0.1, 0.9, 0.2, 0.4], 0.5, "values other than 0/1 (2, 3)"),
+        ([0, 1, 0, 1], [-2.0, 3.0, 0.5, 1.0], 0.5, "scores run from -2 to 3"),
+    ],
+)
+def test_label_and_score_checks_match_polars(
+    spark, tmp_path: Path, labels: list[int], scores: list[float], threshold: float, expected: str
+) -> None:
+    """The label/score value checks see the same values on Spark (a few collected values)."""
+    from mlfail.errors import UsageError
+
+    path = tmp_path / "live.parquet"
+    pl.DataFrame(
+        {
+            "ts": [dt.datetime(2026, 9, d) for d in (1, 1, 2, 3)],
+            "y": labels,
+            "s": scores,
+        }
+    ).write_parquet(path)
+    roles = Roles(timestamp="ts", label="y", prediction="s")
+    errors = []
+    for engine in ("polars", "spark"):
+        with pytest.raises(UsageError) as info:
+            build_timeline(str(path), roles=roles, threshold=threshold, engine=engine)
+        errors.append(str(info.value))
+    assert errors[0] == errors[1] and expected in errors[1]
+    # a logit score with its threshold given is accepted, and accuracy is Polars'
+    ok = tmp_path / "ok.parquet"
+    pl.DataFrame(
+        {"ts": [dt.datetime(2026, 9, 1)] * 4, "y": [0, 1, 1, None], "s": [-2.0, 3.0, -1.0, 0.2]}
+    ).write_parquet(ok)
+    accs = [
+        build_timeline(
+            str(ok), roles=roles, threshold=0.0, engine=e, settings=TimelineSettings(min_labelled=1)
+        )
+        .windows[0]
+        .metric
+        for e in ("polars", "spark")
+    ]
+    assert accs == [1 - 1 / 3, 1 - 1 / 3]  # 3 labelled rows, one wrong (y=1, s=-1 < 0)
