@@ -33,22 +33,25 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from mlfail.audit import check_roles_exist, load_reference
-from mlfail.binning import BinSpec, build_specs
+from mlfail.audit import check_roles_exist, load_reference, reference_from_source
+from mlfail.binning import BinSettings, BinSpec, build_specs
 from mlfail.changepoint import MAD_SCALE, Onset, deseasonalize, detect_onset, robust_sigma
 from mlfail.config import Roles, select_features
-from mlfail.counts import count_frame, count_source, dense
+from mlfail.counts import count_frame, dense
+from mlfail.engines import Day, Engine, EngineKey, get_engine
+from mlfail.engines.polars import PolarsEngine
 from mlfail.errors import UsageError
 from mlfail.events import load_metrics
-from mlfail.io import Source, open_source
+from mlfail.io import Source
 from mlfail.owners import LAYERS
-from mlfail.performance import Task, TaskSpec, infer_task, performance_table
+from mlfail.performance import Task, TaskSpec, infer_task
 from mlfail.psi import psi_scale, psi_value
-from mlfail.reference import Reference
+from mlfail.reference import Reference, SourceReference
 from mlfail.report.timeline_model import (
     InfraCheck,
     Series,
@@ -105,12 +108,6 @@ def window_key(ts: pl.Expr, start: dt.datetime, width: dt.timedelta) -> pl.Expr:
     """The window index of each row: floor((ts − start) / width)."""
     us = int(width / dt.timedelta(microseconds=1))
     return ((ts - pl.lit(start)).dt.total_microseconds() // us).cast(pl.Int64).alias(WIDX)
-
-
-def _null_expr(name: str, dtype: pl.DataType) -> pl.Expr:
-    c = pl.col(name)
-    miss = (c.is_null() | c.is_nan()) if dtype.is_float() else c.is_null()
-    return miss.fill_null(True).sum().cast(pl.Int64)
 
 
 # --------------------------------------------------------------------------- onsets
@@ -303,15 +300,29 @@ def build_timeline(
     threshold: float = 0.5,
     settings: TimelineSettings | None = None,
     progress: bool | None = None,
+    engine: Engine | str | None = None,
 ) -> TimelineReport:
-    """Per-window series of the live log (and the metrics file), onsets, first-fired, infra."""
+    """Per-window series of the live log (and the metrics file), onsets, first-fired, infra.
+
+    ``engine`` (``"polars"``, the default, or ``"spark"``, or an engine object) computes every
+    per-window table: the summary (rows, missing values, mean score), the label metrics and
+    the count tables; everything after them is the same code for every engine. The Spark
+    engine keys windows by the UTC day of the timestamp, so it takes daily windows only."""
     settings = settings or TimelineSettings()
     width = parse_window(window)
-    live_src = live if isinstance(live, Source) else open_source(str(live), role="--live")
-    live_src = normalize_timestamp(live_src, roles.timestamp)
+    eng: Engine = get_engine(engine) if engine is not None else PolarsEngine(progress=progress)
+    on_polars = eng.name == "polars"
+    if not on_polars and width != DAY:
+        raise UsageError(
+            f"--window {str(window).strip()}: the {eng.name} engine computes daily windows "
+            "only (--window 1d); use --engine polars for other windows"
+        )
     ts = roles.timestamp
     if ts is None:
         raise UsageError("--timestamp is required: the event-time column of the live log")
+    live_src: Any = eng.open(live, role="--live") if isinstance(live, str) else live
+    if isinstance(live_src, Source):
+        live_src = normalize_timestamp(live_src, ts)
     live_src.require([ts], "--timestamp")
     for flag, col in (("--label", roles.label), ("--prediction", roles.prediction)):
         if col is not None:
@@ -320,9 +331,10 @@ def build_timeline(
         live_src.require(roles.features, "--features")
     schema = live_src.schema
     if not schema[ts].is_temporal():
+        how = "" if on_polars else " (the Spark engine reads no strings or epoch numbers)"
         raise UsageError(
             f"--timestamp {ts}: column has type {schema[ts]} in --live {live_src.spec}; it must "
-            "be a date or datetime"
+            f"be a date or datetime{how}"
         )
     if roles.label is not None and roles.prediction is None:
         raise UsageError("--label needs --prediction: the label metric compares the two")
@@ -330,7 +342,18 @@ def build_timeline(
     notes: list[str] = []
     warnings: list[str] = []
     ref: Reference | None = None
-    if isinstance(reference, str | Source) or baseline is not None:
+    if not on_polars and isinstance(reference, str) and baseline is None:
+        # the reference's bin specs and counts from the engine, exactly as `mlfail psi` does
+        ref_src = eng.open(reference, role="--reference")
+        check_roles_exist(
+            roles, [(ref_src.spec, ref_src.columns), (live_src.spec, live_src.columns)]
+        )
+        ref, skipped = reference_from_source(
+            ref_src, roles, bin_settings=BinSettings(), progress=progress, engine=eng
+        )
+        if skipped:
+            notes.append("not profiled: " + "; ".join(skipped))
+    elif isinstance(reference, str | Source) or baseline is not None:
         ref, skipped = load_reference(
             reference if isinstance(reference, str | Source) else None,
             baseline,
@@ -346,17 +369,21 @@ def build_timeline(
         sources.append((ref.name, ref.columns))
     check_roles_exist(roles, sources)
 
-    tsx = utc_naive(ts, schema[ts])
-    bounds = live_src.lf.select(tsx.min().alias("lo"), tsx.max().alias("hi")).collect().row(0)
-    if bounds[0] is None:
-        raise UsageError(f"--timestamp {ts}: every value is null in --live {live_src.spec}")
-    lo: dt.datetime = bounds[0]
-    if width % DAY == dt.timedelta(0):
-        start = dt.datetime.combine(lo.date(), dt.time())
+    key: EngineKey
+    if on_polars:
+        tsx = utc_naive(ts, schema[ts])
+        bounds = live_src.lf.select(tsx.min().alias("lo"), tsx.max().alias("hi")).collect().row(0)
+        if bounds[0] is None:
+            raise UsageError(f"--timestamp {ts}: every value is null in --live {live_src.spec}")
+        lo: dt.datetime = bounds[0]
+        if width % DAY == dt.timedelta(0):
+            start = dt.datetime.combine(lo.date(), dt.time())
+        else:
+            start = lo.replace(minute=0, second=0, microsecond=0)
+        n_windows = int((bounds[1] - start) / width) + 1
+        key = window_key(tsx, start, width)
     else:
-        start = lo.replace(minute=0, second=0, microsecond=0)
-    n_windows = int((bounds[1] - start) / width) + 1
-    wkey = window_key(tsx, start, width)
+        key = Day(ts, WIDX)  # the UTC day; turned into the window index below
 
     # ---- features (reference specs when there is a reference; else the live columns)
     if ref is not None:
@@ -374,14 +401,14 @@ def build_timeline(
     # ---- pass 1: rows, null counts and score per window
     pred = roles.prediction
     pred_numeric = pred is not None and schema[pred].is_numeric()
-    aggs = [pl.len().alias("rows")] + [
-        _null_expr(f, schema[f]).alias(f"null{i}") for i, f in enumerate(present)
-    ]
-    if pred is not None and pred_numeric:
-        aggs.append(pl.col(pred).cast(pl.Float64).fill_nan(None).mean().alias("mean_score"))
-    base = (
-        live_src.lf.group_by(wkey).agg(aggs).drop_nulls(WIDX).sort(WIDX).collect(engine="streaming")
-    )
+    base = eng.summary(live_src, [key], nulls=present, mean=pred if pred_numeric else None)
+    if isinstance(key, Day):
+        if base.height == 0:
+            raise UsageError(f"--timestamp {ts}: every value is null in --live {live_src.spec}")
+        first_day: dt.date = base[WIDX].min()  # type: ignore[assignment]
+        start = dt.datetime.combine(first_day, dt.time())
+        base = _day_index(base, first_day)
+        n_windows = int(base[WIDX].max()) + 1  # type: ignore[arg-type]
     rows = np.zeros(n_windows, dtype=np.int64)
     nulls = np.zeros((len(features), n_windows))
     mean_score = np.full(n_windows, np.nan)
@@ -408,10 +435,10 @@ def build_timeline(
             pred,
             task=task,
             threshold=threshold,
-            data=live_src.lf,
+            data=eng.task_data(live_src, roles.label, pred),
             origin=f"--live {live_src.spec}",
         )
-        perf = performance_table(live_src.lf, tspec, [wkey]).drop_nulls(WIDX)
+        perf = _window_index(eng.performance(live_src, tspec, [key]), key, start)
         pw = perf[WIDX].to_numpy()
         labelled[pw] = perf["labelled"].to_numpy()
         m = perf[tspec.metric].fill_null(np.nan).to_numpy().astype(float)
@@ -420,6 +447,11 @@ def build_timeline(
         if "auc" in perf.columns:
             a = perf["auc"].fill_null(np.nan).to_numpy().astype(float)
             auc[pw] = np.where(enough, a, np.nan)
+        elif tspec.task == "classification" and tspec.is_score:
+            notes.append(
+                f"AUC per window is not computed on the {eng.name} engine (a rank per window); "
+                "use --engine polars for it"
+            )
         short = int(((labelled > 0) & (labelled < settings.min_labelled)).sum())
         unl = int(((labelled == 0) & (rows > 0)).sum())
         if unl or short:
@@ -436,7 +468,7 @@ def build_timeline(
     n_ref = 0
     if ref is not None:
         all_specs = specs + ([pred_spec] if pred_spec is not None else [])
-        live_table = count_source(live_src, all_specs, [wkey], progress=progress).drop_nulls(WIDX)
+        live_table = _window_index(eng.count(live_src, all_specs, [key]), key, start)
         ref_table = ref.table(())
         assert ref_table is not None
         for k, spec in enumerate(specs):
@@ -596,11 +628,34 @@ def _psi_by_window(table: pl.DataFrame, spec: BinSpec, rvec: np.ndarray, n: int)
     return out
 
 
+def _day_index(table: pl.DataFrame, first: dt.date) -> pl.DataFrame:
+    """The day key ``WIDX`` of a table as the index of its daily window from ``first``."""
+    days = (pl.col(WIDX) - pl.lit(first)).dt.total_days().cast(pl.Int64)
+    return table.with_columns(days.alias(WIDX))
+
+
+def _window_index(table: pl.DataFrame, key: EngineKey, start: dt.datetime) -> pl.DataFrame:
+    """A per-window table keyed by window index (rows outside every window dropped)."""
+    table = table.drop_nulls(WIDX)
+    return _day_index(table, start.date()) if isinstance(key, Day) else table
+
+
 def _prediction_spec(ref: Reference, pred: str, pred_numeric: bool) -> BinSpec | None:
     for s in ref.specs:
         if s.feature == pred:
             return s
-    if ref.lazy is None or pred not in ref.columns:
+    if pred not in ref.columns:
+        return None
+    if isinstance(ref, SourceReference) and ref.lazy is None:  # data read by another engine
+        return ref.engine.build_specs(
+            ref.source,
+            [pred],
+            settings=BinSettings(),
+            numeric=[pred] if pred_numeric else [],
+            categorical=[] if pred_numeric else [pred],
+            explicit=True,
+        )[0]
+    if ref.lazy is None:
         return None
     return build_specs(
         ref.lazy,
@@ -615,6 +670,8 @@ def _prediction_reference(ref: Reference, spec: BinSpec) -> np.ndarray | None:
     if any(s.feature == spec.feature for s in ref.specs):
         t = ref.table(())
         return dense(t, spec) if t is not None else None
+    if isinstance(ref, SourceReference) and ref.lazy is None:  # data read by another engine
+        return dense(ref.engine.count(ref.source, [spec]), spec)
     if ref.lazy is None:
         return None
     return dense(count_frame(ref.lazy, [spec]), spec)

@@ -37,7 +37,6 @@ def one_error_line(r) -> str:
 @pytest.mark.parametrize(
     "command",
     [
-        ["timeline", "--live", LIVE, "--timestamp", "ts"],
         ["slices", "--reference", REF, "--live", LIVE],
         ["explain", "--reference", REF, "--live", LIVE],
         ["triage", "--reference", REF, "--live", LIVE],

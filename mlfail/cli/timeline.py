@@ -36,8 +36,8 @@ from mlfail.cli.options import (
     Where,
 )
 from mlfail.config import Roles
-from mlfail.engines import polars_only
-from mlfail.io import open_source
+from mlfail.errors import UsageError
+from mlfail.io import Source, open_source
 from mlfail.outputs import check_output
 from mlfail.report.timeline_model import TimelineReport, timeline_json
 from mlfail.report.timeline_render import render_timeline
@@ -87,8 +87,8 @@ def timeline_command(
 ) -> None:
     """Per-window rows, null rates, PSI, prediction PSI, mean score and label metrics; each
     series' onset; which layer (infra, pipeline, model, business) fired first; the infra
-    check. Exit 1 when a series changed level or infra is anomalous."""
-    polars_only(engine.value, "timeline")
+    check. Exit 1 when a series changed level or infra is anomalous. With --engine spark the
+    daily windows (--window 1d only) are computed on Spark, without the per-window AUC."""
     use_storage_options(storage_option)
     check_output(output, force=force)  # before any work
     roles = Roles.from_flags(
@@ -100,8 +100,18 @@ def timeline_command(
         categorical=categorical,
         numeric=numeric,
     )
+    live_src: str | Source
+    if engine is EngineChoice.spark:  # the Spark engine opens its own sources
+        if where:
+            raise UsageError(
+                "--where is not supported with --engine spark yet; filter in a view and pass "
+                "--live table:db.view"
+            )
+        live_src = live
+    else:
+        live_src = open_source(live, role="--live", where=where)
     report = build_timeline(
-        open_source(live, role="--live", where=where),
+        live_src,
         roles=roles,
         reference=reference,
         baseline=baseline,
@@ -109,6 +119,7 @@ def timeline_command(
         window=window,
         task=task.value if task is not None else None,
         threshold=threshold,
+        engine=engine.value,
     )
     for w in report.warnings:
         warn(w)

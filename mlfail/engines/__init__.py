@@ -33,6 +33,7 @@ from mlfail.errors import UsageError
 if TYPE_CHECKING:
     from mlfail.engines.polars import PolarsEngine
     from mlfail.engines.spark import SparkEngine
+    from mlfail.performance import TaskSpec
 
 ENGINES = ("polars", "spark")
 
@@ -76,6 +77,29 @@ class Engine(Protocol):
         self, source: Any, specs: Sequence[BinSpec], keys: Sequence[EngineKey] = ()
     ) -> pl.DataFrame:
         """The count table of ``source`` for the frozen ``specs`` by ``keys``."""
+        ...
+
+    def summary(
+        self,
+        source: Any,
+        keys: Sequence[EngineKey],
+        *,
+        nulls: Sequence[str] = (),
+        mean: str | None = None,
+    ) -> pl.DataFrame:
+        """Per key group: ``rows``, ``null{i}`` (null — or NaN for floats — values of
+        ``nulls[i]``) and, with ``mean``, ``mean_score`` (mean of that column as Float64, NaN
+        ignored). Rows whose key is null are dropped."""
+        ...
+
+    def task_data(self, source: Any, label: str, prediction: str) -> pl.LazyFrame:
+        """A Polars frame on which :func:`mlfail.performance.check_values` (through
+        ``infer_task(data=...)``) gives the verdict it gives on the whole source."""
+        ...
+
+    def performance(self, source: Any, spec: TaskSpec, keys: Sequence[EngineKey]) -> pl.DataFrame:
+        """:func:`mlfail.performance.performance_table` by ``keys`` (rows with a null key
+        dropped by the caller); an engine that cannot rank cheaply leaves out ``auc``."""
         ...
 
     def build_specs(
@@ -125,6 +149,6 @@ def polars_only(engine: str | None, command: str) -> None:
         return
     raise UsageError(
         f"--engine {engine}: `mlfail {command}` runs on the Polars engine only for now; "
-        "the Spark engine serves `mlfail psi` and `mlfail baseline create` (a baseline built "
-        "on the cluster serves as --baseline where a command takes one)"
+        "the Spark engine serves `mlfail psi`, `mlfail baseline create` and `mlfail timeline` "
+        "(a baseline built on the cluster serves as --baseline where a command takes one)"
     )

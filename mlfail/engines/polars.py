@@ -13,6 +13,7 @@ from mlfail.binning import BinSettings, BinSpec, build_specs
 from mlfail.counts import Key, count_source
 from mlfail.engines import Day, EngineKey
 from mlfail.io import Source, open_source
+from mlfail.performance import TaskSpec, performance_table
 from mlfail.timekeys import utc_naive
 
 
@@ -38,6 +39,34 @@ class PolarsEngine:
         return count_source(
             source, specs, [polars_key(k, source.schema) for k in keys], progress=self.progress
         )
+
+    def summary(
+        self,
+        source: Source,
+        keys: Sequence[EngineKey],
+        *,
+        nulls: Sequence[str] = (),
+        mean: str | None = None,
+    ) -> pl.DataFrame:
+        schema = source.schema
+        pkeys = [polars_key(k, schema) for k in keys]
+        aggs = [pl.len().alias("rows")] + [
+            _null_expr(f, schema[f]).alias(f"null{i}") for i, f in enumerate(nulls)
+        ]
+        if mean is not None:
+            aggs.append(pl.col(mean).cast(pl.Float64).fill_nan(None).mean().alias("mean_score"))
+        out = source.lf.group_by(pkeys).agg(aggs)
+        names = out.collect_schema().names()[: len(pkeys)]
+        return out.drop_nulls(names).sort(names).collect(engine="streaming")
+
+    def task_data(self, source: Source, label: str, prediction: str) -> pl.LazyFrame:
+        """The rows :func:`mlfail.performance.check_values` inspects: the source itself."""
+        return source.lf
+
+    def performance(
+        self, source: Source, spec: TaskSpec, keys: Sequence[EngineKey]
+    ) -> pl.DataFrame:
+        return performance_table(source.lf, spec, [polars_key(k, source.schema) for k in keys])
 
     def build_specs(
         self,
@@ -65,3 +94,10 @@ class PolarsEngine:
 
     def describe(self) -> dict[str, Any]:
         return {"engine": self.name, "quantiles": "exact (linear interpolation)"}
+
+
+def _null_expr(name: str, dtype: pl.DataType) -> pl.Expr:
+    """Missing values of a column: null, and NaN for floats (the missing bin of counts)."""
+    c = pl.col(name)
+    miss = (c.is_null() | c.is_nan()) if dtype.is_float() else c.is_null()
+    return miss.fill_null(True).sum().cast(pl.Int64)

@@ -56,6 +56,8 @@ from mlfail.errors import InputError, UsageError
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
+    from mlfail.performance import TaskSpec
+
 TABLE_PREFIX = "table:"
 DEFAULT_RELATIVE_ERROR = 1e-4
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -368,6 +370,130 @@ class SparkEngine:
                 f"{source.role} {source.spec}: Spark could not count it ({_first_line(exc)})"
             ) from None
         return to_count_table(rows, names, key_schema, specs)
+
+    # ---- per-window aggregates (timeline) ----------------------------------------------
+
+    def _collect_keyed(
+        self, source: SparkSource, keys: Sequence[EngineKey], aggs: list[Column]
+    ) -> tuple[list[Any], list[str], dict[str, pl.DataType]]:
+        """One ``groupBy(keys).agg(aggs)`` collected (rows with a null key dropped)."""
+        from pyspark.errors import PySparkException
+
+        key_cols, key_schema = [], {}
+        for k in keys:
+            col, name, dtype = self._key_column(k, source)
+            key_cols.append(col)
+            key_schema[name] = dtype
+        names = list(key_schema)
+        q = source.df.groupBy(*key_cols).agg(*aggs)
+        for n in names:
+            q = q.where(_col(n).isNotNull())
+        try:
+            return q.collect(), names, key_schema
+        except PySparkException as exc:
+            raise InputError(
+                f"{source.role} {source.spec}: Spark could not aggregate it ({_first_line(exc)})"
+            ) from None
+
+    def summary(
+        self,
+        source: SparkSource,
+        keys: Sequence[EngineKey],
+        *,
+        nulls: Sequence[str] = (),
+        mean: str | None = None,
+    ) -> pl.DataFrame:
+        """Rows, missing values per column and the mean of ``mean`` per key group: one Spark
+        aggregation (see :meth:`mlfail.engines.polars.PolarsEngine.summary`)."""
+        from pyspark.sql import functions as F
+        from pyspark.sql import types as T
+
+        types = {f.name: f.dataType for f in source.df.schema.fields}
+        aggs = [F.count(F.lit(1)).alias("rows")]
+        for i, f in enumerate(nulls):
+            miss = _col(f).isNull()
+            if isinstance(types[f], T.FloatType | T.DoubleType):
+                miss = miss | F.isnan(_col(f))
+            aggs.append(F.sum(F.when(miss, 1).otherwise(0)).alias(f"null{i}"))
+        if mean is not None:
+            x = _col(mean).cast("double")
+            aggs.append(F.avg(F.when(~F.isnan(x), x)).alias("mean_score"))
+        rows, names, key_schema = self._collect_keyed(source, keys, aggs)
+        schema: dict[str, pl.DataType] = {
+            **key_schema,
+            "rows": pl.UInt32(),
+            **{f"null{i}": pl.Int64() for i in range(len(nulls))},
+        }
+        if mean is not None:
+            schema["mean_score"] = pl.Float64()
+        return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row").sort(names)
+
+    def task_data(self, source: SparkSource, label: str, prediction: str) -> pl.LazyFrame:
+        """A few values standing in for the source in :func:`mlfail.performance.check_values`:
+        up to 4 text labels, or the 5 smallest labels other than 0/1, and the smallest and
+        largest finite prediction — what that check reads, from two small Spark queries."""
+        from pyspark.sql import functions as F
+
+        schema, df = source.schema, source.df
+        ldt = schema[label]
+        y = _col(label)
+        if ldt == pl.String:
+            labels = [r[0] for r in df.select(y).where(y.isNotNull()).distinct().limit(4).collect()]
+        elif ldt == pl.Boolean:
+            labels = []
+        else:
+            bad = df.select(y).where(y.isNotNull() & ~y.cast("double").isin(0.0, 1.0))
+            labels = [r[0] for r in bad.distinct().orderBy(y).limit(5).collect()]
+        preds: list[Any] = []
+        if schema[prediction].is_numeric():
+            x = _col(prediction).cast("double")
+            fin = F.when(~F.isnan(x) & (F.abs(x) != F.lit(float("inf"))), x)
+            got = df.select(F.min(fin), F.max(fin)).first()
+            preds = [v for v in (got or ()) if v is not None]
+        n = max(len(labels), len(preds), 1)
+        return pl.LazyFrame(
+            {
+                label: pl.Series(labels + [None] * (n - len(labels)), dtype=ldt),
+                prediction: pl.Series(preds + [None] * (n - len(preds)), dtype=pl.Float64),
+            }
+        )
+
+    def performance(
+        self, source: SparkSource, spec: TaskSpec, keys: Sequence[EngineKey]
+    ) -> pl.DataFrame:
+        """Rows, labelled rows, errors and positives (classification) or the absolute error
+        sum (regression) per key group, in one Spark aggregation, finished into accuracy /
+        error rate / MAE by :func:`mlfail.performance.finish` exactly as on Polars. No AUC
+        (a rank per group): its column is absent."""
+        from pyspark.sql import functions as F
+
+        from mlfail.performance import finish
+
+        y, p = _col(spec.label), _col(spec.prediction)
+        labelled = y.isNotNull() & p.isNotNull()
+
+        def total(x: Column) -> Column:
+            return F.sum(F.when(labelled, x.cast("long")).otherwise(F.lit(0)))
+
+        aggs = [F.count(F.lit(1)).alias("rows"), total(F.lit(1)).alias("labelled")]
+        extra: dict[str, pl.DataType]
+        if spec.task == "regression":
+            err = F.abs(y.cast("double") - p.cast("double"))
+            aggs.append(F.sum(F.when(labelled, err)).alias("abs_error_sum"))
+            extra = {"abs_error_sum": pl.Float64()}
+        else:
+            if spec.is_score:
+                truth = y.cast("double") >= F.lit(0.5)
+                wrong = truth != (p >= F.lit(spec.threshold))
+            else:
+                truth = y.cast("string") == F.lit("1")
+                wrong = p.cast("string") != y.cast("string")
+            aggs += [total(wrong).alias("errors"), total(truth).alias("positives")]
+            extra = {"errors": pl.Int64(), "positives": pl.Int64()}
+        rows, names, key_schema = self._collect_keyed(source, keys, aggs)
+        schema = {**key_schema, "rows": pl.UInt32(), "labelled": pl.Int64(), **extra}
+        df = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row").sort(names)
+        return finish(df, spec)
 
     # ---- bin specs ---------------------------------------------------------------------
 
