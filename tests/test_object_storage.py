@@ -256,6 +256,35 @@ def test_baseline_and_metrics_from_s3(s3: S3Server) -> None:
         )
 
 
+def test_baseline_show_merge_and_specs_from_read_s3(s3: S3Server, tmp_path: Path) -> None:
+    """`baseline show`, `baseline merge` and `--specs-from` take s3:// objects like --baseline."""
+    r = run("baseline", "show", url("baselines/baseline.json"), *s3.flags())
+    assert r.exit_code == 0, r.stderr
+    local = run("baseline", "show", str(SAMPLE / "baseline.json"))
+    body = r.stdout.split("\n", 1)[1]  # the first line names the path
+    assert body == local.stdout.split("\n", 1)[1] and "amount" in body
+    assert r.stdout.startswith(f"Baseline  {url('baselines/baseline.json')}")
+    part = tmp_path / "part.json"
+    r = run(
+        "baseline", "create", "-r", str(SAMPLE / "reference.parquet"),
+        "--timestamp", "ts", "--label", "is_fraud", "--prediction", "score",
+        "--meta", "pipeline_version", "--meta", "sdk_version",
+        "--segment", "geo", "--segment", "channel", "--segment", "user_segment",
+        "--specs-from", url("baselines/baseline.json"), "--out", str(part), *s3.flags(),
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    merged = tmp_path / "merged.json"
+    r = run(
+        "baseline", "merge", url("baselines/baseline.json"), str(part),
+        "--out", str(merged), *s3.flags(),
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(merged.read_text())
+    assert doc["rows"] == 2 * json.loads((SAMPLE / "baseline.json").read_text())["rows"]
+    r = run("baseline", "show", url("baselines/missing.json"), *s3.flags())
+    assert "baseline" in one_error_line(r)
+
+
 def test_baseline_create_where_records_the_filter(tmp_path: Path) -> None:
     out = tmp_path / "b.json"
     r = run(

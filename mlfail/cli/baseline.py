@@ -103,7 +103,7 @@ def create_command(
         ),
     ] = None,
     specs_from: Annotated[
-        Path | None,
+        str | None,  # a str, not a Path: Path() turns s3://… into s3:/…
         typer.Option(
             "--specs-from",
             help="Reuse the bin specs of this baseline (to build mergeable baselines of "
@@ -159,14 +159,18 @@ def create_command(
 @baseline_app.command("show")
 @handle_errors
 def show_command(
-    path: Annotated[Path, typer.Argument(help="Baseline JSON file.", show_default=False)],
+    path: Annotated[
+        str, typer.Argument(help="Baseline JSON file (or s3://… object).", show_default=False)
+    ],
     output: Annotated[
         Path | None, typer.Option("--output", help="Write the text here instead of stdout.")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --output.")] = False,
+    storage_option: StorageOption = None,
 ) -> None:
     """Print a baseline readably: sources, roles, features with quantiles or categories, the
     prediction distribution and reference performance per segment."""
+    use_storage_options(storage_option)
     check_output(output, force=force)  # before any work
     b = load_baseline(path, flag="baseline")
     if output is None:
@@ -179,13 +183,18 @@ def show_command(
 @handle_errors
 def merge_command(
     paths: Annotated[
-        list[Path], typer.Argument(help="Two or more baselines built with the same bin specs.")
+        list[str],
+        typer.Argument(
+            help="Two or more baselines built with the same bin specs (files or s3://… objects)."
+        ),
     ],
     out: Out = None,
     force: Force = False,
+    storage_option: StorageOption = None,
 ) -> None:
     """Merge baselines of partitions (built with --specs-from the first): counts sum exactly;
     quantiles become estimates with stored error bounds (docs/baseline.md)."""
+    use_storage_options(storage_option)
     if out is None:
         raise UsageError("--out is required: where to write the merged baseline")
     if len(paths) < 2:
