@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
-from mlfail.binning import BinSpec
+from mlfail.binning import BinSettings, BinSpec, build_specs
 from mlfail.counts import merge
 
 if TYPE_CHECKING:
@@ -91,3 +91,28 @@ class SourceReference:
                 return self._tables[keys]
         self._tables[keys] = self.engine.count(self.source, self.specs, keys)
         return self._tables[keys]
+
+
+def prediction_spec(ref: Reference, pred: str, numeric: bool) -> BinSpec | None:
+    """The bins of the prediction column, frozen on the reference (the prediction is a role,
+    so it is not among the feature specs of a reference read from data): a saved baseline's
+    stored prediction spec, else a spec of ``ref.specs``, else built from the reference rows by
+    the engine that read them. None when the reference has neither the column nor a spec."""
+    stored = getattr(ref, "prediction_spec", None)
+    if isinstance(stored, BinSpec):
+        return stored
+    for s in ref.specs:
+        if s.feature == pred:
+            return s
+    if pred not in ref.columns:
+        return None
+    kinds: dict[str, Any] = {
+        "numeric": [pred] if numeric else [],
+        "categorical": [] if numeric else [pred],
+        "explicit": True,
+    }
+    if isinstance(ref, SourceReference):
+        return ref.engine.build_specs(ref.source, [pred], settings=BinSettings(), **kinds)[0]
+    if ref.lazy is not None:
+        return build_specs(ref.lazy, [pred], **kinds)[0]
+    return None

@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 
 from mlfail.baseline import NUMERIC_DEFAULTS, QUANTILE_LEVELS, STRING_DEFAULTS, FeatureStats
-from mlfail.binning import BinSettings, BinSpec, build_specs
+from mlfail.binning import BinSpec
 from mlfail.changepoint import Onset, detect_onset
 from mlfail.config import Roles
 from mlfail.counts import count_frame, count_source, dense, matrix
@@ -45,7 +45,7 @@ from mlfail.psi import (
     psi_rows,
     psi_value,
 )
-from mlfail.reference import Reference, coarsen
+from mlfail.reference import Reference, coarsen, prediction_spec
 from mlfail.timekeys import normalize_timestamp
 
 EXPLAIN_SCHEMA_VERSION = 1
@@ -750,17 +750,9 @@ def _prediction_drift(
     pred = roles.prediction
     if not pred or pred not in live.columns:
         return None, None
-    spec: BinSpec | None = getattr(reference, "prediction_spec", None)
+    spec = prediction_spec(reference, pred, live.schema[pred].is_numeric())
     ref_counts: np.ndarray | None = None
     ref_lazy = reference.lazy
-    if spec is None and ref_lazy is not None and pred in reference.columns:
-        spec = build_specs(
-            ref_lazy,
-            [pred],
-            settings=BinSettings(),
-            numeric=[pred] if live.schema[pred].is_numeric() else (),
-            explicit=True,
-        )[0]
     if spec is None:
         return None, None
     pt = getattr(reference, "prediction_table", None)

@@ -59,7 +59,7 @@ from mlfail.errors import UsageError
 from mlfail.io import Source, open_source
 from mlfail.performance import Task, TaskSpec, infer_task, is_error
 from mlfail.psi import bh_adjust, psi_value
-from mlfail.reference import Reference, SourceReference
+from mlfail.reference import Reference, SourceReference, prediction_spec
 from mlfail.report.slices_model import SliceGlobal, SliceRecord, SliceReport
 from mlfail.timekeys import normalize_timestamp, utc_naive
 
@@ -1677,22 +1677,14 @@ def _explained_reorder(
 
 
 def _prediction_spec(ref: Reference, pred: str, pred_numeric: bool) -> BinSpec:
+    spec = prediction_spec(ref, pred, pred_numeric)
+    if spec is not None:
+        return spec
     if ref.lazy is not None:
-        if pred not in ref.columns:
-            raise UsageError(
-                f"--prediction {pred}: not in the reference {ref.name}; without labels, slices "
-                "compare the prediction distribution with the reference's"
-            )
-        return build_specs(
-            ref.lazy,
-            [pred],
-            numeric=[pred] if pred_numeric else [],
-            categorical=[] if pred_numeric else [pred],
-            explicit=True,
-        )[0]
-    for s in ref.specs:
-        if s.feature == pred:
-            return s
+        raise UsageError(
+            f"--prediction {pred}: not in the reference {ref.name}; without labels, slices "
+            "compare the prediction distribution with the reference's"
+        )
     raise UsageError(
         f"--prediction {pred}: the baseline {ref.name} holds no profile of it; without labels, "
         "slices compare the prediction distribution with the reference's"

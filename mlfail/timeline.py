@@ -39,7 +39,7 @@ import numpy as np
 import polars as pl
 
 from mlfail.audit import check_roles_exist, load_reference, reference_from_source
-from mlfail.binning import BinSettings, BinSpec, build_specs
+from mlfail.binning import BinSettings, BinSpec
 from mlfail.changepoint import MAD_SCALE, Onset, deseasonalize, detect_onset, robust_sigma
 from mlfail.config import Roles, select_features
 from mlfail.counts import count_frame, dense
@@ -51,7 +51,7 @@ from mlfail.io import Source
 from mlfail.owners import LAYERS
 from mlfail.performance import Task, TaskSpec, infer_task
 from mlfail.psi import psi_scale, psi_value
-from mlfail.reference import Reference, SourceReference
+from mlfail.reference import Reference, SourceReference, prediction_spec
 from mlfail.report.timeline_model import (
     InfraCheck,
     Series,
@@ -464,7 +464,7 @@ def build_timeline(
     # ---- pass 3: count table by window → PSI per feature and of the prediction
     psi = np.full((len(specs), n_windows), np.nan)
     pred_psi = np.full(n_windows, np.nan)
-    pred_spec = _prediction_spec(ref, pred, pred_numeric) if ref is not None and pred else None
+    pred_spec = prediction_spec(ref, pred, pred_numeric) if ref is not None and pred else None
     n_ref = 0
     if ref is not None:
         all_specs = specs + ([pred_spec] if pred_spec is not None else [])
@@ -638,32 +638,6 @@ def _window_index(table: pl.DataFrame, key: EngineKey, start: dt.datetime) -> pl
     """A per-window table keyed by window index (rows outside every window dropped)."""
     table = table.drop_nulls(WIDX)
     return _day_index(table, start.date()) if isinstance(key, Day) else table
-
-
-def _prediction_spec(ref: Reference, pred: str, pred_numeric: bool) -> BinSpec | None:
-    for s in ref.specs:
-        if s.feature == pred:
-            return s
-    if pred not in ref.columns:
-        return None
-    if isinstance(ref, SourceReference) and ref.lazy is None:  # data read by another engine
-        return ref.engine.build_specs(
-            ref.source,
-            [pred],
-            settings=BinSettings(),
-            numeric=[pred] if pred_numeric else [],
-            categorical=[] if pred_numeric else [pred],
-            explicit=True,
-        )[0]
-    if ref.lazy is None:
-        return None
-    return build_specs(
-        ref.lazy,
-        [pred],
-        numeric=[pred] if pred_numeric else [],
-        categorical=[] if pred_numeric else [pred],
-        explicit=True,
-    )[0]
 
 
 def _prediction_reference(ref: Reference, spec: BinSpec) -> np.ndarray | None:

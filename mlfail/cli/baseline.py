@@ -15,6 +15,7 @@ from mlfail.cli.common import (
     emit,
     err_console,
     handle_errors,
+    open_for_engine,
     render_to_text,
     stdout_console,
     use_storage_options,
@@ -34,7 +35,6 @@ from mlfail.cli.options import (
 )
 from mlfail.config import Roles, split_list
 from mlfail.errors import UsageError
-from mlfail.io import open_source
 from mlfail.outputs import check_output
 from mlfail.report.baseline import render_baseline
 
@@ -131,15 +131,8 @@ def create_command(
         numeric=numeric,
     )
     base = load_baseline(specs_from, flag="--specs-from") if specs_from is not None else None
-    if engine is EngineChoice.spark and where:
-        raise UsageError(
-            "--where is not supported with --engine spark yet; filter in a view and pass "
-            "--reference table:db.view"
-        )
     b = build_baseline(
-        reference
-        if engine is EngineChoice.spark
-        else open_source(reference, role="--reference", where=where),
+        open_for_engine(reference, engine.value, where, role="--reference"),
         roles,
         segments=split_list(segment),
         bin_settings=BinSettings(bins=bins),

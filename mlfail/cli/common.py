@@ -19,11 +19,13 @@ import polars as pl
 import typer
 from rich.console import Console
 
-from mlfail.errors import MlfailError, MlfailWarning
+from mlfail.errors import MlfailError, MlfailWarning, UsageError
 from mlfail.io import (
+    Source,
     current_storage_options,
     forget_opened,
     locate_damaged,
+    open_source,
     parse_storage_options,
     redact,
     set_storage_options,
@@ -212,3 +214,17 @@ def use_storage_options(values: list[str] | None) -> None:
     """Set the object-store options for this command (``--storage-option`` already merged with
     the config file and environment by the option's callback, see ``options.StorageOption``)."""
     set_storage_options(parse_storage_options(values))
+
+
+def open_for_engine(spec: str, engine: str, where: str | None, *, role: str) -> str | Source:
+    """The source a command hands to its library call: the Polars engine opens it here (with
+    ``--where`` pushed into the scan); the Spark engine opens its own sources, so it gets the
+    spec — and ``--where``, which it does not apply yet, is refused in one line."""
+    if engine == "polars":
+        return open_source(spec, role=role, where=where)
+    if where:
+        raise UsageError(
+            f"--where is not supported with --engine {engine} yet; filter in a view and pass "
+            f"{role} table:db.view"
+        )
+    return spec

@@ -16,6 +16,7 @@ from mlfail.cli.common import (
     PsiFormat,
     deliver,
     handle_errors,
+    open_for_engine,
     use_storage_options,
     warn,
 )
@@ -36,8 +37,6 @@ from mlfail.cli.options import (
     Where,
 )
 from mlfail.config import Roles, split_list
-from mlfail.errors import UsageError
-from mlfail.io import Source, open_source
 from mlfail.outputs import check_output
 from mlfail.reference import Reference
 from mlfail.report.human import render_psi
@@ -120,16 +119,7 @@ def psi_command(
     )
     from mlfail.psi import PsiSettings
 
-    live_src: str | Source
-    if engine is EngineChoice.spark:  # the Spark engine opens its own sources
-        if where:
-            raise UsageError(
-                "--where is not supported with --engine spark yet; filter in a view and pass "
-                "--live table:db.view"
-            )
-        live_src = live
-    else:
-        live_src = open_source(live, role="--live", where=where)
+    live_src = open_for_engine(live, engine.value, where, role="--live")
 
     ref: str | Reference
     if baseline is not None or reference is None:

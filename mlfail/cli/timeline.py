@@ -11,6 +11,7 @@ from mlfail.cli.common import (
     EXIT_OK,
     deliver,
     handle_errors,
+    open_for_engine,
     use_storage_options,
     warn,
 )
@@ -36,8 +37,6 @@ from mlfail.cli.options import (
     Where,
 )
 from mlfail.config import Roles
-from mlfail.errors import UsageError
-from mlfail.io import Source, open_source
 from mlfail.outputs import check_output
 from mlfail.report.timeline_model import TimelineReport, timeline_json
 from mlfail.report.timeline_render import render_timeline
@@ -100,16 +99,7 @@ def timeline_command(
         categorical=categorical,
         numeric=numeric,
     )
-    live_src: str | Source
-    if engine is EngineChoice.spark:  # the Spark engine opens its own sources
-        if where:
-            raise UsageError(
-                "--where is not supported with --engine spark yet; filter in a view and pass "
-                "--live table:db.view"
-            )
-        live_src = live
-    else:
-        live_src = open_source(live, role="--live", where=where)
+    live_src = open_for_engine(live, engine.value, where, role="--live")
     report = build_timeline(
         live_src,
         roles=roles,

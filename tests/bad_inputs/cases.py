@@ -776,13 +776,21 @@ def _one_slice(w: World) -> None:
     _replace_live(w, _live().with_columns(pl.lit("BR").alias("geo")), hive=True)
 
 
+def _check_one_slice(w: World, command: str, payload: Any) -> None:
+    if command == "psi":  # 25% BR in the reference, 100% live
+        f = _feature(payload, "geo")
+        assert f["status"] == "drifted", f
+        assert [b["live_share"] for b in f["bins"] if b["bin"] == "BR"] == [1.0], f["bins"]
+
+
 case(
     id="live-one-slice",
     what="every live row in the same slice (geo = BR)",
     target="live",
     build=_one_slice,
     expect="report",
-    outcome="report",
+    outcome="report: geo drifts (every live row is BR)",
+    check=_check_one_slice,
 )
 
 
