@@ -9,7 +9,8 @@ when any does.
     .venv/bin/python scripts/snapshot_outputs.py --save /tmp/before
     .venv/bin/python scripts/snapshot_outputs.py --compare /tmp/before
 
-Volatile fields (elapsed seconds, creation dates, absolute temp paths) are masked.
+Volatile fields (elapsed seconds, creation dates, absolute temp paths, the content hash of the
+scenario files, which are written anew each run) are masked.
 """
 
 from __future__ import annotations
@@ -33,7 +34,15 @@ import scenarios as S  # noqa: E402
 from mlfail.cli.app import app  # noqa: E402
 
 META = ["pipeline_version", "firmware_version", "sdk_version", "source", "device_model"]
-VOLATILE = {"elapsed_s", "elapsed_seconds", "created", "created_at", "generated_at", "duration_s"}
+VOLATILE = {
+    "content_hash",
+    "elapsed_s",
+    "elapsed_seconds",
+    "created",
+    "created_at",
+    "generated_at",
+    "duration_s",
+}
 
 
 def _meta(cols: list[str]) -> list[str]:
