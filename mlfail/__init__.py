@@ -19,6 +19,7 @@ from mlfail.io import Source, open_source
 from mlfail.psi import PsiSettings
 from mlfail.rootcause import explain
 from mlfail.shadow import shadow
+from mlfail.skew import SkewReport, SkewSettings, skew
 from mlfail.slices import SliceSettings, find_slices
 from mlfail.timeline import TimelineSettings, build_timeline
 from mlfail.triage import triage
@@ -31,6 +32,8 @@ __all__ = [
     "MlfailError",
     "PsiSettings",
     "Roles",
+    "SkewReport",
+    "SkewSettings",
     "SliceSettings",
     "Source",
     "TimelineSettings",
@@ -49,5 +52,6 @@ __all__ = [
     "open_source",
     "psi",
     "shadow",
+    "skew",
     "triage",
 ]

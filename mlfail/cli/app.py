@@ -10,6 +10,7 @@ from mlfail._version import __version__
 from mlfail.cli import explain as explain_cmd
 from mlfail.cli import psi as psi_cmd
 from mlfail.cli import shadow as shadow_cmd
+from mlfail.cli import skew as skew_cmd
 from mlfail.cli import slices as slices_cmd
 from mlfail.cli import timeline as timeline_cmd
 from mlfail.cli import triage as triage_cmd
@@ -63,6 +64,7 @@ app.command(name="slices")(slices_cmd.slices_command)
 app.command(name="timeline")(timeline_cmd.timeline_command)
 app.command(name="explain")(explain_cmd.explain_command)
 app.command(name="shadow")(shadow_cmd.shadow_command)
+app.command(name="skew")(skew_cmd.skew_command)
 
 
 def command_tree() -> dict[str, object]:
