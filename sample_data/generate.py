@@ -7,6 +7,9 @@ A chargeback-risk classifier ("is this card transaction fraud?"):
 * ``live/day=YYYY-MM-DD/part-0.parquet`` — 30 days of live feature logs (September 2026) with
   the model's score, late-arriving labels (the last three days have none yet) and metadata.
 * ``candidate.parquet`` — ``event_id, score`` of a shadow run with the amount fix (step 7).
+* ``offline.parquet`` — ``event_id`` and the features the offline pipeline computes for the
+  same live requests (``mlfail skew``): ``amount`` is in units there, ×100 when served on the BR
+  pipeline-1.5 rows.
 * ``metrics.parquet`` — the monitoring system's daily series (design §8: ``ts, layer, metric,
   value``) for the same 30 days: infra (p99 latency, 5xx rate, CPU — green throughout, with the
   weekend traffic rhythm), pipeline (feature freshness lag, rows ingested, feature null rate —
@@ -293,6 +296,7 @@ def generate(out: Path, *, ref_per_day: int = 500, live_per_day: int = 2500) -> 
         part.drop("day").write_parquet(d / "part-0.parquet", compression="zstd", statistics=True)
     _metrics(ref, live).write_parquet(out / "metrics.parquet", compression="zstd", statistics=True)
     _candidate(live).write_parquet(out / "candidate.parquet", compression="zstd", statistics=True)
+    _offline(live).write_parquet(out / "offline.parquet", compression="zstd", statistics=True)
 
 
 def _candidate(live: pl.DataFrame) -> pl.DataFrame:
@@ -311,6 +315,37 @@ def _candidate(live: pl.DataFrame) -> pl.DataFrame:
     noise = rng.normal(0, 0.3, fixed.height)
     score = 1 / (1 + np.exp(-(SHARPNESS * _logit(f) + noise)))
     return pl.DataFrame({"event_id": fixed["event_id"], "score": np.round(score, 5)})
+
+
+OFFLINE_FEATURES = (
+    "geo",
+    "channel",
+    "device_os",
+    "amount",
+    "account_age_days",
+    "txn_count_24h",
+    "avg_amount_30d",
+    "merchant_category",
+    "card_present",
+    "ip_risk_score",
+)
+
+
+def _offline(live: pl.DataFrame) -> pl.DataFrame:
+    """The offline feature store's values for the live requests (``mlfail skew``): the batch
+    pipeline still runs the 1.4 transform, so ``amount`` is in units for every row — the
+    served value is ×100 on exactly the BR pipeline-1.5 rows. The batch job dropped a seeded
+    0.2% of the events (late arrivals), so the join has serving-only ids. Its own seed: the
+    other files' bytes do not change."""
+    rng = np.random.default_rng(SEED + 16)
+    fixed = live.with_columns(
+        pl.when(pl.col("pipeline_version") == "1.5")
+        .then((pl.col("amount") / 100).round(2))
+        .otherwise(pl.col("amount"))
+        .alias("amount"),
+    )
+    keep = rng.random(fixed.height) >= 0.002
+    return fixed.filter(pl.Series(keep)).select("event_id", *OFFLINE_FEATURES).sort("event_id")
 
 
 def main() -> None:

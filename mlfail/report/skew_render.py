@@ -103,8 +103,8 @@ def render_skew(r: SkewReport, console: Console, *, max_rows: int = 40) -> None:
     t = Table(header_style="bold")
     heads = ("feature", "kind", "compared", "mismatch", "rate", "null srv", "null off")
     for col in (*heads, "status", "pattern"):
-        t.add_column(col, justify="left" if col in ("feature", "kind", "status") else "right")
-    t.columns[-1].justify = "left"
+        left = col in ("feature", "kind", "status", "pattern")
+        t.add_column(col, justify="left" if left else "right", no_wrap=col != "pattern")
     for f in r.features[:max_rows]:
         t.add_row(*_row(f))
     console.print(t)

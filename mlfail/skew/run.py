@@ -108,7 +108,7 @@ def _summary(f: FeatureSkew) -> str:
     ]
     if places:
         share = min(d["share"] for d in f.concentrated_in)
-        text += (", all in " if share >= 0.9995 else f", {share:.0%} in ") + "; ".join(places)
+        text += (", all in " if share >= 0.9995 else f", {share:.0%} in ") + " and ".join(places)
     return text
 
 
