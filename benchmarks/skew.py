@@ -28,6 +28,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from run import measure  # noqa: E402
 
+# the limit: decode every column of both sides (each side on its own: their schemas differ)
+BARE_SCAN = (
+    "import sys, polars as pl\n"
+    "for d in sys.argv[1:]:\n"
+    "    pl.scan_parquet(d + '/*.parquet').select(pl.all().null_count())"
+    ".collect(engine='streaming')\n"
+)
 CHUNK = 1_000_000
 SEED = 16
 
@@ -82,7 +89,7 @@ def main() -> None:
     args = ap.parse_args()
     srv, off = generate(args.data, args.rows, args.features)
     py = sys.executable
-    scan = [py, str(HERE / "cases/limit.py"), f"{srv}/*.parquet", f"{off}/*.parquet"]
+    scan = [py, "-c", BARE_SCAN, srv, off]
     skew = [py, "-m", "mlfail", "skew", "--serving", srv, "--offline", off]
     skew += ["--id", "request_id", "--segment", "platform", "--format", "json"]
     report = args.data / "skew.json"
@@ -111,10 +118,16 @@ def main() -> None:
         "runs": results,
         "ratio": med["skew"] / med["scan"],
         "join": data["join"],
-        "skewed": [(f["feature"], f["mismatches"], f["pattern"]["kind"]) for f in data["features"]
-                   if f["status"] == "skewed"],  # fmt: skip
-        "noise_mismatches": sum(f["mismatches"] for f in data["features"]
-                                if f["feature"] not in ("f00", "f01", "f02", "c00")),  # fmt: skip
+        "skewed": [
+            (f["feature"], f["mismatches"], f["pattern"]["kind"])
+            for f in data["features"]
+            if f["status"] == "skewed"
+        ],  # fmt: skip
+        "noise_mismatches": sum(
+            f["mismatches"]
+            for f in data["features"]
+            if f["feature"] not in ("f00", "f01", "f02", "c00")
+        ),  # fmt: skip
     }
     print(json.dumps(summary, indent=2))
     if args.out:

@@ -126,8 +126,8 @@ def joined_frame(
     cols: Sequence[Column],
     segments: Sequence[str],
     *,
-    dedupe_serving: bool,
-    dedupe_offline: bool,
+    dedupe_serving: pl.DataFrame | None,
+    dedupe_offline: pl.DataFrame | None,
 ) -> pl.LazyFrame:
     """Served and offline values of ``cols`` side by side, one row per matched id (or per
     pair with duplicates="all"), plus the segment columns."""

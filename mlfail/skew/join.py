@@ -13,6 +13,7 @@ from mlfail.io import Source
 from mlfail.skew.model import Duplicates, JoinReport
 
 N = "__mlfail_n"
+ROW = "__mlfail_row"
 MAX_EXAMPLES = 5
 
 
@@ -90,9 +91,10 @@ def join_counts(
     *,
     duplicates: Duplicates,
     roles: tuple[str, str] = ("--serving", "--offline"),
-) -> JoinReport:
+) -> tuple[JoinReport, pl.DataFrame, pl.DataFrame]:
     """Rows, matched / one-sided ids and duplicates, from one pass over each side's id
-    columns. Rows with a null in any id join nothing; they are counted apart."""
+    columns; and each side's duplicated ids (for :func:`first_per_id`). Rows with a null in
+    any id join nothing; they are counted apart."""
     sc, oc = _id_counts(serving, ids), _id_counts(offline, ids)
     null_s = sc.filter(pl.any_horizontal(pl.col(ids).is_null()))
     null_o = oc.filter(pl.any_horizontal(pl.col(ids).is_null()))
@@ -107,7 +109,7 @@ def join_counts(
         )
     dup_s, dup_o = sc.filter(pl.col(N) > 1), oc.filter(pl.col(N) > 1)
     pairs = matched if duplicates == "first" else int((both[N] * both[f"{N}_o"]).sum())
-    return JoinReport(
+    report = JoinReport(
         serving_rows=int(sc[N].sum()) + int(null_s[N].sum()),
         offline_rows=int(oc[N].sum()) + int(null_o[N].sum()),
         matched=matched,
@@ -124,10 +126,21 @@ def join_counts(
         compared_duplicates=duplicates,
         pairs=pairs,
     )
+    return report, dup_s.select(ids), dup_o.select(ids)
 
 
-def first_per_id(lf: pl.LazyFrame, ids: list[str], has_duplicates: bool) -> pl.LazyFrame:
-    """The first row (in scan order) of each id; the frame unchanged when no id repeats."""
-    if not has_duplicates:
+def first_per_id(lf: pl.LazyFrame, ids: list[str], dup_keys: pl.DataFrame | None) -> pl.LazyFrame:
+    """The first row (in scan order) of each id. Only the rows of the duplicated ids
+    (``dup_keys``, usually few) are deduplicated; the others stream through an anti-join."""
+    if dup_keys is None or dup_keys.height == 0:
         return lf
-    return lf.unique(subset=ids, keep="first", maintain_order=True)
+    keys = dup_keys.lazy()
+    single = lf.join(keys, on=ids, how="anti")
+    firsts = (
+        lf.with_row_index(ROW)
+        .join(keys, on=ids, how="semi")
+        .sort(ROW)
+        .unique(subset=ids, keep="first", maintain_order=True)
+        .drop(ROW)
+    )
+    return pl.concat([single, firsts])

@@ -20,7 +20,7 @@ class SkewSettings:
     examples: int = 5
     pattern_coverage: float = 0.95  # a pattern must explain this share of the sampled mismatches
     max_segment_values: int = 50  # per --segment column, in the report
-    memory_budget_bytes: int = 400 << 20  # build side of one join pass (features are batched)
+    memory_budget_bytes: int = 640 << 20  # features of one join pass (features are batched)
 
 
 @dataclass
