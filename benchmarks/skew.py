@@ -122,12 +122,12 @@ def main() -> None:
             (f["feature"], f["mismatches"], f["pattern"]["kind"])
             for f in data["features"]
             if f["status"] == "skewed"
-        ],  # fmt: skip
+        ],
         "noise_mismatches": sum(
             f["mismatches"]
             for f in data["features"]
             if f["feature"] not in ("f00", "f01", "f02", "c00")
-        ),  # fmt: skip
+        ),
     }
     print(json.dumps(summary, indent=2))
     if args.out:
