@@ -389,8 +389,8 @@ def _gather(
 
 
 def _count_values(vc: pl.DataFrame, spec: BinSpec) -> pl.DataFrame:
-
-    return _categorical_table(vc.rename({"v" if "v" in vc.columns else VALUE: VALUE}), spec, [])
+    """The reference count table of a categorical column from its value counts ``VALUE, n``."""
+    return _categorical_table(vc, spec, [])
 
 
 def _categorical_spec(
