@@ -17,25 +17,24 @@ folded), ``__unseen__``, missing.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from mlfail.errors import InputError, UsageError
-
-SPEC_VERSION = 1
-MISSING = "__missing__"
-OTHER = "__other__"
-UNSEEN = "__unseen__"
-
-Kind = Literal["numeric", "categorical"]
+from mlfail.binspec import MISSING as MISSING  # re-exported: binning is the public path
+from mlfail.binspec import OTHER as OTHER
+from mlfail.binspec import SPEC_VERSION as SPEC_VERSION
+from mlfail.binspec import UNSEEN as UNSEEN
+from mlfail.binspec import BinSpec as BinSpec
+from mlfail.binspec import Kind as Kind
+from mlfail.counts import VALUE, _categorical_table, count_frame
+from mlfail.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -50,99 +49,6 @@ class BinSettings:
             raise UsageError(f"--bins must be at least 2 (got {self.bins})")
         if not 0 <= self.fold_below < 1:
             raise UsageError(f"fold threshold must be in [0, 1) (got {self.fold_below})")
-
-
-@dataclass(frozen=True)
-class BinSpec:
-    """How one feature is binned. Pure data; JSON round-trips through to_dict/from_dict."""
-
-    feature: str
-    kind: Kind
-    edges: tuple[float, ...] = ()  # inner edges, strictly increasing (numeric)
-    categories: tuple[str, ...] = ()  # one bin each (categorical)
-    other: tuple[str, ...] = ()  # reference categories folded into __other__
-    has_missing: bool = True
-    dtype: str = ""
-    version: int = SPEC_VERSION
-    _labels: tuple[str, ...] = field(default=(), compare=False, repr=False)
-
-    @property
-    def n_bins(self) -> int:
-        return len(self.labels())
-
-    def labels(self) -> tuple[str, ...]:
-        if self._labels:
-            return self._labels
-        if self.kind == "numeric":
-            bounds = [-math.inf, *self.edges, math.inf]
-            labels = [_interval(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
-        else:
-            labels = list(self.categories)
-            if self.other:
-                labels.append(OTHER)
-            labels.append(UNSEEN)
-        labels.append(MISSING)
-        object.__setattr__(self, "_labels", tuple(labels))
-        return self._labels
-
-    @property
-    def missing_index(self) -> int:
-        return self.n_bins - 1
-
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "feature": self.feature,
-            "kind": self.kind,
-            "dtype": self.dtype,
-            "has_missing": self.has_missing,
-            "version": self.version,
-        }
-        if self.kind == "numeric":
-            d["edges"] = list(self.edges)
-        else:
-            d["categories"] = list(self.categories)
-            d["other"] = list(self.other)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> BinSpec:
-        try:
-            kind = d["kind"]
-            if kind not in ("numeric", "categorical"):
-                raise ValueError(f"unknown kind {kind!r}")
-            version = int(d.get("version", SPEC_VERSION))
-            if version > SPEC_VERSION:
-                raise ValueError(f"bin spec version {version} is newer than this mlfail")
-            return cls(
-                feature=str(d["feature"]),
-                kind=kind,
-                edges=tuple(float(e) for e in d.get("edges", ())),
-                categories=tuple(str(c) for c in d.get("categories", ())),
-                other=tuple(str(c) for c in d.get("other", ())),
-                has_missing=bool(d.get("has_missing", True)),
-                dtype=str(d.get("dtype", "")),
-                version=version,
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"invalid bin spec: {exc}") from None
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict())
-
-    @classmethod
-    def from_json(cls, text: str) -> BinSpec:
-        return cls.from_dict(json.loads(text))
-
-
-def _fmt(x: float) -> str:
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return f"{x:.6g}"
-
-
-def _interval(lo: float, hi: float) -> str:
-    close = ")" if math.isinf(hi) else "]"
-    return f"({_fmt(lo)}, {_fmt(hi)}{close}"
 
 
 def infer_kind(dtype: pl.DataType, n_unique: int | None, settings: BinSettings) -> Kind:
@@ -373,86 +279,118 @@ def build_specs(
     settings = settings or BinSettings()
     schema = lf.collect_schema()
     planned = plan_kinds(schema, features, settings, categorical, numeric, source_name)
-
-    levels = quantile_levels(settings.bins)
-    made: dict[str, BinSpec | None] = {}
-    tables: dict[str, pl.DataFrame] = {}
+    build = _Build(schema, planned, settings, explicit, counting=counts is not None)
 
     cats = [f for f in features if planned[f] in ("categorical", "forced_categorical")]
-    value = "__mlfail_value"
     # The categorical value counts (a streaming collection) run on their own thread while the
     # numeric batches are read and their quantiles computed.
     side = ThreadPoolExecutor(max_workers=1)
     cat_counts = side.submit(
         pl.collect_all,
-        [lf.group_by(pl.col(f).cast(pl.String).alias(value)).len() for f in cats],
+        [lf.group_by(pl.col(f).cast(pl.String).alias(VALUE)).len() for f in cats],
         engine="streaming",
     )
 
     nums = [f for f in features if planned[f] in ("numeric", "integer")]
     if nums:
-        rows = int(lf.select(pl.len()).collect().item())
-        workers = max(1, min(os.cpu_count() or 1, 8))
-
-        def column(col: pl.Series) -> tuple[BinSpec | None, pl.DataFrame | None]:
-            spans: list[Span] = []
-            spec = _numeric_or_int_spec(
-                col, planned[col.name], schema[col.name], settings, levels, explicit=explicit,
-                spans_out=spans,
-            )  # fmt: skip
-            if spec is None or counts is None:
-                return spec, None
-            # counted on the worker too, while the column is in memory: from the quantile
-            # brackets when every edge lies in one, else with the counting core
-            table = _counts_from_spans(col, spec, spans) if spans else None
-            if table is None:
-                from mlfail.counts import count_frame
-
-                table = count_frame(col.to_frame().lazy(), [spec])
-            return spec, table
-
-        # Pipelined: batch k's columns are binned and counted on the pool while batch k+1 is
-        # read, so at most two batches are in memory.
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            pending: list[tuple[str, Future[tuple[BinSpec | None, pl.DataFrame | None]]]] = []
-            for batch in _batches(nums, rows):
-                frame = lf.select(batch).collect()
-                for name, fut in pending:
-                    made[name], table = fut.result()
-                    if table is not None:
-                        tables[name] = table
-                pending = [(c.name, pool.submit(column, c)) for c in frame.get_columns()]
-                del frame
-            for name, fut in pending:
-                made[name], table = fut.result()
-                if table is not None:
-                    tables[name] = table
-
-    for f, vc in zip(cats, cat_counts.result(), strict=True):
-        made[f] = spec = _categorical_spec(
-            f, vc.rename({value: "v"}), planned[f], schema[f], settings, explicit=explicit
-        )
-        if spec is not None and counts is not None:
-            tables[f] = _count_values(vc.rename({"len": "n"}), spec)
+        _numeric_specs(lf, nums, build)
+    _categorical_specs(cats, cat_counts.result(), build)
     side.shutdown()
+    return _gather(features, build, identifiers, counts)
 
+
+_Made = Future[tuple[BinSpec | None, pl.DataFrame | None]]
+
+
+@dataclass
+class _Build:
+    """What the steps of :func:`build_specs` share: the plan, and the specs and reference count
+    tables made so far (a spec of None: the column was left out as an identifier)."""
+
+    schema: pl.Schema
+    planned: dict[str, str]
+    settings: BinSettings
+    explicit: bool
+    counting: bool
+    made: dict[str, BinSpec | None] = field(default_factory=dict)
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+
+def _numeric_specs(lf: pl.LazyFrame, nums: Sequence[str], build: _Build) -> None:
+    """Numeric and integer columns, read in batches and binned (and counted) on a thread pool."""
+    levels = quantile_levels(build.settings.bins)
+    rows = int(lf.select(pl.len()).collect().item())
+    workers = max(1, min(os.cpu_count() or 1, 8))
+
+    def column(col: pl.Series) -> tuple[BinSpec | None, pl.DataFrame | None]:
+        spans: list[Span] = []
+        spec = _numeric_or_int_spec(
+            col, build.planned[col.name], build.schema[col.name], build.settings, levels,
+            explicit=build.explicit, spans_out=spans,
+        )  # fmt: skip
+        if spec is None or not build.counting:
+            return spec, None
+        # counted on the worker too, while the column is in memory: from the quantile
+        # brackets when every edge lies in one, else with the counting core
+        table = _counts_from_spans(col, spec, spans) if spans else None
+        if table is None:
+            table = count_frame(col.to_frame().lazy(), [spec])
+        return spec, table
+
+    def settle(pending: list[tuple[str, _Made]]) -> None:
+        for name, fut in pending:
+            build.made[name], table = fut.result()
+            if table is not None:
+                build.tables[name] = table
+
+    # Pipelined: batch k's columns are binned and counted on the pool while batch k+1 is
+    # read, so at most two batches are in memory.
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: list[tuple[str, _Made]] = []
+        for batch in _batches(nums, rows):
+            frame = lf.select(batch).collect()
+            settle(pending)
+            pending = [(c.name, pool.submit(column, c)) for c in frame.get_columns()]
+            del frame
+        settle(pending)
+
+
+def _categorical_specs(
+    cats: Sequence[str], value_counts: Sequence[pl.DataFrame], build: _Build
+) -> None:
+    """Categorical columns from their value counts ``__mlfail_value, len``."""
+    for f, vc in zip(cats, value_counts, strict=True):
+        build.made[f] = spec = _categorical_spec(
+            f, vc.rename({VALUE: "v"}), build.planned[f], build.schema[f], build.settings,
+            explicit=build.explicit,
+        )  # fmt: skip
+        if spec is not None and build.counting:
+            build.tables[f] = _count_values(vc.rename({"len": "n"}), spec)
+
+
+def _gather(
+    features: Sequence[str],
+    build: _Build,
+    identifiers: list[str] | None,
+    counts: list[pl.DataFrame] | None,
+) -> list[BinSpec]:
+    """The specs in feature order; identifiers left out are named, the count tables joined."""
     specs: list[BinSpec] = []
     for f in features:
-        spec = made[f]
+        spec = build.made[f]
         if spec is None:
             if identifiers is not None:
                 identifiers.append(f)
             continue
         specs.append(spec)
     if counts is not None and specs:
-        counts.append(pl.concat([tables[sp.feature] for sp in specs], how="vertical"))
+        counts.append(pl.concat([build.tables[sp.feature] for sp in specs], how="vertical"))
     return specs
 
 
 def _count_values(vc: pl.DataFrame, spec: BinSpec) -> pl.DataFrame:
-    from mlfail.counts import VALUE, _categorical_table
-
-    return _categorical_table(vc.rename({"v" if "v" in vc.columns else VALUE: VALUE}), spec, [])
+    """The reference count table of a categorical column from its value counts ``VALUE, n``."""
+    return _categorical_table(vc, spec, [])
 
 
 def _categorical_spec(

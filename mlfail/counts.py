@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from mlfail.binning import BinSpec
+from mlfail.binspec import BinSpec
 from mlfail.errors import InputError, UsageError
 
 if TYPE_CHECKING:

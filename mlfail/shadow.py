@@ -98,8 +98,75 @@ def shadow(
     live.require(segments, "--segment")
     if label:
         live.require([label], "--label")
-    lf = live.lf
     origin = f"--live {live.spec}"
+    lf, cand_name = _paired_rows(live, current, candidate, candidate_source, id_column)
+    schema = lf.collect_schema()
+    if schema[current].is_numeric() != schema[CAND].is_numeric():
+        raise UsageError(
+            f"--current-prediction {current} ({schema[current]}) and --candidate-prediction "
+            f"{candidate} ({schema[CAND]}) must both be scores or both be classes"
+        )
+
+    # output distribution: bins frozen on the current model's outputs, one pass for all keys
+    spec_cur = build_specs(
+        lf,
+        [current],
+        settings=BinSettings(),
+        explicit=True,
+        numeric=[current] if schema[current].is_numeric() else (),
+    )[0]
+    spec_cand = replace(spec_cur, feature=CAND, _labels=())
+    seg = list(segments)
+    table = count_frame(lf, [spec_cur, spec_cand], seg)
+
+    # paired per-row quantities, aggregated by segment (no row loop in Python)
+    tspec: TaskSpec | None = None
+    if label:
+        tspec = infer_task(
+            schema, label, current, task=task, threshold=threshold, data=lf, origin=origin
+        )
+    aggs = _paired_aggregates(schema, current, tspec, threshold)
+    groups: list[list[str]] = [[]] + [[s] for s in seg]
+    comps: list[ModelComparison] = []
+    for keys in groups:
+        agg = (lf.group_by(keys).agg(aggs) if keys else lf.select(aggs)).collect(engine="streaming")
+        for row in agg.iter_rows(named=True):
+            sl = {k: row[k] for k in keys} or None
+            comps.append(_compare(row, sl, table, spec_cur, spec_cand, keys, tspec, ps))
+    if tspec is not None and tspec.is_score and tspec.task == "classification":
+        _add_auc(lf, label or "", current, comps[0])
+    _paired_tests(comps, ps, min_rows)
+    overall, slices = comps[0], comps[1:]
+    slices.sort(key=lambda c: (c.delta if c.delta is not None else 0.0, -(c.output_psi or 0)))
+    verdict, reasons = _verdict(overall, slices, tspec, ps)
+    return ShadowReport(
+        live=live.spec,
+        current=current,
+        candidate=cand_name,
+        verdict=verdict,
+        reasons=reasons,
+        overall=overall,
+        slices=slices,
+        settings={
+            "threshold": threshold,
+            "psi_threshold": ps.threshold,
+            "alpha": ps.alpha,
+            "min_rows": min_rows,
+            "task": tspec.task if tspec else None,
+        },
+    )
+
+
+def _paired_rows(
+    live: Source,
+    current: str,
+    candidate: str,
+    candidate_source: Source | None,
+    id_column: str | None,
+) -> tuple[pl.LazyFrame, str]:
+    """The live rows with the candidate's output as column ``CAND`` (joined on ``id_column``
+    from ``candidate_source`` when given: each id must appear once there), and its name."""
+    lf = live.lf
     cand_name = candidate
     if candidate_source is not None:
         if not id_column:
@@ -128,31 +195,14 @@ def shadow(
         if candidate == current:
             raise UsageError("--candidate-prediction names the same column as --current-prediction")
         lf = lf.with_columns(pl.col(candidate).alias(CAND))
-    schema = lf.collect_schema()
-    if schema[current].is_numeric() != schema[CAND].is_numeric():
-        raise UsageError(
-            f"--current-prediction {current} ({schema[current]}) and --candidate-prediction "
-            f"{candidate} ({schema[CAND]}) must both be scores or both be classes"
-        )
+    return lf, cand_name
 
-    # output distribution: bins frozen on the current model's outputs, one pass for all keys
-    spec_cur = build_specs(
-        lf,
-        [current],
-        settings=BinSettings(),
-        explicit=True,
-        numeric=[current] if schema[current].is_numeric() else (),
-    )[0]
-    spec_cand = replace(spec_cur, feature=CAND, _labels=())
-    seg = list(segments)
-    table = count_frame(lf, [spec_cur, spec_cand], seg)
 
-    # paired per-row quantities, aggregated by segment (no row loop in Python)
-    tspec: TaskSpec | None = None
-    if label:
-        tspec = infer_task(
-            schema, label, current, task=task, threshold=threshold, data=lf, origin=origin
-        )
+def _paired_aggregates(
+    schema: pl.Schema, current: str, tspec: TaskSpec | None, threshold: float
+) -> list[pl.Expr]:
+    """Per group: rows, agreement, mean outputs and — with labels — each model's hits and the
+    discordant pairs (classification) or absolute errors and their paired difference (MAE)."""
     score = schema[current].is_numeric() and (tspec is None or tspec.task == "classification")
     if score and not schema[current].is_float() and tspec is None:
         score = False
@@ -201,15 +251,12 @@ def shadow(
                 d.mean().alias("d_mean"),
                 d.std().alias("d_std"),
             ]
-    groups: list[list[str]] = [[]] + [[s] for s in seg]
-    comps: list[ModelComparison] = []
-    for keys in groups:
-        agg = (lf.group_by(keys).agg(aggs) if keys else lf.select(aggs)).collect(engine="streaming")
-        for row in agg.iter_rows(named=True):
-            sl = {k: row[k] for k in keys} or None
-            comps.append(_compare(row, sl, table, spec_cur, spec_cand, keys, tspec, ps))
-    if tspec is not None and tspec.is_score and tspec.task == "classification":
-        _add_auc(lf, label or "", current, comps[0])
+    return aggs
+
+
+def _paired_tests(comps: list[ModelComparison], ps: PsiSettings, min_rows: int) -> None:
+    """BH across the paired tests — the global one and each segment value with at least
+    ``min_rows`` labelled rows — and which comparisons are significantly worse or better."""
     tested = [
         c
         for c in comps
@@ -220,25 +267,6 @@ def shadow(
         c.q_value = float(qv)
         c.significant_worse = bool(qv <= ps.alpha and (c.delta or 0) < 0)
         c.significant_better = bool(qv <= ps.alpha and (c.delta or 0) > 0)
-    overall, slices = comps[0], comps[1:]
-    slices.sort(key=lambda c: (c.delta if c.delta is not None else 0.0, -(c.output_psi or 0)))
-    verdict, reasons = _verdict(overall, slices, tspec, ps)
-    return ShadowReport(
-        live=live.spec,
-        current=current,
-        candidate=cand_name,
-        verdict=verdict,
-        reasons=reasons,
-        overall=overall,
-        slices=slices,
-        settings={
-            "threshold": threshold,
-            "psi_threshold": ps.threshold,
-            "alpha": ps.alpha,
-            "min_rows": min_rows,
-            "task": tspec.task if tspec else None,
-        },
-    )
 
 
 def _compare(

@@ -29,29 +29,21 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import polars as pl
 
-from mlfail.audit import check_roles_exist, load_reference, reference_from_source
-from mlfail.binning import BinSettings, BinSpec
 from mlfail.changepoint import MAD_SCALE, Onset, deseasonalize, detect_onset, robust_sigma
-from mlfail.config import Roles, select_features
-from mlfail.counts import count_frame, dense
-from mlfail.engines import Day, Engine, EngineKey, get_engine
-from mlfail.engines.polars import PolarsEngine
-from mlfail.errors import UsageError
+from mlfail.config import Roles
+from mlfail.engines import Engine
 from mlfail.events import load_metrics
 from mlfail.io import Source
 from mlfail.owners import LAYERS
-from mlfail.performance import Task, TaskSpec, infer_task
-from mlfail.psi import psi_scale, psi_value
-from mlfail.reference import Reference, SourceReference, prediction_spec
+from mlfail.performance import Task
+from mlfail.psi import psi_scale
+from mlfail.reference import Reference
 from mlfail.report.timeline_model import (
     InfraCheck,
     Series,
@@ -59,56 +51,23 @@ from mlfail.report.timeline_model import (
     When,
     WindowStats,
 )
-from mlfail.timekeys import normalize_timestamp, utc_naive
-
-WIDX = "__window"
-_WINDOW = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
-_UNITS = {"h": dt.timedelta(hours=1), "d": dt.timedelta(days=1), "w": dt.timedelta(weeks=1)}
-DAY = dt.timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class TimelineSettings:
-    onset_threshold: float = 4.5
-    min_segment: int = 3
-    min_labelled: int = 30
-    band: float = 5.0
-
-    def __post_init__(self) -> None:
-        if self.min_segment < 1:
-            raise UsageError(f"min segment must be at least 1 (got {self.min_segment})")
-        if self.onset_threshold <= 0:
-            raise UsageError(f"onset threshold must be positive (got {self.onset_threshold})")
-
-
-def parse_window(text: str) -> dt.timedelta:
-    """``1d``, ``7d``, ``12h``, ``2w`` → timedelta (whole hours at least)."""
-    m = _WINDOW.match(str(text))
-    if not m or int(m.group(1)) < 1:
-        raise UsageError(
-            f"--window {text}: use a positive number and a unit h, d or w (e.g. 1d, 7d, 12h)"
-        )
-    return int(m.group(1)) * _UNITS[m.group(2).lower()]
-
-
-def _period(width: dt.timedelta) -> int:
-    """Windows per seasonal cycle: a week of days, a day of hours; 1 (none) otherwise."""
-    if width == DAY:
-        return 7
-    if width < DAY and DAY % width == dt.timedelta(0):
-        return int(DAY / width)
-    return 1
-
-
-def _when(t: dt.datetime, width: dt.timedelta) -> When:
-    return t.date() if width % DAY == dt.timedelta(0) and t.time() == dt.time() else t
-
-
-def window_key(ts: pl.Expr, start: dt.datetime, width: dt.timedelta) -> pl.Expr:
-    """The window index of each row: floor((ts − start) / width)."""
-    us = int(width / dt.timedelta(microseconds=1))
-    return ((ts - pl.lit(start)).dt.total_microseconds() // us).cast(pl.Int64).alias(WIDX)
-
+from mlfail.timeline_passes import DAY as DAY
+from mlfail.timeline_passes import WIDX as WIDX
+from mlfail.timeline_passes import TimelineSettings as TimelineSettings
+from mlfail.timeline_passes import (
+    _Log,
+    _period,
+    _when,
+    choose_features,
+    count_pass,
+    label_pass,
+    load_timeline_reference,
+    open_live,
+    summary_pass,
+    window_grid,
+)
+from mlfail.timeline_passes import parse_window as parse_window
+from mlfail.timeline_passes import window_key as window_key
 
 # --------------------------------------------------------------------------- onsets
 
@@ -309,193 +268,71 @@ def build_timeline(
     the count tables; everything after them is the same code for every engine. The Spark
     engine keys windows by the UTC day of the timestamp, so it takes daily windows only."""
     settings = settings or TimelineSettings()
-    width = parse_window(window)
-    eng: Engine = get_engine(engine) if engine is not None else PolarsEngine(progress=progress)
-    on_polars = eng.name == "polars"
-    if not on_polars and width != DAY:
-        raise UsageError(
-            f"--window {str(window).strip()}: the {eng.name} engine computes daily windows "
-            "only (--window 1d); use --engine polars for other windows"
-        )
-    ts = roles.timestamp
-    if ts is None:
-        raise UsageError("--timestamp is required: the event-time column of the live log")
-    live_src: Any = eng.open(live, role="--live") if isinstance(live, str) else live
-    if isinstance(live_src, Source):
-        live_src = normalize_timestamp(live_src, ts)
-    live_src.require([ts], "--timestamp")
-    for flag, col in (("--label", roles.label), ("--prediction", roles.prediction)):
-        if col is not None:
-            live_src.require([col], flag)
-    if roles.features:
-        live_src.require(roles.features, "--features")
-    schema = live_src.schema
-    if not schema[ts].is_temporal():
-        how = "" if on_polars else " (the Spark engine reads no strings or epoch numbers)"
-        raise UsageError(
-            f"--timestamp {ts}: column has type {schema[ts]} in --live {live_src.spec}; it must "
-            f"be a date or datetime{how}"
-        )
-    if roles.label is not None and roles.prediction is None:
-        raise UsageError("--label needs --prediction: the label metric compares the two")
+    t = open_live(live, roles, window, engine, progress)
+    load_timeline_reference(t, roles, reference, baseline, progress)
+    window_grid(t)
+    choose_features(t, roles)
+    summary_pass(t, roles.prediction)
+    label_pass(t, roles, task, threshold, settings)
+    count_pass(t, roles.prediction)
+    windows = _windows(t)
+    live_series = _live_series(t, [w.start for w in windows])
+    file_series, metrics_name = _file_series(t, metrics)
 
-    notes: list[str] = []
-    warnings: list[str] = []
-    ref: Reference | None = None
-    if not on_polars and isinstance(reference, str) and baseline is None:
-        # the reference's bin specs and counts from the engine, exactly as `mlfail psi` does
-        ref_src = eng.open(reference, role="--reference")
-        check_roles_exist(
-            roles, [(ref_src.spec, ref_src.columns), (live_src.spec, live_src.columns)]
-        )
-        ref, skipped = reference_from_source(
-            ref_src, roles, bin_settings=BinSettings(), progress=progress, engine=eng
-        )
-        if skipped:
-            notes.append("not profiled: " + "; ".join(skipped))
-    elif isinstance(reference, str | Source) or baseline is not None:
-        ref, skipped = load_reference(
-            reference if isinstance(reference, str | Source) else None,
-            baseline,
-            roles,
-            progress=progress,
-        )
-        if skipped:
-            notes.append("not profiled: " + "; ".join(skipped))
-    elif reference is not None:
-        ref = reference
-    sources = [(live_src.spec, live_src.columns)]
-    if ref is not None:
-        sources.append((ref.name, ref.columns))
-    check_roles_exist(roles, sources)
+    file_layers = {s.layer for s in file_series}
+    series: list[Series] = []
+    for fs in file_series:
+        series.append(analyse_series(fs, t.width, settings, band=fs.layer == "infra"))
+    for ls, noise in live_series:
+        ls.counts_for_first_fired = ls.layer not in file_layers
+        series.append(analyse_series(ls, t.width, settings, min_sigma=noise))
 
-    key: EngineKey
-    if on_polars:
-        tsx = utc_naive(ts, schema[ts])
-        bounds = live_src.lf.select(tsx.min().alias("lo"), tsx.max().alias("hi")).collect().row(0)
-        if bounds[0] is None:
-            raise UsageError(f"--timestamp {ts}: every value is null in --live {live_src.spec}")
-        lo: dt.datetime = bounds[0]
-        if width % DAY == dt.timedelta(0):
-            start = dt.datetime.combine(lo.date(), dt.time())
-        else:
-            start = lo.replace(minute=0, second=0, microsecond=0)
-        n_windows = int((bounds[1] - start) / width) + 1
-        key = window_key(tsx, start, width)
-    else:
-        key = Day(ts, WIDX)  # the UTC day; turned into the window index below
+    ff, ff_layers, layer_onsets, sentence = first_fired(series, t.width)
+    tspec, ref = t.tspec, t.ref
+    return TimelineReport(
+        live=t.live_src.spec,
+        reference=ref.name if ref is not None else None,
+        metrics=metrics_name,
+        timestamp=t.ts,
+        window=str(window).strip(),
+        metric=tspec.metric if tspec is not None else None,
+        windows=windows,
+        series=series,
+        first_fired=ff,
+        first_fired_layers=ff_layers,
+        layer_onsets=layer_onsets,
+        verdict=sentence,
+        infra=infra_check(series),
+        settings={
+            "onset_threshold": settings.onset_threshold,
+            "min_segment": settings.min_segment,
+            "min_labelled": settings.min_labelled,
+            "band": settings.band,
+            "threshold": tspec.threshold if tspec is not None else threshold,
+            "start": t.start,
+        },
+        notes=t.notes,
+        warnings=t.warnings,
+    )
 
-    # ---- features (reference specs when there is a reference; else the live columns)
-    if ref is not None:
-        specs = list(ref.specs)
-        features = [s.feature for s in specs]
-    else:
-        specs = []
-        features, _ = select_features(schema, roles)
-        notes.append("no --reference/--baseline: per-window PSI is not computed")
-    present = [f for f in features if f in schema]
-    for f in features:
-        if f not in schema:
-            warnings.append(f"feature {f!r} is not in --live {live_src.spec}; its null rate is 1")
 
-    # ---- pass 1: rows, null counts and score per window
-    pred = roles.prediction
-    pred_numeric = pred is not None and schema[pred].is_numeric()
-    base = eng.summary(live_src, [key], nulls=present, mean=pred if pred_numeric else None)
-    if isinstance(key, Day):
-        if base.height == 0:
-            raise UsageError(f"--timestamp {ts}: every value is null in --live {live_src.spec}")
-        first_day: dt.date = base[WIDX].min()  # type: ignore[assignment]
-        start = dt.datetime.combine(first_day, dt.time())
-        base = _day_index(base, first_day)
-        n_windows = int(base[WIDX].max()) + 1  # type: ignore[arg-type]
-    rows = np.zeros(n_windows, dtype=np.int64)
-    nulls = np.zeros((len(features), n_windows))
-    mean_score = np.full(n_windows, np.nan)
-    widx = base[WIDX].to_numpy()
-    rows[widx] = base["rows"].to_numpy()
-    fi = {f: i for i, f in enumerate(features)}
-    for i, f in enumerate(present):
-        nulls[fi[f], widx] = base[f"null{i}"].to_numpy()
-    for f in features:
-        if f not in schema:
-            nulls[fi[f]] = rows
-    if "mean_score" in base.columns:
-        mean_score[widx] = base["mean_score"].fill_null(np.nan).to_numpy()
-
-    # ---- pass 2: label metrics per window
-    tspec: TaskSpec | None = None
-    metric = np.full(n_windows, np.nan)
-    auc = np.full(n_windows, np.nan)
-    labelled = np.zeros(n_windows, dtype=np.int64)
-    if roles.label is not None and pred is not None:
-        tspec = infer_task(
-            schema,
-            roles.label,
-            pred,
-            task=task,
-            threshold=threshold,
-            data=eng.task_data(live_src, roles.label, pred),
-            origin=f"--live {live_src.spec}",
-        )
-        perf = _window_index(eng.performance(live_src, tspec, [key]), key, start)
-        pw = perf[WIDX].to_numpy()
-        labelled[pw] = perf["labelled"].to_numpy()
-        m = perf[tspec.metric].fill_null(np.nan).to_numpy().astype(float)
-        enough = perf["labelled"].to_numpy() >= settings.min_labelled
-        metric[pw] = np.where(enough, m, np.nan)
-        if "auc" in perf.columns:
-            a = perf["auc"].fill_null(np.nan).to_numpy().astype(float)
-            auc[pw] = np.where(enough, a, np.nan)
-        elif tspec.task == "classification" and tspec.is_score:
-            notes.append(
-                f"AUC per window is not computed on the {eng.name} engine (a rank per window); "
-                "use --engine polars for it"
-            )
-        short = int(((labelled > 0) & (labelled < settings.min_labelled)).sum())
-        unl = int(((labelled == 0) & (rows > 0)).sum())
-        if unl or short:
-            notes.append(
-                f"{unl} window(s) without labels and {short} with fewer than "
-                f"{settings.min_labelled} labelled rows: their {tspec.metric} is left out "
-                "(labels arrive late), never read as 0"
-            )
-
-    # ---- pass 3: count table by window → PSI per feature and of the prediction
-    psi = np.full((len(specs), n_windows), np.nan)
-    pred_psi = np.full(n_windows, np.nan)
-    pred_spec = prediction_spec(ref, pred, pred_numeric) if ref is not None and pred else None
-    n_ref = 0
-    if ref is not None:
-        all_specs = specs + ([pred_spec] if pred_spec is not None else [])
-        live_table = _window_index(eng.count(live_src, all_specs, [key]), key, start)
-        ref_table = ref.table(())
-        assert ref_table is not None
-        for k, spec in enumerate(specs):
-            rvec = dense(ref_table, spec)
-            n_ref = max(n_ref, int(rvec.sum()))
-            psi[k] = _psi_by_window(live_table, spec, rvec, n_windows)
-        if pred_spec is not None:
-            pvec = _prediction_reference(ref, pred_spec)
-            if pvec is not None and pvec.sum() > 0:
-                pred_psi = _psi_by_window(live_table, pred_spec, pvec, n_windows)
-            else:
-                notes.append(f"--prediction {pred}: not in the reference; no prediction PSI")
-
-    # ---- windows
+def _windows(t: _Log) -> list[WindowStats]:
+    """One record per window from the arrays of the three passes."""
+    rows, labelled, metric, auc, psi, nulls = t.rows, t.labelled, t.metric, t.auc, t.psi, t.nulls
+    start, width, specs, features = t.start, t.width, t.specs, t.features
     windows: list[WindowStats] = []
-    for w in range(n_windows):
+    for w in range(t.n_windows):
         s = start + w * width
         windows.append(
             WindowStats(
                 start=_when(s, width),
                 end=_when(s + width, width),
                 rows=int(rows[w]),
-                labelled_rows=int(labelled[w]) if tspec is not None else None,
+                labelled_rows=int(labelled[w]) if t.tspec is not None else None,
                 metric=_f(metric[w]),
                 auc=_f(auc[w]),
-                mean_score=_f(mean_score[w]),
-                prediction_psi=_f(pred_psi[w]),
+                mean_score=_f(t.mean_score[w]),
+                prediction_psi=_f(t.pred_psi[w]),
                 psi={sp.feature: _f(psi[k, w]) for k, sp in enumerate(specs)},
                 null_rate={
                     f: (float(nulls[i, w] / rows[w]) if rows[w] else None)
@@ -503,9 +340,14 @@ def build_timeline(
                 },
             )
         )
-    dates = [w.start for w in windows]
+    return windows
 
-    # ---- series: live-derived
+
+def _live_series(t: _Log, dates: list[When]) -> list[tuple[Series, float]]:
+    """The live-derived series, each with its noise floor (binomial for accuracy and null
+    rates, χ² for PSI; 0 where theory gives none)."""
+    rows, labelled, metric, tspec, n_ref = t.rows, t.labelled, t.metric, t.tspec, t.n_ref
+    pred_spec, pred_psi, mean_score = t.pred_spec, t.pred_psi, t.mean_score
     live_series: list[tuple[Series, float]] = []
     med_rows = float(np.median(rows[rows > 0])) if (rows > 0).any() else 0.0
     if tspec is not None:
@@ -524,22 +366,27 @@ def build_timeline(
         )
     if np.isfinite(mean_score).any():
         live_series.append((_live("mean_score", "model", dates, mean_score), 0.0))
-    for k, spec in enumerate(specs):
+    for k, spec in enumerate(t.specs):
         live_series.append(
             (
-                _live(f"psi:{spec.feature}", "pipeline", dates, psi[k], feature=spec.feature),
+                _live(f"psi:{spec.feature}", "pipeline", dates, t.psi[k], feature=spec.feature),
                 _psi_noise(n_ref, med_rows, spec.n_bins),
             )
         )
-    for i, f in enumerate(features):
+    for i, f in enumerate(t.features):
         with np.errstate(divide="ignore", invalid="ignore"):
-            rate = np.where(rows > 0, nulls[i] / rows, np.nan)
+            rate = np.where(rows > 0, t.nulls[i] / rows, np.nan)
         finite = rate[np.isfinite(rate)]
         p = float(np.median(finite)) if len(finite) else 0.0
         floor = math.sqrt(p * (1 - p) / med_rows) if med_rows else 0.0
         live_series.append((_live(f"null_rate:{f}", "pipeline", dates, rate, feature=f), floor))
+    return live_series
 
-    # ---- series: the metrics file
+
+def _file_series(
+    t: _Log, metrics: str | Path | pl.DataFrame | None
+) -> tuple[list[Series], str | None]:
+    """The series of the metrics file (design §8) on the live windows, and its name."""
     file_series: list[Series] = []
     metrics_name: str | None = None
     if metrics is not None:
@@ -547,44 +394,10 @@ def build_timeline(
             mdf, metrics_name = metrics, "(frame)"
         else:
             mdf, metrics_name = load_metrics(metrics), str(metrics)
-        file_series = metric_series(mdf, start, width)
+        file_series = metric_series(mdf, t.start, t.width)
         if not file_series:
-            notes.append(f"--metrics {metrics_name}: no rows")
-
-    file_layers = {s.layer for s in file_series}
-    series: list[Series] = []
-    for fs in file_series:
-        series.append(analyse_series(fs, width, settings, band=fs.layer == "infra"))
-    for ls, noise in live_series:
-        ls.counts_for_first_fired = ls.layer not in file_layers
-        series.append(analyse_series(ls, width, settings, min_sigma=noise))
-
-    ff, ff_layers, layer_onsets, sentence = first_fired(series, width)
-    return TimelineReport(
-        live=live_src.spec,
-        reference=ref.name if ref is not None else None,
-        metrics=metrics_name,
-        timestamp=ts,
-        window=str(window).strip(),
-        metric=tspec.metric if tspec is not None else None,
-        windows=windows,
-        series=series,
-        first_fired=ff,
-        first_fired_layers=ff_layers,
-        layer_onsets=layer_onsets,
-        verdict=sentence,
-        infra=infra_check(series),
-        settings={
-            "onset_threshold": settings.onset_threshold,
-            "min_segment": settings.min_segment,
-            "min_labelled": settings.min_labelled,
-            "band": settings.band,
-            "threshold": tspec.threshold if tspec is not None else threshold,
-            "start": start,
-        },
-        notes=notes,
-        warnings=warnings,
-    )
+            t.notes.append(f"--metrics {metrics_name}: no rows")
+    return file_series, metrics_name
 
 
 def _f(x: float) -> float | None:
@@ -610,42 +423,3 @@ def _psi_noise(n_ref: int, m: float, bins: int) -> float:
     if n_ref <= 0 or m <= 0:
         return 0.0
     return psi_scale(n_ref, int(max(m, 1))) * math.sqrt(2 * max(bins - 2, 1))
-
-
-def _psi_by_window(table: pl.DataFrame, spec: BinSpec, rvec: np.ndarray, n: int) -> np.ndarray:
-    sub = table.filter(pl.col("feature") == spec.feature)
-    mat = np.zeros((n, spec.n_bins))
-    if sub.height:
-        np.add.at(
-            mat,
-            (sub[WIDX].to_numpy().astype(int), sub["bin"].to_numpy().astype(int)),
-            sub["n"].to_numpy().astype(float),
-        )
-    out = np.full(n, np.nan)
-    for w in range(n):
-        if mat[w].sum() > 0:
-            out[w] = psi_value(rvec, mat[w])
-    return out
-
-
-def _day_index(table: pl.DataFrame, first: dt.date) -> pl.DataFrame:
-    """The day key ``WIDX`` of a table as the index of its daily window from ``first``."""
-    days = (pl.col(WIDX) - pl.lit(first)).dt.total_days().cast(pl.Int64)
-    return table.with_columns(days.alias(WIDX))
-
-
-def _window_index(table: pl.DataFrame, key: EngineKey, start: dt.datetime) -> pl.DataFrame:
-    """A per-window table keyed by window index (rows outside every window dropped)."""
-    table = table.drop_nulls(WIDX)
-    return _day_index(table, start.date()) if isinstance(key, Day) else table
-
-
-def _prediction_reference(ref: Reference, spec: BinSpec) -> np.ndarray | None:
-    if any(s.feature == spec.feature for s in ref.specs):
-        t = ref.table(())
-        return dense(t, spec) if t is not None else None
-    if isinstance(ref, SourceReference) and ref.lazy is None:  # data read by another engine
-        return dense(ref.engine.count(ref.source, [spec]), spec)
-    if ref.lazy is None:
-        return None
-    return dense(count_frame(ref.lazy, [spec]), spec)

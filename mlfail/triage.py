@@ -38,27 +38,24 @@ from mlfail.shadow import ShadowReport, shadow
 from mlfail.slices import SliceSettings, find_slices
 from mlfail.timekeys import normalize_timestamp
 from mlfail.timeline import build_timeline
+from mlfail.triage_steps import Step as Step
+from mlfail.triage_steps import StepStatus as StepStatus
+from mlfail.triage_steps import (
+    _checklist,
+    _global_step,
+    _headline,
+    _infra_step,
+    _psi_step,
+    _rootcause_step,
+    _shadow_step,
+    _signal_step,
+    _slices_step,
+    _verdict,
+)
+from mlfail.triage_steps import slice_label as slice_label
 
 TRIAGE_SCHEMA_VERSION = 1
 IN_SLICE = "_mlfail_in_slice"
-StepStatus = Literal["ok", "finding", "skipped", "info"]
-
-
-@dataclass
-class Step:
-    """One step of the walk: what was checked, what was found, and the decision taken."""
-
-    step: int
-    name: str
-    title: str
-    status: StepStatus
-    checked: str
-    found: str
-    decision: str
-
-    @property
-    def summary(self) -> str:
-        return f"{self.found} → {self.decision}"
 
 
 @dataclass
@@ -99,20 +96,6 @@ class TriageReport:
 # ---- the walk ---------------------------------------------------------------------------
 
 
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f}%"
-
-
-def _metric(v: float | None, metric: str) -> str:
-    if v is None:
-        return "n/a"
-    return _pct(v) if metric == "accuracy" else f"{v:.4g}"
-
-
-def slice_label(sl: dict[str, Any] | None) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sl.items()) if sl else "all rows"
-
-
 def triage(
     live: str | Source,
     *,
@@ -144,19 +127,10 @@ def triage(
     metrics_df = load_metrics(metrics) if metrics else None
     changes_df = load_changes(changes) if changes else None
     owners_obj = load_owners(owners) if owners else None
-    steps: list[Step] = []
-
-    def say(msg: str) -> None:
-        if on_progress is not None:
-            on_progress(msg)
-
-    def done(step: Step) -> None:
-        steps.append(step)
-        if on_step is not None:
-            on_step(step)
+    walk = _Walk(on_step, on_progress)
 
     # 1–2: timeline (signal, infra)
-    say("reading the timeline: onsets per layer, infra band")
+    walk.say("reading the timeline: onsets per layer, infra band")
     tl = build_timeline(
         live_src,
         roles=roles,
@@ -167,55 +141,19 @@ def triage(
         threshold=cfg.threshold,
         progress=progress,
     )
-    done(_signal_step(tl, metrics is not None))
-    done(_infra_step(tl, metrics is not None))
+    walk.done(_signal_step(tl, metrics is not None))
+    walk.done(_infra_step(tl, metrics is not None))
 
     # 3–4: global metric, slices (they need the model's output)
-    sr: SliceReport | None = None
-    chosen: SliceRecord | None = None
-    if roles.prediction:
-        say("slicing: every 1- and 2-predicate segment")
-        sr = find_slices(
-            ref,
-            live_src,
-            roles=roles,
-            task=cfg.task,
-            threshold=cfg.threshold,
-            segments=segments,
-            settings=cfg.slices,
-            progress=progress,
-        )
-        done(_global_step(sr))
-        ranked = sr.degraded() or []
-        if ranked:
-            idx = choose_slice(ranked) if choose_slice is not None else 0
-            if idx is not None and 0 <= idx < len(ranked):
-                chosen = ranked[idx]
-        done(_slices_step(sr, ranked, chosen))
-    else:
-        for n, name, title in (
-            (3, "global", "Distrust global numbers"),
-            (4, "slices", "Slice by segment"),
-        ):
-            done(
-                Step(
-                    n,
-                    name,
-                    title,
-                    "skipped",
-                    "model metrics by segment",
-                    "skipped: no --prediction given",
-                    "name the model output column to slice performance",
-                )
-            )
+    sr, chosen = _slice_steps(walk, ref, live_src, roles, segments, cfg, choose_slice, progress)
 
     # 5: PSI audit on the chosen slice and globally
-    say("PSI audit on " + (slice_label(chosen.slice) if chosen else "all rows"))
+    walk.say("PSI audit on " + (slice_label(chosen.slice) if chosen else "all rows"))
     features = psi_on_slice(ref, live_src, sr, chosen, cfg.psi)
-    done(_psi_step(features, chosen, cfg.psi))
+    walk.done(_psi_step(features, chosen, cfg.psi))
 
     # 6: root cause
-    say("tracing the root cause: onsets, cohorts, change events, signatures")
+    walk.say("tracing the root cause: onsets, cohorts, change events, signatures")
     ex = explain(
         ref,
         live_src,
@@ -226,28 +164,17 @@ def triage(
         settings=cfg.explain,
         progress=progress,
     )
-    done(_rootcause_step(ex, changes is not None, owners is not None))
+    walk.done(_rootcause_step(ex, changes is not None, owners is not None))
 
     # 7: shadow
-    sh: ShadowReport | None = None
     cmd = shadow_command(
         live_src.spec, roles, chosen, candidate_prediction, candidate_source, id_column
     )
-    if candidate_prediction:
-        sh = shadow(
-            live_src,
-            roles.prediction or "",
-            candidate_prediction,
-            label=roles.label,
-            segments=[k for k in (chosen.slice if chosen else {}) if k in live_src.columns],
-            candidate_source=open_source(candidate_source, role="--candidate-source")
-            if candidate_source
-            else None,
-            id_column=id_column,
-            threshold=cfg.threshold,
-            task=cfg.task,
-        )
-    done(_shadow_step(sh, cmd, roles))
+    sh = _run_shadow(
+        live_src, roles, chosen, candidate_prediction, candidate_source, id_column, cfg
+    )
+    walk.done(_shadow_step(sh, cmd, roles))
+    steps = walk.steps
 
     verdict, reason = _verdict(ex, sr)
     report = TriageReport(
@@ -275,6 +202,103 @@ def triage(
         warnings=[*tl.warnings, *(sr.warnings if sr else []), *ex.warnings],
     )
     return report
+
+
+@dataclass
+class _Walk:
+    """The steps completed so far, and who hears of each step and of progress."""
+
+    on_step: Callable[[Step], None] | None
+    on_progress: Callable[[str], None] | None
+    steps: list[Step] = field(default_factory=list)
+
+    def say(self, msg: str) -> None:
+        if self.on_progress is not None:
+            self.on_progress(msg)
+
+    def done(self, step: Step) -> None:
+        self.steps.append(step)
+        if self.on_step is not None:
+            self.on_step(step)
+
+
+def _slice_steps(
+    walk: _Walk,
+    ref: Reference,
+    live_src: Source,
+    roles: Roles,
+    segments: Sequence[str],
+    cfg: TriageSettings,
+    choose_slice: Callable[[list[SliceRecord]], int | None] | None,
+    progress: bool | None,
+) -> tuple[SliceReport | None, SliceRecord | None]:
+    """Steps 3–4: the global metric and the slices that diverge, and the slice chosen to drill
+    into (skipped without --prediction: slicing needs the model's output)."""
+    sr: SliceReport | None = None
+    chosen: SliceRecord | None = None
+    if roles.prediction:
+        walk.say("slicing: every 1- and 2-predicate segment")
+        sr = find_slices(
+            ref,
+            live_src,
+            roles=roles,
+            task=cfg.task,
+            threshold=cfg.threshold,
+            segments=segments,
+            settings=cfg.slices,
+            progress=progress,
+        )
+        walk.done(_global_step(sr))
+        ranked = sr.degraded() or []
+        if ranked:
+            idx = choose_slice(ranked) if choose_slice is not None else 0
+            if idx is not None and 0 <= idx < len(ranked):
+                chosen = ranked[idx]
+        walk.done(_slices_step(sr, ranked, chosen))
+    else:
+        for n, name, title in (
+            (3, "global", "Distrust global numbers"),
+            (4, "slices", "Slice by segment"),
+        ):
+            walk.done(
+                Step(
+                    n,
+                    name,
+                    title,
+                    "skipped",
+                    "model metrics by segment",
+                    "skipped: no --prediction given",
+                    "name the model output column to slice performance",
+                )
+            )
+    return sr, chosen
+
+
+def _run_shadow(
+    live_src: Source,
+    roles: Roles,
+    chosen: SliceRecord | None,
+    candidate_prediction: str | None,
+    candidate_source: str | None,
+    id_column: str | None,
+    cfg: TriageSettings,
+) -> ShadowReport | None:
+    """Step 7: shadow scoring when a candidate is given, on the chosen slice's columns."""
+    if not candidate_prediction:
+        return None
+    return shadow(
+        live_src,
+        roles.prediction or "",
+        candidate_prediction,
+        label=roles.label,
+        segments=[k for k in (chosen.slice if chosen else {}) if k in live_src.columns],
+        candidate_source=open_source(candidate_source, role="--candidate-source")
+        if candidate_source
+        else None,
+        id_column=id_column,
+        threshold=cfg.threshold,
+        task=cfg.task,
+    )
 
 
 def psi_on_slice(
@@ -356,279 +380,6 @@ def shadow_command(
         if "(" not in k:  # time cohorts are not columns
             parts += ["--segment", k]
     return shlex.join(parts)
-
-
-# ---- steps ------------------------------------------------------------------------------
-
-
-def _signal_step(tl: TimelineReport, has_metrics: bool) -> Step:
-    onsets = {k: v for k, v in tl.layer_onsets.items() if v is not None}
-    found = (
-        "; ".join(f"{k} moved {v}" for k, v in sorted(onsets.items(), key=lambda kv: str(kv[1])))
-        or "no layer moved"
-    )
-    return Step(
-        1,
-        "signal",
-        "Signal: business or model, and which fired first?",
-        "finding" if onsets else "ok",
-        "onsets of every series: "
-        + ("the --metrics file and " if has_metrics else "")
-        + "the live log (daily accuracy, prediction PSI, feature PSI, null rates)",
-        found,
-        tl.verdict,
-    )
-
-
-def _infra_step(tl: TimelineReport, has_metrics: bool) -> Step:
-    i = tl.infra
-    if i.status == "skipped" or not has_metrics:
-        return Step(
-            2,
-            "infra",
-            "Infra: a quick look, then move on",
-            "skipped",
-            "infra series (latency, errors, CPU)",
-            "skipped: no --metrics given",
-            "move on; check infra dashboards by hand if in doubt",
-        )
-    if i.status == "green":
-        return Step(
-            2,
-            "infra",
-            "Infra: a quick look, then move on",
-            "ok",
-            "infra series against their robust baseline band",
-            i.message,
-            "infra green, move on",
-        )
-    return Step(
-        2,
-        "infra",
-        "Infra: a quick look, then move on",
-        "finding",
-        "infra series against their robust baseline band",
-        f"{i.message} ({', '.join(i.anomalous)})",
-        "infra is anomalous: keep it as a suspect in step 6",
-    )
-
-
-def _global_step(sr: SliceReport) -> Step:
-    g = sr.global_stats
-    if sr.mode == "no_labels":
-        found = (
-            f"no labels: prediction PSI {g.prediction_psi or 0:.3f}, mean score "
-            f"{g.mean_score or 0:.4f} (reference {g.reference_mean_score or 0:.4f})"
-        )
-    else:
-        found = (
-            f"global {g.metric} {_metric(g.live, g.metric)} live vs "
-            f"{_metric(g.reference, g.metric)} reference "
-            f"({g.labelled_rows} labelled rows, {g.unlabelled_rows} still unlabelled)"
-        )
-    return Step(
-        3,
-        "global",
-        "Distrust global numbers",
-        "info",
-        "the global metric on labelled live rows, and the reference's",
-        found,
-        "shown, not trusted: slice it",
-    )
-
-
-def _slices_step(sr: SliceReport, ranked: list[SliceRecord], chosen: SliceRecord | None) -> Step:
-    g = sr.global_stats
-    if not ranked:
-        return Step(
-            4,
-            "slices",
-            "Slice by segment",
-            "ok",
-            f"{sr.tested} slices (1–2 predicates) over {len(sr.candidates)} keys",
-            "no slice is significantly degraded",
-            "PSI audit on all rows only",
-        )
-    top = ", ".join(f"{slice_label(s.slice)} ({_metric(s.live, s.metric)})" for s in ranked[:3])
-    sel = chosen or ranked[0]
-    return Step(
-        4,
-        "slices",
-        "Slice by segment",
-        "finding",
-        f"{sr.tested} slices (1–2 predicates) over {len(sr.candidates)} keys, BH α="
-        f"{sr.settings.get('alpha', 0.05)}",
-        f"global looks like {_metric(g.live, g.metric)}, but {len(ranked)} slice(s) degraded: "
-        f"{top}",
-        f"drill into {slice_label(sel.slice)}",
-    )
-
-
-def _psi_step(features: list[FeaturePsi], chosen: SliceRecord | None, ps: PsiSettings) -> Step:
-    drifted = [f for f in features if f.status == "drifted"]
-    where = slice_label(chosen.slice) if chosen else "all rows"
-    if chosen is not None and any(f.slice and f.reference_scope == "global" for f in features):
-        where += (
-            " (absent from training: compared with all training rows, so the columns "
-            "that define the slice show up too)"
-        )
-    names = ", ".join(
-        f"{f.feature} {f.psi:.2f}" + (" (slice)" if f.slice else "")
-        for f in drifted[:4]
-        if f.psi is not None
-    )
-    return Step(
-        5,
-        "psi",
-        "PSI audit on the broken slice",
-        "finding" if drifted else "ok",
-        f"PSI of every feature, training vs live, on {where} and on all rows "
-        f"(drifted = PSI ≥ {ps.threshold} and significant after BH)",
-        f"{len(drifted)} drifted: {names}" if drifted else "no feature drifted",
-        "trace the drifted features upstream"
-        if drifted
-        else "inputs look stable: suspect concept drift or infrastructure",
-    )
-
-
-def _rootcause_step(ex: Explanation, has_changes: bool, has_owners: bool) -> Step:
-    missing = [x for x, ok in (("--changes", has_changes), ("--owners", has_owners)) if not ok]
-    checked = (
-        "onsets, carrying cohorts, signatures"
-        + (", change events" if has_changes else "")
-        + (", ownership" if has_owners else "")
-    )
-    if missing:
-        checked += f" (no {' / '.join(missing)} given)"
-    if not ex.hypotheses:
-        return Step(
-            6,
-            "root_cause",
-            "Trace the root cause upstream",
-            "ok",
-            checked,
-            "no hypothesis above the reporting threshold",
-            "nothing to trace",
-        )
-    h = ex.hypotheses[0]
-    page = (
-        (f"page {h.owner}" + (f" ({h.pager})" if h.pager else ""))
-        if h.owner
-        else ("no owner on record")
-    )
-    return Step(
-        6,
-        "root_cause",
-        "Trace the root cause upstream",
-        "finding",
-        checked,
-        h.summary,
-        f"{page}; {h.next_action}",
-    )
-
-
-def _shadow_step(sh: ShadowReport | None, cmd: str, roles: Roles) -> Step:
-    if sh is None:
-        return Step(
-            7,
-            "shadow",
-            "Validate the fix with shadow scoring",
-            "skipped",
-            "old vs new model outputs on live traffic",
-            "skipped: no --candidate-prediction given",
-            f"when the fix is ready run: {cmd}",
-        )
-    return Step(
-        7,
-        "shadow",
-        "Validate the fix with shadow scoring",
-        "ok" if sh.verdict == "promote" else "finding",
-        f"{sh.current} vs {sh.candidate} on the live rows",
-        "; ".join(sh.reasons),
-        sh.verdict,
-    )
-
-
-def _verdict(
-    ex: Explanation, sr: SliceReport | None
-) -> tuple[Literal["model_incident", "no_model_incident"], str]:
-    if ex.verdict == "model_incident":
-        return "model_incident", ex.verdict_reason
-    deg = sr.degraded() if sr else []
-    if sr is not None and deg and sr.mode == "labels":
-        s = deg[0]
-        return "model_incident", (
-            f"{slice_label(s.slice)} degraded: {s.metric} "
-            f"{_metric(s.live, s.metric)} vs {_metric(s.baseline, s.metric)}"
-        )
-    return "no_model_incident", ex.verdict_reason
-
-
-def _headline(
-    verdict: str,
-    sr: SliceReport | None,
-    chosen: SliceRecord | None,
-    ex: Explanation,
-    tl: TimelineReport,
-) -> str:
-    if verdict != "model_incident":
-        if ex.hypotheses:
-            return f"No model incident. {ex.hypotheses[0].summary}"
-        return "No model incident: no significant degradation or drift."
-    h = ex.hypotheses[0] if ex.hypotheses else None
-    where = slice_label(chosen.slice) if chosen else (slice_label(h.slice) if h else "all rows")
-    what = (
-        f"{h.feature} ({h.failure_mode.replace('_', ' ')})"
-        if h and h.feature
-        else (h.failure_mode.replace("_", " ") if h else "performance")
-    )
-    since = (
-        h.onset
-        if h and h.onset
-        else next((v for k, v in tl.layer_onsets.items() if k == "model" and v), None)
-    )
-    owner = (
-        f"; page {h.owner}" + (f" ({h.pager})" if h and h.pager else "") if h and h.owner else ""
-    )
-    why = ""
-    if h and h.change_events():
-        why = f", after {h.change_events()[0].id}"
-    return (
-        f"Model incident: {what} broke on {where}"
-        + (f" since {since}" if since else "")
-        + why
-        + owner
-        + "."
-    )
-
-
-def _checklist(
-    baseline: str | None,
-    metrics: Any,
-    changes: Any,
-    owners: Any,
-    ex: Explanation,
-    roles: Roles,
-    sr: SliceReport | None,
-) -> list[str]:
-    """The seed's pre-launch checklist items this incident found missing."""
-    out = []
-    if baseline is None:
-        out.append("no saved baseline: establish baselines before launch (mlfail baseline create)")
-    if metrics is None:
-        out.append(
-            "no monitoring metrics given: layer infra / pipeline / model / business monitoring"
-        )
-    if changes is None:
-        out.append("no change log given: record deploys, migrations, upgrades and firmware")
-    if owners is None:
-        out.append("no owners file: define who gets paged for what before an incident")
-    gaps = sorted({e.feature for h in ex.hypotheses for e in h.ownership_gaps()})
-    if gaps:
-        out.append(f"unowned features: {', '.join(gaps)} — add them to a component's lineage")
-    if not roles.label or sr is None or sr.mode == "no_labels":
-        out.append("no labels: monitor outcomes, not only inputs and predictions")
-    return out
 
 
 # ---- JSON -------------------------------------------------------------------------------
