@@ -86,6 +86,7 @@ def _mask(obj: Any, tmp: str) -> Any:
     if isinstance(obj, list):
         return [_mask(v, tmp) for v in obj]
     if isinstance(obj, str):
+        obj = obj.replace(str(ROOT) + "/", "")  # the checkout's own path: worktrees compare too
         return re.sub(re.escape(tmp) + r"[^\s\"']*", lambda m: Path(m.group(0)).name, obj)
     return obj
 
