@@ -6,6 +6,7 @@ beyond ``max_values``), reference-quantile cohorts of numeric columns, and the t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -85,17 +86,13 @@ def _time_levels(seen: pl.Series) -> pl.Series:
     return vals
 
 
-def choose_candidates(
-    live: Source,
-    ref: Reference,
-    roles: Roles,
-    segments: Sequence[str],
-    settings: SliceSettings,
-) -> tuple[list[Candidate], list[str], int]:
-    """The slice keys, notes on the columns left out, and the live row count."""
+def _key_columns(
+    live: Source, roles: Roles, segments: Sequence[str], notes: list[str]
+) -> tuple[list[str], list[str], list[str]]:
+    """The columns that may be slice keys (``--segment``, else every column but the roles),
+    split into categorical and numeric ones; notes on the columns left out."""
     ts = roles.timestamp
     excluded = {c for c in (roles.label, roles.prediction, ts) if c} | set(roles.extra_roles)
-    notes: list[str] = []
     if segments:
         live.require(segments, "--segment")
         for s in segments:
@@ -124,11 +121,29 @@ def choose_candidates(
             cat_cols.append(c)
         else:
             notes.append(f"{c}: type {dt_} cannot be a slice key")
+    return cols, cat_cols, num_cols
 
-    # Every distinct value of the categorical and integer columns with its count (key values,
-    # top values, whether an integer is a category) — a streaming group_by per column reads
-    # one column each, where value_counts/n_unique would hold every row of them in memory —
-    # and the row count and time cohorts, collected together.
+
+@dataclass
+class _Probe:
+    """What one pass over the live data tells about the key columns."""
+
+    counts: dict[str, pl.DataFrame]  # every distinct value of a column with its count
+    distinct: dict[str, int]
+    probed: pl.DataFrame  # the row count and the days and weeks seen
+    n_rows: int
+    time_ok: bool
+
+
+def _probe(
+    live: Source, ts: str | None, cat_cols: list[str], num_cols: list[str], max_values: int
+) -> _Probe:
+    """Every distinct value of the categorical and integer columns with its count (key values,
+    top values, whether an integer is a category) — a streaming group_by per column reads
+    one column each, where value_counts/n_unique would hold every row of them in memory —
+    and the row count and time cohorts, collected together. An integer column with few
+    values moves from ``num_cols`` to ``cat_cols``."""
+    schema = live.schema
     ints = [c for c in num_cols if schema[c].is_integer()]
     queries = [live.lf.group_by(c).len(name="__count") for c in cat_cols + ints]
     exprs = [pl.len().alias("__n")]
@@ -144,12 +159,25 @@ def choose_candidates(
     counts = dict(zip(cat_cols + ints, got, strict=True))
     distinct = {c: v.height for c, v in counts.items()}
     for c in ints:
-        if distinct[c] <= settings.max_values:  # an integer with few values is a category
+        if distinct[c] <= max_values:  # an integer with few values is a category
             num_cols.remove(c)
             cat_cols.append(c)
+    return _Probe(counts, distinct, probed, n_rows, time_ok)
 
+
+def _column_candidates(
+    cols: list[str],
+    cat_cols: list[str],
+    seen: _Probe,
+    ref_cols: set[str],
+    segments: Sequence[str],
+    settings: SliceSettings,
+    notes: list[str],
+) -> list[Candidate]:
+    """A categorical column as is (≤ ``max_values`` values) or as its top values + other;
+    single-valued and identifier-like columns are left out unless named by ``--segment``."""
+    counts, distinct, n_rows = seen.counts, seen.distinct, seen.n_rows
     cands: list[Candidate] = []
-    ref_cols = set(ref.columns)
     for c in cols:
         if c not in cat_cols:
             continue
@@ -193,6 +221,57 @@ def choose_candidates(
                 levels=levels.unique(maintain_order=True),
             )
         )
+    return cands
+
+
+def _time_candidates(live: Source, ts: str, seen: _Probe) -> list[Candidate]:
+    """The time cohorts ``day(TS)`` and ``week(TS)`` (ISO week) of the timestamp."""
+    schema, probed = live.schema, seen.probed
+    if not seen.time_ok:
+        raise UsageError(
+            f"--timestamp {ts}: column has type {schema[ts]} in --live {live.spec}; "
+            "it must be a date or datetime"
+        )
+    day = utc_naive(ts, schema[ts]).dt.date()
+    days = _time_levels(probed["__days"][0].cast(pl.Int32))
+    weeks = _time_levels(probed["__weeks"][0].cast(pl.Int32))
+    return [
+        Candidate(
+            f"day({ts})",
+            "day",
+            day.alias(f"day({ts})"),
+            False,
+            len(probed["__days"][0]),
+            levels=days.cast(pl.Date),
+            code_expr=day.cast(pl.Int32),
+            code_levels=days,
+        ),
+        Candidate(
+            f"week({ts})",
+            "week",
+            day.dt.strftime("%G-W%V").alias(f"week({ts})"),
+            False,
+            len(probed["__weeks"][0]),
+            levels=(weeks * 7 - 3).cast(pl.Date).dt.strftime("%G-W%V"),
+            code_expr=_week_index(day),
+            code_levels=weeks,
+        ),
+    ]
+
+
+def choose_candidates(
+    live: Source,
+    ref: Reference,
+    roles: Roles,
+    segments: Sequence[str],
+    settings: SliceSettings,
+) -> tuple[list[Candidate], list[str], int]:
+    """The slice keys, notes on the columns left out, and the live row count."""
+    ts = roles.timestamp
+    notes: list[str] = []
+    cols, cat_cols, num_cols = _key_columns(live, roles, segments, notes)
+    seen = _probe(live, ts, cat_cols, num_cols, settings.max_values)
+    cands = _column_candidates(cols, cat_cols, seen, set(ref.columns), segments, settings, notes)
 
     cohort_specs = _cohort_specs([c for c in cols if c in num_cols], ref, settings, notes)
     for spec in cohort_specs:
@@ -209,44 +288,13 @@ def choose_candidates(
         )
 
     if ts:
-        if not time_ok:
-            raise UsageError(
-                f"--timestamp {ts}: column has type {schema[ts]} in --live {live.spec}; "
-                "it must be a date or datetime"
-            )
-        day = utc_naive(ts, schema[ts]).dt.date()
-        days = _time_levels(probed["__days"][0].cast(pl.Int32))
-        weeks = _time_levels(probed["__weeks"][0].cast(pl.Int32))
-        cands.append(
-            Candidate(
-                f"day({ts})",
-                "day",
-                day.alias(f"day({ts})"),
-                False,
-                len(probed["__days"][0]),
-                levels=days.cast(pl.Date),
-                code_expr=day.cast(pl.Int32),
-                code_levels=days,
-            )
-        )
-        cands.append(
-            Candidate(
-                f"week({ts})",
-                "week",
-                day.dt.strftime("%G-W%V").alias(f"week({ts})"),
-                False,
-                len(probed["__weeks"][0]),
-                levels=(weeks * 7 - 3).cast(pl.Date).dt.strftime("%G-W%V"),
-                code_expr=_week_index(day),
-                code_levels=weeks,
-            )
-        )
+        cands += _time_candidates(live, ts, seen)
     if not cands:
         raise UsageError(
             "no slice candidates: every column is a role, identifier-like or constant; "
             "name the columns with --segment"
         )
-    return cands, notes, n_rows
+    return cands, notes, seen.n_rows
 
 
 def _cohort_specs(

@@ -323,51 +323,38 @@ class SliceCounts:
         return out
 
 
-def count_slices(
+def _states(
     lf: pl.LazyFrame,
-    cands: Sequence[Candidate],
-    measures: Sequence[pl.Expr],
-    *,
-    max_predicates: int,
-    extra: tuple[pl.Expr, int] | None = None,
-    late: Sequence[str] = (),
-) -> SliceCounts:
-    """Every 1- and 2-predicate slice of ``lf`` summed: a long table with ``a_col, a_val,
-    b_col, b_val`` (b_col = b_val = "" for one predicate), the ``extra`` key (its name;
-    values 0 … n−1) when given, and the sums of ``measures`` except ``late`` ones (those only
-    on request, :meth:`SliceCounts.late_sums`): one row per slice (and extra value) that has
-    rows; single keys first, then the pairs of :func:`pair_list`. Slices of a key value the
-    live data does not have (a reference's own values) are left out.
-
-    One streaming pass reads each row as small integers: each candidate's code
-    (:func:`key_code`), consecutive candidates packed into a mixed-radix *block* code, and a
-    *state* that folds the 0/1 measures (labelled, error, has a score) and the extra key;
-    float measures are kept as they are. Every sum then comes from one ``np.bincount`` per
-    block and per pair of blocks over that narrow in-memory frame (:meth:`_Coded.tables`) —
-    not one pass per pair of candidates, and not a ``group_by`` over all keys at once, which
-    has about one group per row once there are many keys."""
-    names = [c.name for c in cands]
-    schema = lf.collect_schema()
-    mnames = [m.meta.output_name() for m in measures]
-    mexpr = dict(zip(mnames, measures, strict=True))
-    counted = [m for m in mnames if m in COUNTED]
-    summed = [m for m in mnames if m not in COUNTED and m != ROWS]
-    now = [m for m in summed if m not in late]
+    mexpr: dict[str, pl.Expr],
+    counted: Sequence[str],
+    extra: tuple[pl.Expr, int] | None,
+) -> tuple[pl.Expr, np.ndarray]:
+    """Each row's state (its 0/1 ``counted`` measures as bits, then the extra key) and the
+    states that occur (a cheap pass over the label and prediction): tables stay small."""
     bits = len(counted)
-    extra_name = extra[0].meta.output_name() if extra is not None else ""
-
     state = pl.lit(0, dtype=pl.UInt32)
     for bit, m in enumerate(counted):
         state = state + (mexpr[m].fill_null(0) != 0).cast(pl.UInt32) * (1 << bit)
     if extra is not None:
         state = state + extra[0].cast(pl.UInt32) * (1 << bits)
-    # the states that occur (a cheap pass over the label and prediction): tables stay small
     seen = lf.select(state.unique().alias("s")).collect(engine="streaming")["s"]
     states = np.sort(seen.drop_nulls().to_numpy().astype(np.int64))
     if len(states) == 0:
         states = np.zeros(1, dtype=np.int64)
-    S = len(states)
+    return state, states
 
+
+def _code_rows(
+    lf: pl.LazyFrame,
+    cands: Sequence[Candidate],
+    state: pl.Expr,
+    states: np.ndarray,
+    mexpr: dict[str, pl.Expr],
+    summed: Sequence[str],
+) -> _Coded:
+    """The streaming pass: each row's block codes, state index and float measures."""
+    schema = lf.collect_schema()
+    S = len(states)
     coded = [key_code(c, schema) for c in cands]
     cards = [k for _, k in coded]
     blocks = _blocks(cards, S)
@@ -396,38 +383,53 @@ def count_slices(
         weights={m: frame[m].to_numpy() for m in summed},
     )
     del frame
+    return rows
 
-    named = pair_list(cands, names) if max_predicates >= 2 else []
-    index = {n: i for i, n in enumerate(names)}
-    pairs = [(index[a], index[b]) for a, b in named]
-    singles, pair_sums = rows.tables(set(range(len(cands))), set(pairs), now)
 
-    # decode the states: G (S × E) sums them by extra value, ind (S × bits) their 0/1 measures
-    ext = states >> bits
-    ext_vals = np.unique(ext)
-    G = (ext[:, None] == ext_vals[None, :]).astype(float)
-    ind = ((states[:, None] >> np.arange(bits)[None, :]) & 1).astype(float)
+@dataclass
+class _LongTable:
+    """The long slice table's columns, gathered slice table by slice table (:meth:`emit`):
+    every key string once in ``vocab`` (a_col/a_val/b_col/b_val are gathered from it by
+    index), the states decoded — G (S × E) sums them by extra value, ind (S × bits) their
+    0/1 measures."""
 
-    # every key string once: a_col/a_val/b_col/b_val are gathered from it by index
-    vocab: list[str] = [NO_KEY, *names]
-    offset: list[int] = []
-    n_levels: list[int] = []
-    for c in cands:
-        lv = c.levels if c.levels is not None else pl.Series([], dtype=pl.String)
-        offset.append(len(vocab))
-        n_levels.append(len(lv))
-        vocab += lv.cast(pl.String).fill_null(NULL_KEY).to_list()
-    cols: dict[str, list[np.ndarray]] = {
-        k: [] for k in ("a_col", "a_val", "b_col", "b_val", "_e", ROWS, *counted, *now)
-    }
+    states: np.ndarray
+    bits: int
+    counted: Sequence[str]
+    now: Sequence[str]
+    vocab: list[str] = field(default_factory=list)
+    offset: list[int] = field(default_factory=list)
+    n_levels: list[int] = field(default_factory=list)
+    cols: dict[str, list[np.ndarray]] = field(default_factory=dict)
 
-    def emit(a: int, b: int | None, t: np.ndarray) -> None:
+    def __post_init__(self) -> None:
+        states, bits = self.states, self.bits
+        self.ext = states >> bits
+        self.ext_vals = np.unique(self.ext)
+        self.G = (self.ext[:, None] == self.ext_vals[None, :]).astype(float)
+        self.ind = ((states[:, None] >> np.arange(bits)[None, :]) & 1).astype(float)
+        self.cols = {
+            k: []
+            for k in ("a_col", "a_val", "b_col", "b_val", "_e", ROWS, *self.counted, *self.now)
+        }
+
+    def add_keys(self, names: Sequence[str], cands: Sequence[Candidate]) -> None:
+        self.vocab = [NO_KEY, *names]
+        for c in cands:
+            lv = c.levels if c.levels is not None else pl.Series([], dtype=pl.String)
+            self.offset.append(len(self.vocab))
+            self.n_levels.append(len(lv))
+            self.vocab += lv.cast(pl.String).fill_null(NULL_KEY).to_list()
+
+    def emit(self, a: int, b: int | None, t: np.ndarray) -> None:
+        S, G, ind, cols = len(self.states), self.G, self.ind, self.cols
+        offset, n_levels = self.offset, self.n_levels
         grid = t.shape[:-2]
         cells = t.reshape(-1, S, t.shape[-1])
         per = {ROWS: np.einsum("cs,se->ce", cells[:, :, 0], G)}
-        for j, m in enumerate(counted):
+        for j, m in enumerate(self.counted):
             per[m] = np.einsum("cs,se->ce", cells[:, :, 0], G * ind[:, j : j + 1])
-        for j, m in enumerate(now):
+        for j, m in enumerate(self.now):
             per[m] = np.einsum("cs,se->ce", cells[:, :, 1 + j], G)
         cell, e = np.nonzero(per[ROWS] > 0)
         code = np.unravel_index(cell, grid)
@@ -441,28 +443,77 @@ def count_slices(
         cols["b_val"].append(
             np.zeros(len(cell), np.int64) if b is None else offset[b] + code[1][ok]
         )
-        cols["_e"].append(ext_vals[e])
+        cols["_e"].append(self.ext_vals[e])
         for m, v in per.items():
             cols[m].append(v[cell, e])
 
+    def frame(self, extra_name: str, extra: bool, keep: Sequence[str]) -> pl.DataFrame:
+        cols = self.cols
+        words = pl.Series(self.vocab, dtype=pl.String)
+        data: dict[str, pl.Series] = {
+            k: words.gather(np.concatenate(cols[k])).alias(k) for k in KEY_COLS
+        }
+        if extra:
+            data[extra_name] = pl.Series(extra_name, np.concatenate(cols["_e"]), dtype=pl.UInt32)
+        for m in (ROWS, *self.counted):
+            data[m] = pl.Series(
+                m, np.rint(np.concatenate(cols[m])).astype(np.int64), dtype=pl.Int64
+            )
+        for m in self.now:
+            data[m] = pl.Series(m, np.concatenate(cols[m]), dtype=pl.Float64)
+        return pl.DataFrame(data).select(*KEY_COLS, *([extra_name] if extra else []), *keep)
+
+
+def count_slices(
+    lf: pl.LazyFrame,
+    cands: Sequence[Candidate],
+    measures: Sequence[pl.Expr],
+    *,
+    max_predicates: int,
+    extra: tuple[pl.Expr, int] | None = None,
+    late: Sequence[str] = (),
+) -> SliceCounts:
+    """Every 1- and 2-predicate slice of ``lf`` summed: a long table with ``a_col, a_val,
+    b_col, b_val`` (b_col = b_val = "" for one predicate), the ``extra`` key (its name;
+    values 0 … n−1) when given, and the sums of ``measures`` except ``late`` ones (those only
+    on request, :meth:`SliceCounts.late_sums`): one row per slice (and extra value) that has
+    rows; single keys first, then the pairs of :func:`pair_list`. Slices of a key value the
+    live data does not have (a reference's own values) are left out.
+
+    One streaming pass reads each row as small integers: each candidate's code
+    (:func:`key_code`), consecutive candidates packed into a mixed-radix *block* code, and a
+    *state* that folds the 0/1 measures (labelled, error, has a score) and the extra key;
+    float measures are kept as they are. Every sum then comes from one ``np.bincount`` per
+    block and per pair of blocks over that narrow in-memory frame (:meth:`_Coded.tables`) —
+    not one pass per pair of candidates, and not a ``group_by`` over all keys at once, which
+    has about one group per row once there are many keys."""
+    names = [c.name for c in cands]
+    mnames = [m.meta.output_name() for m in measures]
+    mexpr = dict(zip(mnames, measures, strict=True))
+    counted = [m for m in mnames if m in COUNTED]
+    summed = [m for m in mnames if m not in COUNTED and m != ROWS]
+    now = [m for m in summed if m not in late]
+    extra_name = extra[0].meta.output_name() if extra is not None else ""
+
+    state, states = _states(lf, mexpr, counted, extra)
+    S = len(states)
+    rows = _code_rows(lf, cands, state, states, mexpr, summed)
+
+    named = pair_list(cands, names) if max_predicates >= 2 else []
+    index = {n: i for i, n in enumerate(names)}
+    pairs = [(index[a], index[b]) for a, b in named]
+    singles, pair_sums = rows.tables(set(range(len(cands))), set(pairs), now)
+
+    long = _LongTable(states, len(counted), counted, now)
+    long.add_keys(names, cands)
     for a in range(len(cands)):
-        emit(a, None, singles[a])
+        long.emit(a, None, singles[a])
     for a, b in pairs:
-        emit(a, b, pair_sums[(a, b)])
-
-    words = pl.Series(vocab, dtype=pl.String)
-    data: dict[str, pl.Series] = {
-        k: words.gather(np.concatenate(cols[k])).alias(k) for k in KEY_COLS
-    }
-    if extra is not None:
-        data[extra_name] = pl.Series(extra_name, np.concatenate(cols["_e"]), dtype=pl.UInt32)
-    for m in (ROWS, *counted):
-        data[m] = pl.Series(m, np.rint(np.concatenate(cols[m])).astype(np.int64), dtype=pl.Int64)
-    for m in now:
-        data[m] = pl.Series(m, np.concatenate(cols[m]), dtype=pl.Float64)
+        long.emit(a, b, pair_sums[(a, b)])
     keep = [m for m in mnames if m not in late]
-    table = pl.DataFrame(data).select(*KEY_COLS, *([extra_name] if extra else []), *keep)
+    table = long.frame(extra_name, extra is not None, keep)
 
+    vocab, offset, n_levels, ind = long.vocab, long.offset, long.n_levels, long.ind
     n_by_state = np.bincount(rows.state, minlength=S).astype(float)
     totals = {ROWS: float(n_by_state.sum())}
     totals.update({m: float(n_by_state @ ind[:, j]) for j, m in enumerate(counted)})
@@ -478,14 +529,12 @@ def count_slices(
         {s: j for j, s in enumerate(vocab[offset[i] : offset[i] + n_levels[i]])}
         for i in range(len(cands))
     ]
-    if not late:
-        rows = None  # type: ignore[assignment]
     return SliceCounts(
         table=table,
         natives=natives,
         totals=totals,
         late=tuple(m for m in late if m in summed),
-        _coded=rows,
+        _coded=rows if late else None,
         _index=index,
         _codes=codes,
     )
