@@ -23,6 +23,7 @@ from mlfail.slices.labelled import (
     _labelled_report,
 )
 from mlfail.slices.model import (
+    SliceInputs,
     SliceSettings,
 )
 from mlfail.slices.unlabelled import _unlabelled_report
@@ -119,7 +120,7 @@ def find_slices(
                 f"--label {tspec.label}: no labelled rows in the live data (labels arrive "
                 "late); slices are ranked by the prediction distribution instead"
             )
-    common = dict(
+    inputs = SliceInputs(
         live_src=live_src,
         ref=ref,
         cands=cands,
@@ -130,5 +131,5 @@ def find_slices(
         pred_numeric=pred_numeric,
     )
     if tspec is not None and labelled > 0:
-        return _labelled_report(tspec=tspec, **common)  # type: ignore[arg-type]
-    return _unlabelled_report(roles=roles, **common)  # type: ignore[arg-type]
+        return _labelled_report(inputs, tspec)
+    return _unlabelled_report(inputs)

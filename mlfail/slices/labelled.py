@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from mlfail.io import Source
 from mlfail.performance import TaskSpec
 from mlfail.psi import bh_adjust
 from mlfail.reference import Reference
@@ -28,6 +29,7 @@ from mlfail.slices.codes import (
     count_slices,
 )
 from mlfail.slices.match import (
+    RefMatch,
     _attach_ref,
     _ref_dict,
     _source,
@@ -44,6 +46,7 @@ from mlfail.slices.model import (
     SQ,
     SSUM,
     Candidate,
+    SliceInputs,
     SliceSettings,
     _settings_dict,
 )
@@ -71,35 +74,54 @@ def _mask(cands: dict[str, Candidate], sl: dict[str, Any]) -> pl.Expr:
     return m
 
 
-def _labelled_report(
-    *,
-    live_src: Source,
-    ref: Reference,
-    cands: list[Candidate],
-    settings: SliceSettings,
-    notes: list[str],
-    n_rows: int,
-    pred: str,
-    pred_numeric: bool,
-    tspec: TaskSpec,
-) -> SliceReport:
-    reg = tspec.task == "regression"
-    measures = _measures(tspec, pred, pred_numeric)
+def _metric(x: float, reg: bool) -> float | None:
+    """A slice's error rate as the metric shown (accuracy; MAE as is); None when not finite."""
+    if not math.isfinite(x):
+        return None
+    return float(x) if reg else float(1 - x)
+
+
+@dataclass
+class _Sums:
+    """Each live slice's labelled sums, the live totals, and the matched reference's sums."""
+
+    counts: SliceCounts
+    t: pl.DataFrame  # the live long table with the reference's sums ``r<col>``
+    ref_match: RefMatch
+    ref_tot: dict[str, float] | None
+    ref_counts: SliceCounts | None
+    N: float
+    E: float
+    gbar: float  # global live error rate (or MAE)
+    n: np.ndarray
+    e: np.ndarray
+    q: np.ndarray
+    nc: np.ndarray
+    ec: np.ndarray
+    qc: np.ndarray
+    rn: np.ndarray
+    re: np.ndarray
+
+
+def _sums(inp: SliceInputs, tspec: TaskSpec, reg: bool) -> _Sums:
+    """Count the live slices, and the same slices of the reference when it has labels."""
+    live_src, ref, cands, settings = inp.live_src, inp.ref, inp.cands, inp.settings
+    measures = _measures(tspec, inp.pred, inp.pred_numeric)
     # score sums only serve the listed slices' mean score: summed for those at the end
     counts = count_slices(
         live_src.lf, cands, measures, max_predicates=settings.max_predicates, late=(SSUM,)
     )
-    table, natives, tot = counts.table, counts.natives, counts.totals
+    table, tot = counts.table, counts.totals
     N, E = tot[LAB], tot[ABS] if reg else tot[ERR]
     Q = tot.get(SQ, 0.0)
     gbar = E / N  # global live error rate (or MAE)
 
     # ---- the reference side: the same slices, when the reference has labels
     ref_table, ref_tot, ref_note, ref_counts = _reference_perf(
-        ref, tspec, cands, settings, reg, pred_numeric
+        ref, tspec, cands, settings, reg, inp.pred_numeric
     )
     if ref_note:
-        notes.append(ref_note)
+        inp.notes.append(ref_note)
     ref_cols = [LAB, ABS, SQ, SSUM, SN] if reg else [LAB, ERR, SSUM, SN]
     ref_names = {c.name for c in cands if c.in_reference}
     t, ref_match = _attach_ref(table, ref_table, ref_tot, ref_cols, ref_names, LAB)
@@ -108,6 +130,37 @@ def _labelled_report(
     q = _col(t, SQ)
     nc, ec, qc = N - n, E - e, Q - q
     rn, re = _col(t, f"r{LAB}"), _col(t, f"r{ABS if reg else ERR}")
+    return _Sums(counts, t, ref_match, ref_tot, ref_counts, N, E, gbar, n, e, q, nc, ec, qc, rn, re)
+
+
+@dataclass
+class _Judged:
+    """Each slice's rates, shrunken estimate, baseline and tests."""
+
+    rate: np.ndarray
+    rate_c: np.ndarray
+    ref_rate: np.ndarray
+    shr: np.ndarray
+    rbar: float | None
+    has_ref: np.ndarray
+    base: np.ndarray
+    excess: np.ndarray
+    support: int
+    tested: np.ndarray
+    p_comp: np.ndarray
+    p_ref: np.ndarray
+    p: np.ndarray
+    qv: np.ndarray
+    sig: np.ndarray
+    impact: float
+    delta_need: float
+    degraded: np.ndarray
+
+
+def _judge(s: _Sums, settings: SliceSettings, tspec: TaskSpec, reg: bool) -> _Judged:
+    """Shrink each slice's rate, set its baseline and test it (design §5)."""
+    t, ref_tot, N, E, gbar = s.t, s.ref_tot, s.N, s.E, s.gbar
+    n, e, q, nc, ec, qc, rn, re = s.n, s.e, s.q, s.nc, s.ec, s.qc, s.rn, s.re
     kappa = settings.kappa
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = e / n
@@ -162,9 +215,37 @@ def _labelled_report(
     with np.errstate(divide="ignore", invalid="ignore"):
         worse = (shr - base) / base if reg else shr - base
     degraded = sig & (excess >= impact) & (worse >= delta_need)
+    return _Judged(
+        rate,
+        rate_c,
+        ref_rate,
+        shr,
+        rbar,
+        has_ref,
+        base,
+        excess,
+        support,
+        tested,
+        p_comp,
+        p_ref,
+        p,
+        qv,
+        sig,
+        impact,
+        delta_need,
+        degraded,
+    )
 
-    t = t.with_columns(
-        pl.Series("_i", np.arange(t.height)),
+
+def _rank(
+    s: _Sums, j: _Judged, settings: SliceSettings, reg: bool
+) -> tuple[pl.DataFrame, list[tuple[Any, ...]], list[int], dict[int, int]]:
+    """The slices listed, worst first: tested, with excess errors, a 2-predicate slice only
+    when it beats both parents, a parent its child explains moved right after it. Returns
+    the table with the step's columns, every slice's key, the order and what explains what."""
+    n, e, q, shr, excess, tested = s.n, s.e, s.q, j.shr, j.excess, j.tested
+    t = s.t.with_columns(
+        pl.Series("_i", np.arange(s.t.height)),
         pl.Series("_n", n),
         pl.Series("_e", e),
         pl.Series("_q", q),
@@ -182,29 +263,59 @@ def _labelled_report(
         keys,
         beats,
         (n, e, q),
-        (rn, re, _col(t, f"r{SQ}")),
-        ref_match,
-        base,
+        (s.rn, s.re, _col(t, f"r{SQ}")),
+        s.ref_match,
+        j.base,
         reg,
         settings.alpha,
     )
     order += ranked[head:]
     if settings.top:
         order = order[: settings.top]
+    return t, keys, order, explained
 
+
+def _records(
+    inp: SliceInputs,
+    tspec: TaskSpec,
+    reg: bool,
+    s: _Sums,
+    j: _Judged,
+    ranked: tuple[pl.DataFrame, list[tuple[Any, ...]], list[int], dict[int, int]],
+) -> tuple[list[SliceRecord], list[float | None]]:
+    """The listed slices' records (with AUC and mean scores), and the AUCs (the global one
+    first)."""
+    live_src, cands, settings, notes = inp.live_src, inp.cands, inp.settings, inp.notes
+    t, keys, order, explained = ranked
+    natives, counts, ref_counts, ref_match = s.counts.natives, s.counts, s.ref_counts, s.ref_match
+    n, rn = s.n, s.rn
+    rate, rate_c, ref_rate, shr, has_ref, base = (
+        j.rate,
+        j.rate_c,
+        j.ref_rate,
+        j.shr,
+        j.has_ref,
+        j.base,
+    )
+    p, p_ref, p_comp, qv, sig, excess, degraded = (
+        j.p,
+        j.p_ref,
+        j.p_comp,
+        j.qv,
+        j.sig,
+        j.excess,
+        j.degraded,
+    )
     cmap = {c.name: c for c in cands}
     slices = [_slice_dict(natives, *keys[i]) for i in order]
     aucs: list[float | None] = [None] * (len(order) + 1)
     if not reg and tspec.is_score:  # AUC: one mask column per slice, so the first ones only
-        masks = [pl.lit(True)] + [_mask(cmap, s) for s in slices[: settings.auc_slices]]
+        masks = [pl.lit(True)] + [_mask(cmap, sl) for sl in slices[: settings.auc_slices]]
         aucs[: len(masks)] = auc_for(live_src.lf, tspec, masks)
         if len(slices) > settings.auc_slices:
             notes.append(f"AUC is computed for the first {settings.auc_slices} slices listed")
 
-    def metric(x: float) -> float | None:
-        if not math.isfinite(x):
-            return None
-        return float(x) if reg else float(1 - x)
+    metric = partial(_metric, reg=reg)
 
     s_n, rs_n = _col(t, SN), _col(t, f"r{SN}")
     s_sum = counts.late_sums([keys[i] for i in order]).get(SSUM, np.zeros(len(order)))
@@ -244,6 +355,19 @@ def _labelled_report(
             explained_by=_slice_dict(natives, *keys[explained[i]]) if i in explained else None,
         )
         records.append(rec)
+    return records, aucs
+
+
+def _labelled_report(inp: SliceInputs, tspec: TaskSpec) -> SliceReport:
+    ref, cands, settings, n_rows = inp.ref, inp.cands, inp.settings, inp.n_rows
+    reg = tspec.task == "regression"
+    s = _sums(inp, tspec, reg)
+    j = _judge(s, settings, tspec, reg)
+    ranked = _rank(s, j, settings, reg)
+    records, aucs = _records(inp, tspec, reg, s, j, ranked)
+    tot, ref_tot, N, gbar, rbar = s.counts.totals, s.ref_tot, s.N, s.gbar, j.rbar
+
+    metric = partial(_metric, reg=reg)
 
     g = SliceGlobal(
         rows=n_rows,
@@ -262,23 +386,23 @@ def _labelled_report(
     )
     return SliceReport(
         reference=ref.name,
-        live=live_src.spec,
+        live=inp.live_src.spec,
         mode="labels",
         task=tspec.task,
         metric=tspec.metric,
         global_stats=g,
         slices=records,
-        tested=int(tested.sum()),
+        tested=int(j.tested.sum()),
         candidates=[c.describe() for c in cands],
         key_exprs={c.name: c.expr for c in cands},
         settings=_settings_dict(
             settings,
-            min_support=support,
-            fail_on_delta=delta_need,
-            min_impact_errors=impact,
+            min_support=j.support,
+            fail_on_delta=j.delta_need,
+            min_impact_errors=j.impact,
             threshold=tspec.threshold,
         ),
-        notes=notes,
+        notes=inp.notes,
     )
 
 

@@ -11,6 +11,8 @@ import polars as pl
 
 from mlfail.binning import BinSpec
 from mlfail.errors import UsageError
+from mlfail.io import Source
+from mlfail.reference import Reference
 
 NULL_KEY = "\x00null"  # a null key value in the long slice table (decoded back to None)
 
@@ -89,6 +91,20 @@ class Candidate:
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "values": self.values}
+
+
+@dataclass(frozen=True)
+class SliceInputs:
+    """What both reports start from (:func:`~mlfail.slices.find.find_slices` gathers it)."""
+
+    live_src: Source
+    ref: Reference
+    cands: list[Candidate]
+    settings: SliceSettings
+    notes: list[str]
+    n_rows: int
+    pred: str
+    pred_numeric: bool
 
 
 def _settings_dict(settings: SliceSettings, **extra: Any) -> dict[str, Any]:

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from mlfail.binning import BinSpec
-from mlfail.config import Roles
 from mlfail.errors import UsageError
-from mlfail.io import Source
 from mlfail.psi import bh_adjust, psi_value
 from mlfail.reference import Reference, prediction_spec
 from mlfail.report.slices_model import SliceGlobal, SliceRecord, SliceReport
@@ -38,8 +37,7 @@ from mlfail.slices.model import (
     ROWS,
     SN,
     SSUM,
-    Candidate,
-    SliceSettings,
+    SliceInputs,
     _settings_dict,
 )
 from mlfail.slices.stats import (
@@ -62,31 +60,22 @@ def _prediction_spec(ref: Reference, pred: str, pred_numeric: bool) -> BinSpec:
     )
 
 
-def _unlabelled_report(
-    *,
-    live_src: Source,
-    ref: Reference,
-    cands: list[Candidate],
-    settings: SliceSettings,
-    notes: list[str],
-    n_rows: int,
-    pred: str,
-    pred_numeric: bool,
-    roles: Roles,
-) -> SliceReport:
-    spec = _prediction_spec(ref, pred, pred_numeric)
-    nb = spec.n_bins
-    measures = _measures(None, pred, pred_numeric)
-    pb = (bin_index(spec).alias(PBIN), nb)
-    # score sums only serve the listed slices' mean score: summed for those at the end
-    counts = count_slices(
-        live_src.lf, cands, measures, max_predicates=settings.max_predicates, extra=pb, late=(SSUM,)
-    )
-    table, natives, tot = counts.table, counts.natives, counts.totals
-    mnames = [n for m in measures if (n := m.meta.output_name()) in table.columns]
-    live_mat, live_keys, live_meas = _bin_matrix(table, nb, mnames)
+@dataclass
+class _RefBins:
+    """The reference's prediction bins: globally, and per slice where it has the columns."""
 
-    # reference: global counts, and per slice where the reference has the columns
+    glob: np.ndarray
+    keys: list[tuple[Any, ...]]
+    names: set[str]
+    mat: np.ndarray
+    meas: dict[str, np.ndarray]
+    counts: SliceCounts | None
+    mean: float | None
+
+
+def _reference_bins(inp: SliceInputs, spec: BinSpec, pb: tuple[pl.Expr, int], nb: int) -> _RefBins:
+    """Reference: global counts, and per slice where the reference has the columns."""
+    ref, cands, settings, pred = inp.ref, inp.cands, inp.settings, inp.pred
     ref_global = np.zeros(nb)
     ref_keys: list[tuple[Any, ...]] = []
     ref_names = {c.name for c in cands if c.in_reference} if ref.lazy is not None else set()
@@ -95,7 +84,7 @@ def _unlabelled_report(
     ref_counts: SliceCounts | None = None
     ref_mean: float | None = None
     if ref.lazy is not None:
-        rmeas = _measures(None, pred, pred_numeric)
+        rmeas = _measures(None, pred, inp.pred_numeric)
         rc = [c for c in cands if c.in_reference]
         glob = (
             ref.lazy.select([pb[0], *rmeas])
@@ -121,7 +110,13 @@ def _unlabelled_report(
             np.add.at(ref_global, sub["bin"].to_numpy().astype(int), sub["n"].to_numpy())
     if ref_global.sum() == 0:
         raise UsageError(f"the reference {ref.name} has no rows of --prediction {pred}")
+    return _RefBins(ref_global, ref_keys, ref_names, ref_mat, ref_meas, ref_counts, ref_mean)
 
+
+def _global_psi(
+    live_keys: list[tuple[Any, ...]], live_mat: np.ndarray, ref_global: np.ndarray, nb: int
+) -> float:
+    """The PSI of the whole live prediction distribution against the reference's."""
     live_global = np.zeros(nb)
     singles = [i for i, k in enumerate(live_keys) if k[2] == NO_KEY]
     if singles:  # any one candidate's slices partition the rows
@@ -129,9 +124,38 @@ def _unlabelled_report(
         for i in singles:
             if live_keys[i][0] == first:
                 live_global += live_mat[i]
-    g_psi = psi_value(ref_global, live_global)
+    return psi_value(ref_global, live_global)
 
-    rows = live_meas[ROWS]
+
+@dataclass
+class _Tested:
+    """Each slice's PSI against its reference and the tests."""
+
+    support: int
+    psi: np.ndarray
+    pval: np.ndarray
+    crit: np.ndarray
+    ref_n: np.ndarray
+    scope_slice: np.ndarray  # compared with its own reference slice
+    match: list[int | None]
+    tested: np.ndarray
+    qv: np.ndarray
+    sig: np.ndarray
+    mass: np.ndarray
+    degraded: np.ndarray
+
+
+def _test(
+    inp: SliceInputs,
+    live_keys: list[tuple[Any, ...]],
+    live_mat: np.ndarray,
+    rows: np.ndarray,
+    r: _RefBins,
+) -> _Tested:
+    """PSI, its p-value and critical PSI of each slice against its own reference slice (the
+    whole reference when it has none), BH across the slices tested."""
+    settings, n_rows = inp.settings, inp.n_rows
+    ref_keys, ref_mat, ref_global = r.keys, r.mat, r.glob
     support = settings.min_support or max(30, math.ceil(0.005 * n_rows))
     m = len(live_keys)
     psi = np.full(m, np.nan)
@@ -139,7 +163,7 @@ def _unlabelled_report(
     crit = np.full(m, np.nan)
     ref_n = np.zeros(m)
     scope_slice = np.zeros(m, dtype=bool)
-    match = match_reference(live_keys, ref_keys, ref_mat.sum(axis=1), ref_names)
+    match = match_reference(live_keys, ref_keys, ref_mat.sum(axis=1), r.names)
     mine = np.array([j is not None for j in match], dtype=bool)  # the slice's own reference
     scope_slice[:] = mine
     ref_rows = np.tile(ref_global, (m, 1))
@@ -157,7 +181,15 @@ def _unlabelled_report(
     sig = tested & (qv <= settings.alpha)
     mass = rows / n_rows * np.nan_to_num(psi)
     degraded = sig & (np.nan_to_num(psi) >= settings.psi_threshold)
+    return _Tested(
+        support, psi, pval, crit, ref_n, scope_slice, match, tested, qv, sig, mass, degraded
+    )
 
+
+def _order(live_keys: list[tuple[Any, ...]], rows: np.ndarray, t: _Tested, top: int) -> list[int]:
+    """The slices listed: significant first, then by drift mass (PSI × share of rows)."""
+    tested, mass, sig, psi = t.tested, t.mass, t.sig, t.psi
+    m = len(live_keys)
     # 2-predicate: shown only when it carries more drift mass (PSI × rows) than each parent
     # and is not one of its parents under another name (same rows)
     index = {(k[0], k[1]): i for i, k in enumerate(live_keys) if k[2] == NO_KEY}
@@ -173,25 +205,40 @@ def _unlabelled_report(
         (i for i in range(m) if keep[i]),
         key=lambda i: (not sig[i], -mass[i], -abs(np.nan_to_num(psi[i]))),
     )
-    if settings.top:
-        order = order[: settings.top]
+    if top:
+        order = order[:top]
+    return order
+
+
+def _unlabelled_records(
+    counts: SliceCounts,
+    live_keys: list[tuple[Any, ...]],
+    live_meas: dict[str, np.ndarray],
+    r: _RefBins,
+    t: _Tested,
+    order: list[int],
+) -> list[SliceRecord]:
+    """The listed slices' records, with their mean scores and the reference's."""
+    natives, ref_keys, ref_counts, ref_mean = counts.natives, r.keys, r.counts, r.mean
+    rows, match, psi, pval, qv = live_meas[ROWS], t.match, t.psi, t.pval, t.qv
+    ref_n, scope_slice, sig, degraded, crit = t.ref_n, t.scope_slice, t.sig, t.degraded, t.crit
     # mean scores of the listed slices (score sums were left for these: late)
     s_n = live_meas.get(SN)
     s_sum = counts.late_sums([live_keys[i] for i in order]).get(SSUM)
-    r_sn = ref_meas.get(SN)
+    r_sn = r.meas.get(SN)
     own = [ref_keys[j] if (j := match[i]) is not None else None for i in order]
     r_sum = ref_counts.late_sums(own).get(SSUM) if ref_counts is not None else None
     records = []
-    for r, i in enumerate(order):
+    for r_, i in enumerate(order):
         a, av, b, bv = live_keys[i]
         mean = (
-            float(s_sum[r] / s_n[i]) if s_sum is not None and s_n is not None and s_n[i] else None
+            float(s_sum[r_] / s_n[i]) if s_sum is not None and s_n is not None and s_n[i] else None
         )
         j = match[i]
         if j is None:
             rmean = ref_mean
         elif r_sum is not None and r_sn is not None and r_sn[j] > 0:
-            rmean = float(r_sum[r] / r_sn[j])
+            rmean = float(r_sum[r_] / r_sn[j])
         else:
             rmean = None
         records.append(
@@ -223,6 +270,35 @@ def _unlabelled_report(
                 critical_psi=float(crit[i]),
             )
         )
+    return records
+
+
+def _unlabelled_report(inp: SliceInputs) -> SliceReport:
+    live_src, ref, cands, settings, notes = (
+        inp.live_src,
+        inp.ref,
+        inp.cands,
+        inp.settings,
+        inp.notes,
+    )
+    n_rows = inp.n_rows
+    spec = _prediction_spec(ref, inp.pred, inp.pred_numeric)
+    nb = spec.n_bins
+    measures = _measures(None, inp.pred, inp.pred_numeric)
+    pb = (bin_index(spec).alias(PBIN), nb)
+    # score sums only serve the listed slices' mean score: summed for those at the end
+    counts = count_slices(
+        live_src.lf, cands, measures, max_predicates=settings.max_predicates, extra=pb, late=(SSUM,)
+    )
+    table, tot = counts.table, counts.totals
+    mnames = [n for m in measures if (n := m.meta.output_name()) in table.columns]
+    live_mat, live_keys, live_meas = _bin_matrix(table, nb, mnames)
+    r = _reference_bins(inp, spec, pb, nb)
+    g_psi = _global_psi(live_keys, live_mat, r.glob, nb)
+    rows = live_meas[ROWS]
+    t = _test(inp, live_keys, live_mat, rows, r)
+    order = _order(live_keys, rows, t, settings.top)
+    records = _unlabelled_records(counts, live_keys, live_meas, r, t, order)
     notes.insert(
         0,
         "no labels: slices are ranked by the PSI of the prediction distribution against the "
@@ -237,7 +313,7 @@ def _unlabelled_report(
         live=g_psi,
         reference=None,
         mean_score=tot[SSUM] / tot[SN] if tot.get(SN) else None,
-        reference_mean_score=ref_mean,
+        reference_mean_score=r.mean,
         prediction_psi=g_psi,
     )
     return SliceReport(
@@ -248,10 +324,10 @@ def _unlabelled_report(
         metric="prediction_psi",
         global_stats=g,
         slices=records,
-        tested=int(tested.sum()),
+        tested=int(t.tested.sum()),
         candidates=[c.describe() for c in cands],
         key_exprs={c.name: c.expr for c in cands},
-        settings=_settings_dict(settings, min_support=support),
+        settings=_settings_dict(settings, min_support=t.support),
         notes=notes,
     )
 
