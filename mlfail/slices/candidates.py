@@ -16,10 +16,7 @@ from mlfail.config import Roles
 from mlfail.errors import UsageError
 from mlfail.io import Source
 from mlfail.reference import Reference
-from mlfail.slices.model import (
-    Candidate,
-    SliceSettings,
-)
+from mlfail.slices.model import Candidate, SliceSettings
 from mlfail.timekeys import utc_naive
 
 

@@ -15,9 +15,7 @@ import polars as pl
 
 from mlfail.binning import OTHER
 from mlfail.performance import TaskSpec, is_error
-from mlfail.slices.candidates import (
-    bin_index,
-)
+from mlfail.slices.candidates import bin_index
 from mlfail.slices.model import (
     ABS,
     ERR,

@@ -16,16 +16,9 @@ from mlfail.io import Source, open_source
 from mlfail.performance import Task, infer_task
 from mlfail.reference import Reference, SourceReference
 from mlfail.report.slices_model import SliceReport
-from mlfail.slices.candidates import (
-    choose_candidates,
-)
-from mlfail.slices.labelled import (
-    _labelled_report,
-)
-from mlfail.slices.model import (
-    SliceInputs,
-    SliceSettings,
-)
+from mlfail.slices.candidates import choose_candidates
+from mlfail.slices.labelled import _labelled_report
+from mlfail.slices.model import SliceInputs, SliceSettings
 from mlfail.slices.unlabelled import _unlabelled_report
 from mlfail.timekeys import normalize_timestamp
 

@@ -18,22 +18,9 @@ from mlfail.performance import TaskSpec
 from mlfail.psi import bh_adjust
 from mlfail.reference import Reference
 from mlfail.report.slices_model import SliceGlobal, SliceRecord, SliceReport
-from mlfail.slices.candidates import (
-    bin_index,
-)
-from mlfail.slices.codes import (
-    SliceCounts,
-    _col,
-    _measures,
-    _slice_dict,
-    count_slices,
-)
-from mlfail.slices.match import (
-    RefMatch,
-    _attach_ref,
-    _ref_dict,
-    _source,
-)
+from mlfail.slices.candidates import bin_index
+from mlfail.slices.codes import SliceCounts, _col, _measures, _slice_dict, count_slices
+from mlfail.slices.match import RefMatch, _attach_ref, _ref_dict, _source
 from mlfail.slices.model import (
     ABS,
     ERR,
@@ -50,12 +37,7 @@ from mlfail.slices.model import (
     SliceSettings,
     _settings_dict,
 )
-from mlfail.slices.stats import (
-    auc_for,
-    fisher_p,
-    shrink,
-    welch_p,
-)
+from mlfail.slices.stats import auc_for, fisher_p, shrink, welch_p
 
 
 def _mask(cands: dict[str, Candidate], sl: dict[str, Any]) -> pl.Expr:

@@ -10,14 +10,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mlfail.slices.codes import (
-    _col,
-    _slice_dict,
-)
-from mlfail.slices.model import (
-    KEY_COLS,
-    NO_KEY,
-)
+from mlfail.slices.codes import _col, _slice_dict
+from mlfail.slices.model import KEY_COLS, NO_KEY
 
 
 def match_frame(

@@ -18,31 +18,11 @@ from mlfail.errors import UsageError
 from mlfail.psi import bh_adjust, psi_value
 from mlfail.reference import Reference, prediction_spec
 from mlfail.report.slices_model import SliceGlobal, SliceRecord, SliceReport
-from mlfail.slices.candidates import (
-    bin_index,
-)
-from mlfail.slices.codes import (
-    SliceCounts,
-    _measures,
-    _slice_dict,
-    count_slices,
-)
-from mlfail.slices.match import (
-    match_reference,
-)
-from mlfail.slices.model import (
-    KEY_COLS,
-    NO_KEY,
-    PBIN,
-    ROWS,
-    SN,
-    SSUM,
-    SliceInputs,
-    _settings_dict,
-)
-from mlfail.slices.stats import (
-    psi_row_pairs,
-)
+from mlfail.slices.candidates import bin_index
+from mlfail.slices.codes import SliceCounts, _measures, _slice_dict, count_slices
+from mlfail.slices.match import match_reference
+from mlfail.slices.model import KEY_COLS, NO_KEY, PBIN, ROWS, SN, SSUM, SliceInputs, _settings_dict
+from mlfail.slices.stats import psi_row_pairs
 
 
 def _prediction_spec(ref: Reference, pred: str, pred_numeric: bool) -> BinSpec:
