@@ -22,7 +22,7 @@ from mlfail.io import Source
 from mlfail.performance import TaskSpec, performance_tables
 from mlfail.psi import FeaturePsi, assess_feature, enough_rows, psi_value
 from mlfail.reference import Reference, coarsen
-from mlfail.rootcause.common import DAY, _bh, _FeatureState, _fmt_share, _value_str
+from mlfail.rootcause.common import DAY, _bh, _FeatureState, _fmt_share, _is_value, _value_str
 from mlfail.rootcause.evidence import CohortEvidence, ExplainSettings
 
 
@@ -217,7 +217,7 @@ def _share_shift(
     share_before = share_after = None
     appeared = jumped = False
     s = (
-        sd.filter((pl.col(col) == v) if v is not None else pl.col(col).is_null())
+        sd.filter(_is_value(col, v))
         .group_by(DAY)
         .agg(pl.col("len").sum())
         .join(day_tot, on=DAY, how="right")

@@ -56,6 +56,11 @@ class _FeatureState:
     best: FeaturePsi | None = None  # the strongest significant population-level window
 
 
+def _is_value(col: str, v: Any) -> pl.Expr:
+    """Rows of the cohort ``col`` = ``v``; ``v`` None is the null cohort."""
+    return (pl.col(col) == v) if v is not None else pl.col(col).is_null()
+
+
 def _day_expr(schema: pl.Schema, ts: str) -> pl.Expr:
     dtype = schema[ts]
     if dtype == pl.Date:

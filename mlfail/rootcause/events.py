@@ -4,6 +4,8 @@ proximity, then a kind that fits the evidence."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from typing import Any
 
 import polars as pl
 
@@ -41,6 +43,39 @@ def _event_fits(
     return kind in ("policy", "external")
 
 
+def _in_window(
+    changes: pl.DataFrame, onset: dt.date, cfg: ExplainSettings
+) -> Iterator[tuple[dict[str, Any], float]]:
+    """(row, days before the onset) of each event on or before the onset day and at most
+    ``event_window_days`` before it."""
+    onset_end = dt.datetime.combine(onset, dt.time(23, 59, 59))
+    for row in changes.iter_rows(named=True):
+        ts: dt.datetime = row["ts"]
+        if ts > onset_end:
+            continue
+        days = (dt.datetime.combine(onset, dt.time()) - ts).total_seconds() / 86400
+        if days > cfg.event_window_days:
+            continue
+        yield row, days
+
+
+def _event_record(
+    row: dict[str, Any], days: float, owning: bool, score: float, text: str
+) -> ChangeEventEvidence:
+    return ChangeEventEvidence(
+        kind="change_event",
+        id=str(row["id"]),
+        ts=row["ts"],
+        event_kind=row["kind"],
+        component=row["component"],
+        description=row["description"],
+        days_before_onset=round(max(days, 0.0), 3),
+        on_owning_component=owning,
+        score=score,
+        text=text,
+    )
+
+
 def _rank_events(
     changes: pl.DataFrame | None,
     onset: dt.date | None,
@@ -55,14 +90,7 @@ def _rank_events(
     if changes is None or onset is None or changes.height == 0:
         return []
     out: list[ChangeEventEvidence] = []
-    onset_end = dt.datetime.combine(onset, dt.time(23, 59, 59))
-    for row in changes.iter_rows(named=True):
-        ts: dt.datetime = row["ts"]
-        if ts > onset_end:
-            continue
-        days = (dt.datetime.combine(onset, dt.time()) - ts).total_seconds() / 86400
-        if days > cfg.event_window_days:
-            continue
+    for row, days in _in_window(changes, onset, cfg):
         owning = bool(component and row["component"] == component)
         prox = 1.0 if days <= 1 else (0.6 if days <= 3 else 0.25)
         fits = _event_fits(row["kind"], row["component"], signatures, cohort)
@@ -79,24 +107,12 @@ def _rank_events(
         )
         score = 0.5 * owning + 0.25 * prox + 0.2 * fits + 0.15 * mention
         when = f"{max(days, 0):.1f} days before the onset" if days >= 1 else "on the onset day"
-        out.append(
-            ChangeEventEvidence(
-                kind="change_event",
-                id=str(row["id"]),
-                ts=ts,
-                event_kind=row["kind"],
-                component=row["component"],
-                description=row["description"],
-                days_before_onset=round(max(days, 0.0), 3),
-                on_owning_component=owning,
-                score=round(score, 3),
-                text=(
-                    f"{row['id']} ({row['kind']} on {row['component'] or '?'}, {when}"
-                    + (", the component that produces this feature" if owning else "")
-                    + f"): {row['description'] or ''}"
-                ).strip(),
-            )
-        )
+        text = (
+            f"{row['id']} ({row['kind']} on {row['component'] or '?'}, {when}"
+            + (", the component that produces this feature" if owning else "")
+            + f"): {row['description'] or ''}"
+        ).strip()
+        out.append(_event_record(row, days, owning, round(score, 3), text))
     out.sort(key=lambda e: -e.score)
     return [e for e in out if e.score >= 0.45]
 
@@ -104,26 +120,16 @@ def _rank_events(
 def _rank_events_loose(
     changes: pl.DataFrame, onset: dt.date, cfg: ExplainSettings
 ) -> list[ChangeEventEvidence]:
-    out = []
-    onset_end = dt.datetime.combine(onset, dt.time(23, 59, 59))
-    for row in changes.iter_rows(named=True):
-        ts = row["ts"]
-        days = (dt.datetime.combine(onset, dt.time()) - ts).total_seconds() / 86400
-        if ts > onset_end or days > cfg.event_window_days:
-            continue
-        out.append(
-            ChangeEventEvidence(
-                kind="change_event",
-                id=str(row["id"]),
-                ts=ts,
-                event_kind=row["kind"],
-                component=row["component"],
-                description=row["description"],
-                days_before_onset=round(max(days, 0.0), 3),
-                on_owning_component=False,
-                score=0.5,
-                text=f"{row['id']} ({row['kind']} on {row['component']}): {row['description']}",
-            )
+    """Every event inside the window, nearest first, at a flat score of 0.5."""
+    out = [
+        _event_record(
+            row,
+            days,
+            False,
+            0.5,
+            f"{row['id']} ({row['kind']} on {row['component']}): {row['description']}",
         )
+        for row, days in _in_window(changes, onset, cfg)
+    ]
     out.sort(key=lambda e: e.days_before_onset)
     return out

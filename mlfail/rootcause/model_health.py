@@ -16,7 +16,14 @@ from mlfail.io import Source
 from mlfail.performance import TaskSpec, performance_table
 from mlfail.psi import assess_feature, psi_rows
 from mlfail.reference import Reference, prediction_spec
-from mlfail.rootcause.common import DAY, _FeatureState, _p, _value_str, two_proportion_p
+from mlfail.rootcause.common import (
+    DAY,
+    _FeatureState,
+    _is_value,
+    _p,
+    _value_str,
+    two_proportion_p,
+)
 from mlfail.rootcause.evidence import CohortEvidence, ExplainSettings, PerformanceEvidence
 
 
@@ -178,11 +185,7 @@ def _performance_evidence(
     post_days = dates[k:]
     if cohort is not None and cohort.column in perf_by:
         t = perf_by[cohort.column].filter(pl.col(DAY).is_in(post_days))
-        inside = t.filter(
-            (pl.col(cohort.column) == cohort.value)
-            if cohort.value is not None
-            else pl.col(cohort.column).is_null()
-        )
+        inside = t.filter(_is_value(cohort.column, cohort.value))
         outside = t.filter(
             (pl.col(cohort.column) != cohort.value)
             if cohort.value is not None

@@ -21,7 +21,7 @@ from mlfail.baseline import NUMERIC_DEFAULTS, QUANTILE_LEVELS, STRING_DEFAULTS, 
 from mlfail.binning import BinSpec
 from mlfail.io import Source
 from mlfail.reference import Reference
-from mlfail.rootcause.common import _FeatureState, _fmt_share, two_proportion_p
+from mlfail.rootcause.common import _FeatureState, _fmt_share, _is_value, two_proportion_p
 from mlfail.rootcause.evidence import CohortEvidence, ExplainSettings, SignatureEvidence
 
 DEFAULT_FILLS_NUM = tuple(NUMERIC_DEFAULTS.values())
@@ -312,11 +312,7 @@ def _affected_filters(
         live_filter = live_filter & (day >= dates[st.onset_index])
     ref_filter = pl.lit(True)
     if cohort is not None:
-        cond = (
-            (pl.col(cohort.column) == cohort.value)
-            if cohort.value is not None
-            else pl.col(cohort.column).is_null()
-        )
+        cond = _is_value(cohort.column, cohort.value)
         live_filter = live_filter & cond
         if (
             reference.lazy is not None
