@@ -579,6 +579,18 @@ class SparkEngine:
         }
 
 
+def value_counts(df: DataFrame, columns: Sequence[tuple[int, str]]) -> DataFrame:
+    """The value counts of every ``(index, column)`` in one aggregation: rows of (``_F`` = the
+    index, ``v`` = the non-null value cast to string, ``count``). The (index, value) pairs of a
+    row are exploded (``inline``) and grouped once."""
+    from pyspark.sql import functions as F
+
+    pairs = [F.struct(F.lit(i).alias(_F), _col(f).cast("string").alias("v")) for i, f in columns]
+    return (
+        df.select(F.inline(F.array(*pairs))).where(F.col("v").isNotNull()).groupBy(_F, "v").count()
+    )
+
+
 def _value_counts(
     df: DataFrame,
     counted: list[str],
@@ -596,10 +608,6 @@ def _value_counts(
     vcs: dict[str, pl.DataFrame] = {}
     distinct: dict[str, int] = {}
     if counted:
-        pairs = [
-            F.struct(F.lit(i).alias(_F), _col(f).cast("string").alias("v"))
-            for i, f in enumerate(counted)
-        ]
         per = Window.partitionBy(_F)
         nd, nn = F.count(F.lit(1)).over(per), F.sum("count").over(per)
         int_idx = [counted.index(f) for f in ints]
@@ -613,10 +621,7 @@ def _value_counts(
             .otherwise(F.lit(True))
         )
         rows = (
-            df.select(F.inline(F.array(*pairs)))
-            .where(F.col("v").isNotNull())
-            .groupBy(_F, "v")
-            .count()
+            value_counts(df, list(enumerate(counted)))
             .select(
                 _F,
                 "v",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from mlfail.binning import BinSpec
-from mlfail.engines.spark import _F, SparkEngine, SparkSource, _col
+from mlfail.engines.spark import _F, SparkEngine, SparkSource, _col, value_counts
 from mlfail.featurestats import (
     MAX_FREQUENCIES,
     MEAN_DEFAULT,
@@ -137,17 +137,10 @@ def _frequencies(df: DataFrame, specs: Sequence[BinSpec]) -> Frequencies:
     cats = [i for i, s in enumerate(specs) if s.kind == "categorical"]
     freqs: Frequencies = {i: ({}, 0) for i in cats}
     if cats:
-        pairs = [
-            F.struct(F.lit(i).alias(_F), _col(specs[i].feature).cast("string").alias("v"))
-            for i in cats
-        ]
         per = Window.partitionBy(_F)
         ranked = per.orderBy(F.col("count").desc(), F.col("v").asc())
         got = (
-            df.select(F.inline(F.array(*pairs)))
-            .where(F.col("v").isNotNull())
-            .groupBy(_F, "v")
-            .count()
+            value_counts(df, [(i, specs[i].feature) for i in cats])
             .select(
                 _F,
                 "v",
