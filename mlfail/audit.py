@@ -6,18 +6,16 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, cast
 
-import polars as pl
-
+from mlfail.baseline import load_baseline_reference
 from mlfail.binning import BinSettings
-from mlfail.config import Roles, select_features
+from mlfail.config import Roles
 from mlfail.engines import Engine, get_engine
 from mlfail.engines.polars import PolarsEngine
 from mlfail.errors import UsageError
 from mlfail.io import Source, open_source
 from mlfail.psi import PsiSettings, compare_tables, preload
-from mlfail.reference import Reference, SourceReference
+from mlfail.reference import Reference, reference_from_source
 from mlfail.report.model import PsiReport
-from mlfail.timekeys import normalize_timestamp
 
 
 def _as_source(x: str | Source, role: str) -> Source:
@@ -42,54 +40,6 @@ def check_roles_exist(roles: Roles, sources: Sequence[tuple[str, list[str]]]) ->
             raise UsageError(f"{flag} {col}: no such column in {names}")
 
 
-def reference_from_source(
-    source: Any,
-    roles: Roles,
-    *,
-    bin_settings: BinSettings,
-    progress: bool | None = None,
-    engine: Engine | str | None = None,
-) -> tuple[SourceReference, list[str]]:
-    """Resolve features on the reference schema and freeze their bin specs (with ``engine``,
-    default Polars, which also counts the reference)."""
-    eng = get_engine(engine) if engine is not None else PolarsEngine(progress=progress)
-    if isinstance(source, Source):
-        source = normalize_timestamp(source, roles.timestamp)
-    features, skipped = select_features(source.schema, roles)
-    source.require(features, "--features")
-    source.require(roles.categorical, "--categorical")
-    source.require(roles.numeric, "--numeric")
-    if not features:
-        raise UsageError(
-            f"--reference {source.spec}: no feature columns left after removing roles; "
-            "name them with --features"
-        )
-    identifiers: list[str] = []
-    # The reference is read once: the bin specs and the whole-reference count table come from
-    # the same read (build_specs counts each batch while it is in memory).
-    counted: list[pl.DataFrame] = []
-    specs = eng.build_specs(
-        source,
-        features,
-        settings=bin_settings,
-        categorical=roles.categorical,
-        numeric=roles.numeric,
-        explicit=roles.features is not None,
-        identifiers=identifiers,
-        counts=counted,
-    )
-    skipped += [f"{c} (identifier-like: most values distinct)" for c in identifiers]
-    if not specs:
-        raise UsageError(
-            f"--reference {source.spec}: every candidate feature looks like an identifier; "
-            "name the features with --features"
-        )
-    ref = SourceReference(source, specs, progress=progress, engine=eng)
-    if counted:
-        ref.seed_table((), counted[0])
-    return ref, skipped
-
-
 def load_reference(
     reference: str | Source | None,
     baseline: str | None,
@@ -106,8 +56,6 @@ def load_reference(
     if reference is not None and baseline is not None:
         raise UsageError("give either --reference or --baseline, not both")
     if baseline is not None:
-        from mlfail.baseline import load_baseline_reference
-
         return load_baseline_reference(baseline, roles), []
     if reference is None:
         raise UsageError(

@@ -1,18 +1,23 @@
-"""What a comparison is made against: a reference source (training snapshot) — and, later, a
-saved baseline. Both give the frozen bin specs and reference count tables by key."""
+"""What a comparison is made against: the ``Reference`` protocol and a reference read from data
+(:class:`SourceReference`, frozen by :func:`reference_from_source`); a saved baseline is the other
+kind (:class:`mlfail.baseline.BaselineReference`). Both give the frozen bin specs and reference
+count tables by key."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import polars as pl
 
 from mlfail.binning import BinSettings, BinSpec, build_specs
+from mlfail.config import Roles, select_features
 from mlfail.counts import merge
-
-if TYPE_CHECKING:
-    from mlfail.engines import Engine
+from mlfail.engines import Engine, get_engine
+from mlfail.engines.polars import PolarsEngine
+from mlfail.errors import UsageError
+from mlfail.io import Source
+from mlfail.timekeys import normalize_timestamp
 
 
 class Reference(Protocol):
@@ -52,8 +57,6 @@ class SourceReference:
         progress: bool | None = None,
         engine: Engine | None = None,
     ):
-        from mlfail.engines.polars import PolarsEngine
-
         self.source = source
         self.name = source.spec
         self.specs = specs
@@ -116,3 +119,51 @@ def prediction_spec(ref: Reference, pred: str, numeric: bool) -> BinSpec | None:
     if ref.lazy is not None:
         return build_specs(ref.lazy, [pred], **kinds)[0]
     return None
+
+
+def reference_from_source(
+    source: Any,
+    roles: Roles,
+    *,
+    bin_settings: BinSettings,
+    progress: bool | None = None,
+    engine: Engine | str | None = None,
+) -> tuple[SourceReference, list[str]]:
+    """Resolve features on the reference schema and freeze their bin specs (with ``engine``,
+    default Polars, which also counts the reference)."""
+    eng = get_engine(engine) if engine is not None else PolarsEngine(progress=progress)
+    if isinstance(source, Source):
+        source = normalize_timestamp(source, roles.timestamp)
+    features, skipped = select_features(source.schema, roles)
+    source.require(features, "--features")
+    source.require(roles.categorical, "--categorical")
+    source.require(roles.numeric, "--numeric")
+    if not features:
+        raise UsageError(
+            f"--reference {source.spec}: no feature columns left after removing roles; "
+            "name them with --features"
+        )
+    identifiers: list[str] = []
+    # The reference is read once: the bin specs and the whole-reference count table come from
+    # the same read (build_specs counts each batch while it is in memory).
+    counted: list[pl.DataFrame] = []
+    specs = eng.build_specs(
+        source,
+        features,
+        settings=bin_settings,
+        categorical=roles.categorical,
+        numeric=roles.numeric,
+        explicit=roles.features is not None,
+        identifiers=identifiers,
+        counts=counted,
+    )
+    skipped += [f"{c} (identifier-like: most values distinct)" for c in identifiers]
+    if not specs:
+        raise UsageError(
+            f"--reference {source.spec}: every candidate feature looks like an identifier; "
+            "name the features with --features"
+        )
+    ref = SourceReference(source, specs, progress=progress, engine=eng)
+    if counted:
+        ref.seed_table((), counted[0])
+    return ref, skipped

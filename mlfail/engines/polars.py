@@ -11,7 +11,7 @@ import polars as pl
 
 from mlfail.binning import BinSettings, BinSpec, build_specs
 from mlfail.counts import Key, count_source
-from mlfail.engines import Day, EngineKey
+from mlfail.engines.base import Day, EngineKey
 from mlfail.io import Source, open_source
 from mlfail.performance import TaskSpec, performance_table
 from mlfail.timekeys import utc_naive

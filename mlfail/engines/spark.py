@@ -50,7 +50,7 @@ from mlfail.binning import (
     quantile_levels,
 )
 from mlfail.counts import empty_table, key_names
-from mlfail.engines import Day, EngineKey
+from mlfail.engines.base import Day, EngineKey
 from mlfail.errors import InputError, UsageError
 
 if TYPE_CHECKING:
@@ -527,53 +527,7 @@ class SparkEngine:
         # it is identifier-like (more than 50 distinct values, over half of its non-null rows
         # distinct: binning.looks_like_identifier) and was not named.
         counted = cats + ints
-        vcs: dict[str, pl.DataFrame] = {}
-        distinct: dict[str, int] = {}
-        if counted:
-            from pyspark.sql import Window
-
-            pairs = [
-                F.struct(F.lit(i).alias(_F), _col(f).cast("string").alias("v"))
-                for i, f in enumerate(counted)
-            ]
-            per = Window.partitionBy(_F)
-            nd, nn = F.count(F.lit(1)).over(per), F.sum("count").over(per)
-            int_idx = [counted.index(f) for f in ints]
-            ident_idx = [counted.index(f) for f in cats if planned[f] == "categorical"]
-            keep = (
-                F.when(F.col(_F).isin(int_idx), F.col("nd") <= settings.max_int_categories)
-                .when(
-                    F.col(_F).isin(ident_idx) & F.lit(not explicit),
-                    ~((F.col("nd") > 50) & (F.col("nd") > F.col("nn") * 0.5)),
-                )
-                .otherwise(F.lit(True))
-            )
-            rows = (
-                df.select(F.inline(F.array(*pairs)))
-                .where(F.col("v").isNotNull())
-                .groupBy(_F, "v")
-                .count()
-                .select(
-                    _F,
-                    "v",
-                    "count",
-                    nd.alias("nd"),
-                    nn.alias("nn"),
-                    F.row_number().over(per.orderBy("v")).alias("rn"),
-                )
-                .where(keep | (F.col("rn") == 1))
-                .collect()
-            )
-            by: dict[int, tuple[list[str], list[int]]] = {i: ([], []) for i in range(len(counted))}
-            for r in rows:
-                distinct[counted[r[_F]]] = int(r["nd"])
-                by[r[_F]][0].append(r["v"])
-                by[r[_F]][1].append(int(r["count"]))
-            for i, f in enumerate(counted):
-                v, n = by[i]
-                vcs[f] = pl.DataFrame(
-                    {"v": pl.Series(v, dtype=pl.String), "len": pl.Series(n, dtype=pl.UInt32)}
-                )
+        vcs, distinct = _value_counts(df, counted, ints, cats, planned, settings, explicit)
         made: dict[str, BinSpec | None] = {}
         for f in cats:
             made[f] = _categorical_spec(
@@ -625,6 +579,73 @@ class SparkEngine:
         }
 
 
+def value_counts(df: DataFrame, columns: Sequence[tuple[int, str]]) -> DataFrame:
+    """The value counts of every ``(index, column)`` in one aggregation: rows of (``_F`` = the
+    index, ``v`` = the non-null value cast to string, ``count``). The (index, value) pairs of a
+    row are exploded (``inline``) and grouped once."""
+    from pyspark.sql import functions as F
+
+    pairs = [F.struct(F.lit(i).alias(_F), _col(f).cast("string").alias("v")) for i, f in columns]
+    return (
+        df.select(F.inline(F.array(*pairs))).where(F.col("v").isNotNull()).groupBy(_F, "v").count()
+    )
+
+
+def _value_counts(
+    df: DataFrame,
+    counted: list[str],
+    ints: list[str],
+    cats: list[str],
+    planned: dict[str, str],
+    settings: BinSettings,
+    explicit: bool,
+) -> tuple[dict[str, pl.DataFrame], dict[str, int]]:
+    """Step 1 of :meth:`SparkEngine.build_specs`: exact value counts of the ``counted``
+    (categorical and integer) columns in one aggregation, and their distinct counts."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    vcs: dict[str, pl.DataFrame] = {}
+    distinct: dict[str, int] = {}
+    if counted:
+        per = Window.partitionBy(_F)
+        nd, nn = F.count(F.lit(1)).over(per), F.sum("count").over(per)
+        int_idx = [counted.index(f) for f in ints]
+        ident_idx = [counted.index(f) for f in cats if planned[f] == "categorical"]
+        keep = (
+            F.when(F.col(_F).isin(int_idx), F.col("nd") <= settings.max_int_categories)
+            .when(
+                F.col(_F).isin(ident_idx) & F.lit(not explicit),
+                ~((F.col("nd") > 50) & (F.col("nd") > F.col("nn") * 0.5)),
+            )
+            .otherwise(F.lit(True))
+        )
+        rows = (
+            value_counts(df, list(enumerate(counted)))
+            .select(
+                _F,
+                "v",
+                "count",
+                nd.alias("nd"),
+                nn.alias("nn"),
+                F.row_number().over(per.orderBy("v")).alias("rn"),
+            )
+            .where(keep | (F.col("rn") == 1))
+            .collect()
+        )
+        by: dict[int, tuple[list[str], list[int]]] = {i: ([], []) for i in range(len(counted))}
+        for r in rows:
+            distinct[counted[r[_F]]] = int(r["nd"])
+            by[r[_F]][0].append(r["v"])
+            by[r[_F]][1].append(int(r["count"]))
+        for i, f in enumerate(counted):
+            v, n = by[i]
+            vcs[f] = pl.DataFrame(
+                {"v": pl.Series(v, dtype=pl.String), "len": pl.Series(n, dtype=pl.UInt32)}
+            )
+    return vcs, distinct
+
+
 def _named(key: EngineKey) -> str:
     if isinstance(key, Day):
         return key.name
@@ -658,152 +679,3 @@ def to_count_table(
         pl.col(_B).cast(pl.UInt32).alias("bin"),
         pl.col("count").cast(pl.UInt64).alias("n"),
     )
-
-
-# ---- baseline profile ------------------------------------------------------------------------
-
-
-def profile(
-    engine: SparkEngine, source: SparkSource, specs: Sequence[BinSpec]
-) -> tuple[int, dict[str, Any]]:
-    """Row count and per-feature :class:`mlfail.baseline.FeatureStats` of a Spark reference, in
-    three aggregations: (1) nulls, ±inf, finite count, min/max/mean/std and the default-fill
-    counts; (2) the quantiles ``QUANTILE_LEVELS`` (``percentile_approx``, the same rank-error
-    bound as the bin edges; marked ``quantiles_exact: false``) and the count of values equal to
-    the mean; (3) category frequencies, the top ``MAX_FREQUENCIES`` per feature. The fields are
-    those :func:`mlfail.baseline.build_baseline` computes with Polars."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    from mlfail.baseline import (
-        MAX_FREQUENCIES,
-        MEAN_DEFAULT,
-        NUMERIC_DEFAULTS,
-        QUANTILE_LEVELS,
-        STRING_DEFAULTS,
-        FeatureStats,
-        _is_default_value,
-        _opt,
-        is_numeric_dtype,
-        is_string_dtype,
-        level_key,
-        mean_tolerance,
-    )
-
-    schema, df = source.schema, source.df
-    inf = F.lit(float("inf"))
-
-    def num(f: str) -> Column:
-        return _col(f).cast("double")
-
-    def finite(f: str) -> Column:
-        x = num(f)
-        return F.when(~F.isnan(x) & (F.abs(x) != inf), x)
-
-    def total(cond: Column) -> Column:
-        return F.sum(F.when(cond, 1).otherwise(0))
-
-    aggs: list[Column] = [F.count(F.lit(1)).alias("rows")]
-    numeric = [i for i, s in enumerate(specs) if is_numeric_dtype(schema[s.feature])]
-    for i, s in enumerate(specs):
-        if i in numeric:
-            x, fin = num(s.feature), finite(s.feature)
-            aggs += [
-                total(x.isNull() | F.isnan(x)).alias(f"{i}|nulls"),
-                total(x == -inf).alias(f"{i}|neg_inf"),
-                total(x == inf).alias(f"{i}|pos_inf"),
-                F.count(fin).alias(f"{i}|count"),
-                F.min(fin).alias(f"{i}|min"),
-                F.max(fin).alias(f"{i}|max"),
-                F.avg(fin).alias(f"{i}|mean"),
-                F.stddev_samp(fin).alias(f"{i}|std"),
-            ]
-            aggs += [total(x == F.lit(v)).alias(f"{i}|d|{k}") for k, v in NUMERIC_DEFAULTS.items()]
-        else:
-            v = _col(s.feature).cast("string")
-            aggs.append(total(v.isNull()).alias(f"{i}|nulls"))
-            if is_string_dtype(schema[s.feature]):
-                norm = F.lower(F.trim(v))
-                aggs += [total(norm == F.lit(c)).alias(f"{i}|d|{c}") for c in STRING_DEFAULTS]
-    row = df.select(*aggs).first()
-    assert row is not None
-    r = row.asDict()
-    rows = int(r["rows"])
-
-    # 2. quantiles and the count of values equal to the training mean
-    accuracy = max(1, round(1 / engine.relative_error)) if engine.relative_error else 1_000_000
-    levels = list(QUANTILE_LEVELS)
-    second: list[Column] = []
-    for i in numeric:
-        f = specs[i].feature
-        second.append(F.percentile_approx(finite(f), levels, accuracy).alias(f"{i}|q"))
-        mean = r[f"{i}|mean"]
-        if mean is not None:
-            second.append(
-                total(F.abs(num(f) - F.lit(mean)) <= mean_tolerance(mean)).alias(f"{i}|m")
-            )
-    r2: dict[str, Any] = {}
-    if second:
-        got2 = df.select(*second).first()
-        r2 = got2.asDict() if got2 is not None else {}
-
-    # 3. category frequencies, the most frequent first (ties by value), capped per feature
-    cats = [i for i, s in enumerate(specs) if s.kind == "categorical"]
-    freqs: dict[int, tuple[dict[str, int], int]] = {i: ({}, 0) for i in cats}
-    if cats:
-        pairs = [
-            F.struct(F.lit(i).alias(_F), _col(specs[i].feature).cast("string").alias("v"))
-            for i in cats
-        ]
-        per = Window.partitionBy(_F)
-        ranked = per.orderBy(F.col("count").desc(), F.col("v").asc())
-        got = (
-            df.select(F.inline(F.array(*pairs)))
-            .where(F.col("v").isNotNull())
-            .groupBy(_F, "v")
-            .count()
-            .select(
-                _F,
-                "v",
-                "count",
-                F.row_number().over(ranked).alias("rn"),
-                F.sum("count").over(per).alias("nn"),
-            )
-            .where(F.col("rn") <= MAX_FREQUENCIES)
-            .collect()
-        )
-        kept: dict[int, list[tuple[int, str, int]]] = {i: [] for i in cats}
-        nn: dict[int, int] = {}
-        for g in got:
-            kept[g[_F]].append((int(g["rn"]), g["v"], int(g["count"])))
-            nn[g[_F]] = int(g["nn"])
-        for i in cats:
-            top = sorted(kept[i])
-            shown = {v: n for _, v, n in top}
-            freqs[i] = (shown, nn.get(i, 0) - sum(shown.values()))
-
-    stats: dict[str, Any] = {}
-    for i, s in enumerate(specs):
-        st = FeatureStats(
-            feature=s.feature,
-            kind=s.kind,
-            dtype=str(schema[s.feature]),
-            rows=rows,
-            nulls=int(r[f"{i}|nulls"]),
-            numeric=i in numeric,
-            defaults={k.split("|", 2)[2]: int(v) for k, v in r.items() if k.startswith(f"{i}|d|")},
-        )
-        if st.numeric:
-            st.count = int(r[f"{i}|count"])
-            st.neg_inf, st.pos_inf = int(r[f"{i}|neg_inf"]), int(r[f"{i}|pos_inf"])
-            st.min, st.max = _opt(r[f"{i}|min"]), _opt(r[f"{i}|max"])
-            st.mean, st.std = _opt(r[f"{i}|mean"]), _opt(r[f"{i}|std"])
-            qs = r2.get(f"{i}|q") or [None] * len(levels)
-            st.quantiles = {level_key(lv): _opt(q) for lv, q in zip(levels, qs, strict=True)}
-            st.quantiles_exact = False  # percentile_approx: within the stated rank error
-            if st.mean is not None and not _is_default_value(st.mean):
-                st.defaults[MEAN_DEFAULT] = int(r2.get(f"{i}|m") or 0)
-        if s.kind == "categorical":
-            st.frequencies, st.frequencies_rest = freqs[i]
-        stats[s.feature] = st
-    return rows, stats

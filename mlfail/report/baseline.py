@@ -21,6 +21,20 @@ def _pct(x: float | None) -> str:
 
 
 def render_baseline(b: Baseline, console: Console, *, top_categories: int = 4) -> None:
+    _header(b, console)
+    _numeric_tables(b, console)
+    _categorical_table(b, console, top_categories)
+    _prediction_table(b, console)
+    if b.task is not None:
+        for keys in [(), *((s,) for s in b.segments)]:
+            perf = b.performance(keys)
+            if perf is None:
+                continue
+            _perf_table(perf, list(keys), b, console)
+
+
+def _header(b: Baseline, console: Console) -> None:
+    """Where the baseline came from and how it was built."""
     src = ", ".join(f"{s['spec']} ({s['files']} file(s), {s['bytes']} bytes)" for s in b.sources)
     console.print(Text("Baseline  ", style="bold") + Text(b.path or ""))
     info = Table.grid(padding=(0, 2))
@@ -54,6 +68,9 @@ def render_baseline(b: Baseline, console: Console, *, top_categories: int = 4) -
         info.add_row(k, escape(v))
     console.print(info)
 
+
+def _numeric_tables(b: Baseline, console: Console) -> None:
+    """Numeric features' moments, then their quantiles (marked when estimated)."""
     num = [s for s in b.specs if b.stats[s.feature].numeric]
     if num:
         t = Table(title="Numeric features", title_justify="left", header_style="bold")
@@ -88,6 +105,9 @@ def render_baseline(b: Baseline, console: Console, *, top_categories: int = 4) -
                 "[dim]≈ estimated from merged bin counts; each lies within the "
                 "quantile_bounds stored in the file[/dim]"
             )
+
+
+def _categorical_table(b: Baseline, console: Console, top_categories: int) -> None:
     cat = [s for s in b.specs if not b.stats[s.feature].numeric]
     if cat:
         t = Table(title="Categorical features", title_justify="left", header_style="bold")
@@ -106,6 +126,9 @@ def render_baseline(b: Baseline, console: Console, *, top_categories: int = 4) -
                 escape(shown),
             )
         console.print(t)
+
+
+def _prediction_table(b: Baseline, console: Console) -> None:
     if b.prediction_spec is not None:
         ps = b.prediction_spec
         counts = dense(b.tables[()], ps)
@@ -121,12 +144,6 @@ def render_baseline(b: Baseline, console: Console, *, top_categories: int = 4) -
             if n:
                 t.add_row(label, f"{100 * n / total:.1f}%")
         console.print(t)
-    if b.task is not None:
-        for keys in [(), *((s,) for s in b.segments)]:
-            perf = b.performance(keys)
-            if perf is None:
-                continue
-            _perf_table(perf, list(keys), b, console)
 
 
 def _perf_table(perf: pl.DataFrame, keys: list[str], b: Baseline, console: Console) -> None:
