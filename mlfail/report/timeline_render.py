@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from mlfail.report.layers import LayeredTimeline
 from mlfail.report.timeline_model import Series, TimelineReport, When, WindowStats
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -183,3 +184,36 @@ def render_timeline(report: TimelineReport, console: Console) -> None:
     )
     for n in report.notes:
         console.print(f"[dim]note: {escape(n)}[/dim]")
+
+
+def layer_sparklines(view: LayeredTimeline) -> Text:
+    """One line per layer of the layered view (its first series, the one with the onset when
+    there is one): the layer, the series, a sparkline with ┃ before the onset window, the
+    onset day, and ◆ on the layer that fired first. Plain text reads the same."""
+    t = Text()
+    width = max([len(s.label) for lay in view.layers for s in lay.series[:1]] + [6])
+    for lay in view.layers:
+        if not lay.series:
+            continue
+        s = lay.series[0]
+        if t:
+            t.append("\n")
+        t.append(f"{lay.layer:<9}", style=LAYER_STYLE.get(lay.layer, ""))
+        t.append(f"{s.label:<{width}}  ", style="dim")
+        t.append_text(sparkline(s.values, s.onset_index))
+        if lay.onset is not None:
+            t.append(f"  onset {_when(lay.onset)}", style="bold")
+        elif s.onset is not None:
+            t.append(f"  onset {_when(s.onset)} (live*: not counted)", style="bold")
+        elif lay.status:
+            t.append(f"  {lay.status}", style=INFRA_STYLE.get(lay.status, ""))
+        else:
+            t.append("  no onset", style="dim")
+        if lay.first_fired:
+            t.append("  ◆ fired first", style="bold red")
+    if view.events:
+        t.append("\nchange events: ", style="dim")
+        t.append(
+            ", ".join(f"{'★ ' if e.emphasised else ''}{e.id} {_when(e.when)}" for e in view.events)
+        )
+    return t
