@@ -50,20 +50,18 @@ demo: $(RUNTIME)
 	$(BIN)/mlfail triage $(DEMO_ARGS) --no-input; rc=$$?; [ $$rc -le 1 ] || exit $$rc; \
 	echo "(mlfail exit code $$rc: 1 = model incident found)" >&2
 
-# The same incident as a self-contained HTML report, and a screenshot of it taken by headless
+# The same incident as a self-contained HTML report; report-screenshot also renders one
+# scenario without --metrics (tests/scenarios.py null_spike) and screenshots both with headless
 # Chromium (Debian's chromium package; installed here if missing) to check what a person sees.
+# `make report-screenshot DOCS=1` refreshes docs/img/ (the README's pictures).
 report-html: $(RUNTIME)
 	mkdir -p out
 	$(BIN)/mlfail triage $(DEMO_ARGS) --format html --output out/triage.html --force; \
 	rc=$$?; [ $$rc -le 1 ] || exit $$rc
 
-report-screenshot: report-html
+report-screenshot: $(RUNTIME)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
-	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-		--disable-background-networking --disable-component-update --disable-sync \
-		--user-data-dir=$$(mktemp -d) --window-size=1200,2400 \
-		--screenshot=out/triage.png file://$(CURDIR)/out/triage.html
-	@echo "screenshot: out/triage.png"
+	$(BIN)/python scripts/report_screenshots.py --out out $(if $(DOCS),--docs)
 
 # README: the captured demo run and the command reference are generated; `make readme`
 # rewrites them, tests/test_readme.py fails when they are stale.

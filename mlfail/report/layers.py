@@ -78,6 +78,7 @@ class LayerView:
     y1: float
     series: list[SeriesView]
     status: str | None = None  # infra: the infra check's green / anomalous
+    heading: str = ""  # the panel's title line
 
 
 @dataclass(frozen=True)
@@ -261,16 +262,20 @@ def build_layers(
         for s in picked[layer]:
             strips.append(_strip(s, xs, y, y + STRIP_H, slots))
             y += STRIP_H + STRIP_GAP
+        status = report.infra.status if layer == "infra" else None
+        onset = report.layer_onsets.get(layer)
+        fired = layer in report.first_fired_layers
         layers.append(
             LayerView(
                 layer,
                 LAYER_TITLE[layer],
-                report.layer_onsets.get(layer),
-                layer in report.first_fired_layers,
+                onset,
+                fired,
                 top,
                 y,
                 strips,
-                report.infra.status if layer == "infra" else None,
+                status,
+                _heading(LAYER_TITLE[layer], onset, status, fired, strips),
             )
         )
         y += LAYER_GAP
@@ -301,6 +306,27 @@ def build_layers(
         ticks=_ticks(t0, t1, xs),
         first_fired=list(report.first_fired_layers),
     )
+
+
+def _day(w: When) -> str:
+    return w.strftime("%Y-%m-%d %H:%M") if isinstance(w, dt.datetime) else w.isoformat()
+
+
+def _heading(
+    title: str, onset: When | None, status: str | None, fired: bool, strips: list[SeriesView]
+) -> str:
+    """e.g. "Model — onset 2026-09-19  ◆ FIRED FIRST"; a layer whose onset comes only from a
+    live-log series that does not count for first-fired says so."""
+    if onset is not None:
+        head = f"{title} — onset {_day(onset)}"
+    else:
+        live = [s for s in strips if s.onset is not None and not s.counts]
+        head = f"{title} — no onset"
+        if live:
+            head += f" in the metrics file; live log: {live[0].label} moved {_day(live[0].onset)}"  # type: ignore[arg-type]
+    if status:
+        head += f" (infra {status})"
+    return head + ("  ◆ FIRED FIRST" if fired else "")
 
 
 def _strip(

@@ -15,7 +15,7 @@ from mlfail.report.layers import LayeredTimeline, SeriesView, SliceBars
 REF_COLOR = "#4c78a8"
 LIVE_COLOR = "#e45756"
 ONSET_COLOR = "#b8860b"
-EVENT_COLOR = "#6a3d9a"
+EVENT_COLOR = "#8b5cc7"  # reads on white and on a dark background
 
 
 def _e(s: object) -> str:
@@ -167,9 +167,6 @@ def layers_svg(v: LayeredTimeline) -> str:
     ]
     for lay in v.layers:
         color = LAYER_COLOR.get(lay.layer, "#888")
-        head = lay.title + (f" — onset {_day(lay.onset)}" if lay.onset else " — no onset")
-        if lay.status:
-            head += f" ({lay.status})"
         p.append(f'<g class="layer" data-layer="{_e(lay.layer)}">')
         if lay.first_fired:
             p.append(
@@ -177,11 +174,10 @@ def layers_svg(v: LayeredTimeline) -> str:
                 f'height="{lay.y1 - lay.y0:.1f}" fill="none" stroke="{color}" '
                 'stroke-width="2.5" rx="4"/>'
             )
-            head += "  ◆ FIRED FIRST"
         p.append(
             f'<rect x="4" y="{lay.y0 + 5:.1f}" width="8" height="10" fill="{color}"/>'
             f'<text x="16" y="{lay.y0 + 14:.1f}" font-size="12" font-weight="bold">'
-            f"{_e(head)}</text>"
+            f"{_e(lay.heading)}</text>"
         )
         for s in lay.series:
             p.append(_strip_svg(v, s, color))

@@ -345,7 +345,8 @@ def triage_html(r: TriageReport, *, max_features: int = 4) -> str:
         f"<div class='verdict {cls}'>{_e(r.headline)}</div>",
         *_todo_box(r),
         "<h2>Which layer fired first</h2>",
-        f"<p>{_e(r.timeline.verdict)} {_e(r.timeline.infra.message)}.</p>",
+        f"<p><b>First fired:</b> {_e(r.timeline.verdict.rstrip('.'))}. <b>Infra:</b> "
+        f"{_e(r.timeline.infra.message.rstrip('.'))}.</p>",
         f"<div class='chart'>{layers_svg(layered_view(r))}</div>",
         f"<p class='muted'>{_e(LEGEND)}</p>",
         "<h2>The seven steps</h2><table><tr><th>#</th><th>step</th><th>status</th>"
