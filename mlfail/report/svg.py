@@ -45,6 +45,10 @@ def bars_svg(
         f'<line x1="{pad_l}" y1="{pad_t + plot_h}" x2="{width - 8}" y2="{pad_t + plot_h}" '
         'stroke="#999"/>',
         f'<text x="4" y="{pad_t + 8}" font-size="10">{100 * top:.0f}%</text>',
+        f'<text x="4" y="{pad_t + plot_h}" font-size="10">0%</text>',
+        f'<text x="10" y="{pad_t + plot_h / 2 + 20:.0f}" font-size="9" '
+        f'transform="rotate(-90 10 {pad_t + plot_h / 2 + 20:.0f})">share of rows</text>',
+        f'<text x="{width - 8}" y="{height - 2}" font-size="9" text-anchor="end">bin</text>',
     ]
     for i, lab in enumerate(labels):
         x0 = pad_l + i * slot + slot * 0.1
@@ -81,8 +85,9 @@ def line_svg(
     width: int = 560,
     height: int = 180,
     threshold: float | None = None,
+    y_label: str = "PSI",
 ) -> str:
-    """A daily series with the onset (dashed) and change events (dotted) marked."""
+    """A daily series with the onset (dashed line and ▼) and change events (dotted) marked."""
     pts = [(d, v) for d, v in zip(dates, values, strict=True) if v is not None and math.isfinite(v)]
     pad_l, pad_b, pad_t = 44, 24, 22
     plot_w, plot_h = width - pad_l - 8, height - pad_b - pad_t
@@ -111,6 +116,11 @@ def line_svg(
         f'y2="{pad_t + plot_h}" stroke="#999"/>'
     )
     parts.append(f'<text x="2" y="{pad_t + 8}" font-size="10">{vmax:.3g}</text>')
+    parts.append(f'<text x="2" y="{pad_t + plot_h / 2 + 4:.0f}" font-size="9">{_e(y_label)}</text>')
+    parts.append(
+        f'<text x="{pad_l + plot_w / 2:.0f}" y="{height - 6}" font-size="9" '
+        f'text-anchor="middle">day</text>'
+    )
     parts.append(f'<text x="2" y="{pad_t + plot_h}" font-size="10">{vmin:.3g}</text>')
     parts.append(f'<text x="{pad_l}" y="{height - 6}" font-size="10">{_e(d0)}</text>')
     parts.append(
@@ -134,8 +144,11 @@ def line_svg(
         parts.append(
             f'<line x1="{x(onset):.1f}" y1="{pad_t}" x2="{x(onset):.1f}" '
             f'y2="{pad_t + plot_h}" stroke="{ONSET_COLOR}" stroke-dasharray="5,3"/>'
+            f'<path d="M{x(onset) - 5:.1f},{pad_t:.1f} L{x(onset) + 5:.1f},{pad_t:.1f} '
+            f'L{x(onset):.1f},{pad_t + 8:.1f} Z" fill="{ONSET_COLOR}" stroke="currentColor" '
+            'stroke-width="0.8"/>'
             f'<text x="{x(onset) + 2:.1f}" y="{pad_t + plot_h - 4}" font-size="9" '
-            f'fill="{ONSET_COLOR}">onset {_e(onset)}</text>'
+            f'fill="{ONSET_COLOR}">▼ onset {_e(onset)}</text>'
         )
     path = " ".join(
         f"{'M' if i == 0 else 'L'}{x(d):.1f},{y(v):.1f}" for i, (d, v) in enumerate(pts)

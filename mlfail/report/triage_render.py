@@ -434,6 +434,7 @@ def _feature_pair(r: TriageReport, feature: str) -> list[str]:
                 [b.reference_share for b in f.bins],
                 [b.live_share for b in f.bins],
                 title=f"{f.feature} on {slice_label(f.slice)}: PSI {f.psi or 0:.3f}",
+                width=520,
             )
             + "</div>"
         )
@@ -450,6 +451,8 @@ def _feature_pair(r: TriageReport, feature: str) -> list[str]:
                 onset=onset,
                 events=events,
                 threshold=0.25,
+                width=520,
+                height=200,
             )
             + "</div>"
         )
