@@ -293,10 +293,12 @@ def test_evidence_with_script_shows_as_text(sample: TriageReport) -> None:
 
 def test_markdown_and_terminal_show_the_layers(sample: TriageReport) -> None:
     md = triage_markdown(sample)
-    block = md.split("## Which layer fired first", 1)[1].split("```text", 1)[1].split("```")[0]
-    lines = [ln for ln in block.splitlines() if ln.startswith(("infra", "pipeline", "model"))]
-    assert [ln.split()[0] for ln in lines] == ["infra", "pipeline", "model"]
-    assert "◆ fired first" in next(ln for ln in lines if ln.startswith("model"))
+    block = md.split("## Which layer fired first", 1)[1].split("## The seven steps", 1)[0]
+    rows = [ln.split(" | ") for ln in block.splitlines() if ln.startswith("| ") and "`" in ln]
+    assert [r[0] for r in rows] == ["| infra", "| pipeline", "| model", "| business"]
+    model = next(r for r in rows if r[0] == "| model")
+    assert model[3] == "onset 2026-09-19" and "◆ fired first" in model[4]
+    assert "┃" in model[2] and "★ CHG-104" in block
     con = Console(width=140, record=True, color_system=None)
     render_triage(sample, con)
     out = con.export_text()

@@ -186,30 +186,42 @@ def render_timeline(report: TimelineReport, console: Console) -> None:
         console.print(f"[dim]note: {escape(n)}[/dim]")
 
 
-def layer_sparklines(view: LayeredTimeline) -> Text:
-    """One line per layer of the layered view (its first series, the one with the onset when
-    there is one): the layer, the series, a sparkline with ┃ before the onset window, the
-    onset day, and ◆ on the layer that fired first. Plain text reads the same."""
-    t = Text()
-    width = max([len(s.label) for lay in view.layers for s in lay.series[:1]] + [6])
+def layer_rows(view: LayeredTimeline) -> list[tuple[str, str, Text, str, bool]]:
+    """Per layer of the layered view, its first series (the one with the onset when there is
+    one): (layer, series, sparkline with ┃ before the onset window, onset text, fired first)."""
+    rows = []
     for lay in view.layers:
         if not lay.series:
             continue
         s = lay.series[0]
+        if lay.onset is not None:
+            onset = f"onset {_when(lay.onset)}"
+        elif s.onset is not None:
+            onset = f"onset {_when(s.onset)} (live*: not counted)"
+        elif lay.status:
+            onset = lay.status
+        else:
+            onset = "no onset"
+        rows.append(
+            (lay.layer, s.label, sparkline(s.values, s.onset_index), onset, lay.first_fired)
+        )
+    return rows
+
+
+def layer_sparklines(view: LayeredTimeline) -> Text:
+    """One line per layer (:func:`layer_rows`), ◆ on the layer that fired first, then the
+    change events. Plain text reads the same."""
+    t = Text()
+    rows = layer_rows(view)
+    width = max([len(r[1]) for r in rows] + [6])
+    for layer, label, spark, onset, fired in rows:
         if t:
             t.append("\n")
-        t.append(f"{lay.layer:<9}", style=LAYER_STYLE.get(lay.layer, ""))
-        t.append(f"{s.label:<{width}}  ", style="dim")
-        t.append_text(sparkline(s.values, s.onset_index))
-        if lay.onset is not None:
-            t.append(f"  onset {_when(lay.onset)}", style="bold")
-        elif s.onset is not None:
-            t.append(f"  onset {_when(s.onset)} (live*: not counted)", style="bold")
-        elif lay.status:
-            t.append(f"  {lay.status}", style=INFRA_STYLE.get(lay.status, ""))
-        else:
-            t.append("  no onset", style="dim")
-        if lay.first_fired:
+        t.append(f"{layer:<9}", style=LAYER_STYLE.get(layer, ""))
+        t.append(f"{label:<{width}}  ", style="dim")
+        t.append_text(spark)
+        t.append(f"  {onset}", style="bold" if onset.startswith("onset") else "dim")
+        if fired:
             t.append("  ◆ fired first", style="bold red")
     if view.events:
         t.append("\nchange events: ", style="dim")

@@ -25,7 +25,7 @@ from mlfail.report.layers import (
 from mlfail.report.slices_model import SliceRecord
 from mlfail.report.svg import bars_svg, layers_svg, line_svg, slice_bars_svg
 from mlfail.report.text import md as _md
-from mlfail.report.timeline_render import layer_sparklines
+from mlfail.report.timeline_render import layer_rows, layer_sparklines
 from mlfail.triage import Step, TriageReport, slice_label, triage_data
 
 STATUS_STYLE = {"ok": "green", "finding": "bold red", "skipped": "dim", "info": "cyan"}
@@ -230,19 +230,29 @@ def triage_markdown(r: TriageReport) -> str:
 
 
 def _layers_text(r: TriageReport) -> list[str]:
-    """The layered timeline as text (the HTML report has the picture): one sparkline per
+    """The layered timeline as a table (the HTML report has the picture): one sparkline per
     layer on the shared axis, ┃ before the onset window, ◆ on the layer that fired first."""
     view = layered_view(r)
     if not view.layers:
         return ["_no series to draw_"]
-    return [
-        f"{_md(r.timeline.verdict)}",
+    span = f"{view.start.date()} → {view.end.date()}" if view.start and view.end else ""
+    out = [
+        _md(r.timeline.verdict),
         "",
-        "```text",
-        f"{view.start.date() if view.start else ''} → {view.end.date() if view.end else ''}",
-        layer_sparklines(view).plain.replace("`", "'"),  # no way out of the fence
-        "```",
+        f"| layer | series | {span} (┃ = onset) | onset | |",
+        "|---|---|---|---|---|",
     ]
+    for layer, label, spark, onset, fired in layer_rows(view):
+        out.append(
+            f"| {layer} | {_md(label)} | `{spark.plain}` | {_md(onset)} | "
+            f"{'◆ fired first' if fired else ''} |"
+        )
+    if view.events:
+        evs = ", ".join(
+            f"{'★ ' if e.emphasised else ''}{e.id} ({e.when:%Y-%m-%d %H:%M})" for e in view.events
+        )
+        out += ["", f"Change events: {_md(evs)}"]
+    return out
 
 
 def _timeline_rows(r: TriageReport) -> list[tuple[str, str]]:
