@@ -2,15 +2,24 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Two install levels, each with its own stamp: the demo needs only mlfail and its runtime
+# dependencies (typer, rich, polars, pyarrow, scipy, numpy); lint/test/format need the dev
+# extras (pytest, mypy, ruff, pyspark, moto, build, ...), which are most of the install time.
+RUNTIME := $(VENV)/.installed-runtime
+STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
 
 .PHONY: venv lint format test demo sample-data baseline clean report-html report-screenshot readme reliability bench bench-quick
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+
+$(RUNTIME): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --disable-pip-version-check -e .
+	touch $(RUNTIME)
+
+$(STAMP): pyproject.toml $(RUNTIME)
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev]"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -37,24 +46,22 @@ DEMO_ARGS = --reference sample_data/reference.parquet --live sample_data/live \
 	--owners sample_data/owners.toml \
 	--candidate-source sample_data/candidate.parquet --candidate-prediction score --id event_id
 
-demo: $(STAMP)
+demo: $(RUNTIME)
 	$(BIN)/mlfail triage $(DEMO_ARGS) --no-input; rc=$$?; [ $$rc -le 1 ] || exit $$rc; \
 	echo "(mlfail exit code $$rc: 1 = model incident found)" >&2
 
-# The same incident as a self-contained HTML report, and a screenshot of it taken by headless
+# The same incident as a self-contained HTML report; report-screenshot also renders one
+# scenario without --metrics (tests/scenarios.py null_spike) and screenshots both with headless
 # Chromium (Debian's chromium package; installed here if missing) to check what a person sees.
-report-html: $(STAMP)
+# `make report-screenshot DOCS=1` refreshes docs/img/ (the README's pictures).
+report-html: $(RUNTIME)
 	mkdir -p out
 	$(BIN)/mlfail triage $(DEMO_ARGS) --format html --output out/triage.html --force; \
 	rc=$$?; [ $$rc -le 1 ] || exit $$rc
 
-report-screenshot: report-html
+report-screenshot: $(RUNTIME)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
-	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-		--disable-background-networking --disable-component-update --disable-sync \
-		--user-data-dir=$$(mktemp -d) --window-size=1200,2400 \
-		--screenshot=out/triage.png file://$(CURDIR)/out/triage.html
-	@echo "screenshot: out/triage.png"
+	$(BIN)/python scripts/report_screenshots.py --out out $(if $(DOCS),--docs)
 
 # README: the captured demo run and the command reference are generated; `make readme`
 # rewrites them, tests/test_readme.py fails when they are stale.

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from mlfail.report.layers import LayeredTimeline
 from mlfail.report.timeline_model import Series, TimelineReport, When, WindowStats
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -183,3 +184,48 @@ def render_timeline(report: TimelineReport, console: Console) -> None:
     )
     for n in report.notes:
         console.print(f"[dim]note: {escape(n)}[/dim]")
+
+
+def layer_rows(view: LayeredTimeline) -> list[tuple[str, str, Text, str, bool]]:
+    """Per layer of the layered view, its first series (the one with the onset when there is
+    one): (layer, series, sparkline with ┃ before the onset window, onset text, fired first)."""
+    rows = []
+    for lay in view.layers:
+        if not lay.series:
+            continue
+        s = lay.series[0]
+        if lay.onset is not None:
+            onset = f"onset {_when(lay.onset)}"
+        elif s.onset is not None:
+            onset = f"onset {_when(s.onset)} (live*: not counted)"
+        elif lay.status:
+            onset = lay.status
+        else:
+            onset = "no onset"
+        rows.append(
+            (lay.layer, s.label, sparkline(s.values, s.onset_index), onset, lay.first_fired)
+        )
+    return rows
+
+
+def layer_sparklines(view: LayeredTimeline) -> Text:
+    """One line per layer (:func:`layer_rows`), ◆ on the layer that fired first, then the
+    change events. Plain text reads the same."""
+    t = Text()
+    rows = layer_rows(view)
+    width = max([len(r[1]) for r in rows] + [6])
+    for layer, label, spark, onset, fired in rows:
+        if t:
+            t.append("\n")
+        t.append(f"{layer:<9}", style=LAYER_STYLE.get(layer, ""))
+        t.append(f"{label:<{width}}  ", style="dim")
+        t.append_text(spark)
+        t.append(f"  {onset}", style="bold" if onset.startswith("onset") else "dim")
+        if fired:
+            t.append("  ◆ fired first", style="bold red")
+    if view.events:
+        t.append("\nchange events: ", style="dim")
+        t.append(
+            ", ".join(f"{'★ ' if e.emphasised else ''}{e.id} {_when(e.when)}" for e in view.events)
+        )
+    return t

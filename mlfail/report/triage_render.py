@@ -16,9 +16,16 @@ from mlfail._version import __version__
 from mlfail.psi import FeaturePsi
 from mlfail.report.explain_render import _hyp_panel
 from mlfail.report.jsonout import dumps
+from mlfail.report.layers import (
+    LayeredTimeline,
+    build_layers,
+    build_slice_bars,
+    change_events_of,
+)
 from mlfail.report.slices_model import SliceRecord
-from mlfail.report.svg import bars_svg, line_svg
+from mlfail.report.svg import bars_svg, layers_svg, line_svg, slice_bars_svg
 from mlfail.report.text import md as _md
+from mlfail.report.timeline_render import layer_rows, layer_sparklines
 from mlfail.triage import Step, TriageReport, slice_label, triage_data
 
 STATUS_STYLE = {"ok": "green", "finding": "bold red", "skipped": "dim", "info": "cyan"}
@@ -32,12 +39,16 @@ def triage_json(r: TriageReport) -> str:
 # ---- human ------------------------------------------------------------------------------
 
 
-def step_panel(s: Step) -> Panel:
-    body = Group(
+def step_panel(s: Step, extra: Text | None = None) -> Panel:
+    """One step; ``extra`` (step 1: the layers' sparklines) is drawn under its lines."""
+    lines = [
         Text.assemble(("checked  ", "dim"), s.checked),
         Text.assemble(("found    ", "dim"), s.found),
         Text.assemble(("decision ", "dim"), (s.decision, "bold")),
-    )
+    ]
+    if extra is not None and extra:
+        lines += [Text(""), extra]
+    body = Group(*lines)
     title = Text.assemble(
         (f"Step {s.step}/7  ", "bold"),
         s.title,
@@ -110,7 +121,8 @@ def render_header(r: TriageReport, console: Console) -> None:
 def render_triage(r: TriageReport, console: Console) -> None:
     render_header(r, console)
     for s in r.steps:
-        console.print(step_panel(s))
+        extra = layer_sparklines(layered_view(r)) if s.name == "signal" else None
+        console.print(step_panel(s, extra))
         if s.name == "slices" and r.slices is not None and r.slices.slices:
             console.print(slice_table(r))
         if s.name == "root_cause":
@@ -158,6 +170,10 @@ def triage_markdown(r: TriageReport) -> str:
         ),
         f"- **Who to page:** {_md(h.owner) if h and h.owner else 'no owner on record'}"
         + (f" ({_md(h.pager)})" if h and h.pager else ""),
+        "",
+        "## Which layer fired first",
+        "",
+        *_layers_text(r),
         "",
         "## The seven steps",
         "",
@@ -213,6 +229,32 @@ def triage_markdown(r: TriageReport) -> str:
     return "\n".join(out) + "\n"
 
 
+def _layers_text(r: TriageReport) -> list[str]:
+    """The layered timeline as a table (the HTML report has the picture): one sparkline per
+    layer on the shared axis, ┃ before the onset window, ◆ on the layer that fired first."""
+    view = layered_view(r)
+    if not view.layers:
+        return ["_no series to draw_"]
+    span = f"{view.start.date()} → {view.end.date()}" if view.start and view.end else ""
+    out = [
+        _md(r.timeline.verdict),
+        "",
+        f"| layer | series | {span} (┃ = onset) | onset | |",
+        "|---|---|---|---|---|",
+    ]
+    for layer, label, spark, onset, fired in layer_rows(view):
+        out.append(
+            f"| {layer} | {_md(label)} | `{spark.plain}` | {_md(onset)} | "
+            f"{'◆ fired first' if fired else ''} |"
+        )
+    if view.events:
+        evs = ", ".join(
+            f"{'★ ' if e.emphasised else ''}{e.id} ({e.when:%Y-%m-%d %H:%M})" for e in view.events
+        )
+        out += ["", f"Change events: {_md(evs)}"]
+    return out
+
+
 def _timeline_rows(r: TriageReport) -> list[tuple[str, str]]:
     rows: list[tuple[Any, str]] = []
     for h in r.root_causes[:3]:
@@ -247,67 +289,134 @@ def _as_dt(x: Any) -> dt.datetime:
 # ---- html -------------------------------------------------------------------------------
 
 CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1100px}
-h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
-.verdict{padding:10px 14px;border-radius:6px;font-weight:600}
+:root{color-scheme:light dark}
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;
+background:#fff;max-width:1100px}
+h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ccc}
+.verdict{padding:10px 14px;border-radius:6px;font-weight:600;border:2px solid currentColor}
 .incident{background:#fdecea;color:#a40000}.ok{background:#e8f5e9;color:#1b5e20}
+.todo{border:1px solid #999;border-left:6px solid #a40000;border-radius:6px;padding:4px 14px;
+margin:14px 0}.todo dt{font-weight:600;margin-top:6px}.todo dd{margin:2px 0 6px 0}
+.todo pre,pre{white-space:pre-wrap;word-break:break-all;background:rgba(127,127,127,.12);
+padding:6px;border-radius:4px;font-size:12px}
 table{border-collapse:collapse;font-size:13px;margin:8px 0}
-td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f5f5f5}.num{text-align:right}.finding{color:#a40000;font-weight:600}
-.skipped{color:#888}.muted{color:#666;font-size:12px}.chart{display:inline-block;margin:6px}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:rgba(127,127,127,.12)}.num{text-align:right}.finding{color:#a40000;font-weight:600}
+.skipped{color:#888}.muted{color:#666;font-size:12px}.chart{display:inline-block;margin:6px;
+vertical-align:top}.pair{display:flex;flex-wrap:wrap;gap:8px}svg{max-width:100%;height:auto}
+@media (prefers-color-scheme: dark){body{background:#16181d;color:#e6e6e6}
+.incident{background:#3a1414;color:#ff9a9a}.ok{background:#12301a;color:#9be7a8}
+.finding{color:#ff9a9a}.muted{color:#aaa}.todo{border-left-color:#ff9a9a}}
+@media print{body{background:#fff;color:#000;margin:0}.chart,.pair,svg{break-inside:avoid}}
 """
+
+LEGEND = (
+    "One shared time axis. ▼ and the dashed line: the series' onset (first window of the new "
+    "level); ◆ boxed layer: fired first; vertical lines: change events by id, ★ solid: the top "
+    "hypothesis's event. Each strip is on its own scale (its range is under its name); live* = "
+    "derived from the live log, not used for first-fired because the metrics file has the layer."
+)
 
 
 def _e(x: Any) -> str:
     return html.escape("" if x is None else str(x), quote=True)
 
 
+def _todo_box(r: TriageReport) -> list[str]:
+    h = r.root_causes[0] if r.root_causes else None
+    page = "no owner on record"
+    if h and h.owner:
+        page = h.owner + (f" ({h.pager})" if h.pager else "")
+    action = h.next_action if h else r.verdict_reason
+    return [
+        "<div class='todo'><h2 style='border:0;margin:8px 0 2px 0'>What to do now</h2><dl>",
+        f"<dt>Who to page</dt><dd>{_e(page)}</dd>",
+        f"<dt>Next action</dt><dd>{_e(action)}</dd>",
+        f"<dt>Validate the fix (shadow test)</dt><dd><pre>{_e(r.shadow_command)}</pre></dd>",
+        "</dl></div>",
+    ]
+
+
+def layered_view(r: TriageReport) -> LayeredTimeline:
+    """The layered timeline of a triage report (shared by the HTML, Markdown and terminal)."""
+    return build_layers(r.timeline, change_events_of(r.root_causes))
+
+
 def triage_html(r: TriageReport, *, max_features: int = 4) -> str:
     cls = "incident" if r.verdict == "model_incident" else "ok"
     p: list[str] = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         f"<title>mlfail triage — {_e(r.verdict)}</title><style>{CSS}</style></head><body>",
         "<h1>mlfail triage</h1>",
         f"<p class='muted'>live {_e(r.inputs.get('live'))} vs "
         f"{_e(r.inputs.get('baseline') or r.inputs.get('reference'))} · mlfail "
         f"{_e(__version__)}</p>",
         f"<div class='verdict {cls}'>{_e(r.headline)}</div>",
+        *_todo_box(r),
+        "<h2>Which layer fired first</h2>",
+        f"<p><b>First fired:</b> {_e(r.timeline.verdict.rstrip('.'))}. <b>Infra:</b> "
+        f"{_e(r.timeline.infra.message.rstrip('.'))}.</p>",
+        f"<div class='chart'>{layers_svg(layered_view(r))}</div>",
+        f"<p class='muted'>{_e(LEGEND)}</p>",
         "<h2>The seven steps</h2><table><tr><th>#</th><th>step</th><th>status</th>"
         "<th>checked</th><th>found</th><th>decision</th></tr>",
     ]
     for s in r.steps:
         p.append(
             f"<tr><td>{s.step}</td><td>{_e(s.title)}</td><td class='{_e(s.status)}'>"
-            f"{_e(s.status)}</td><td>{_e(s.checked)}</td><td>{_e(s.found)}</td>"
+            f"{_e(STATUS_WORD[s.status])}</td><td>{_e(s.checked)}</td><td>{_e(s.found)}</td>"
             f"<td>{_e(s.decision)}</td></tr>"
         )
     p.append("</table>")
+    p += _slices_html(r)
+    p += _root_cause_html(r)
+    p.append("<h2>Other drifted features</h2>")
+    p += _feature_charts(r, max_features, skip={h.feature for h in r.root_causes[:3]})
+    p.append(f"<h2>Step 7: shadow test</h2><pre>{_e(r.shadow_command)}</pre>")
+    if r.checklist:
+        p.append("<h2>Missing from the pre-launch checklist</h2><ul>")
+        p += [f"<li>{_e(c)}</li>" for c in r.checklist]
+        p.append("</ul>")
+    p.append("</body></html>\n")
+    return "".join(p)
+
+
+def _slices_html(r: TriageReport) -> list[str]:
     sr = r.slices
     if sr is None:
-        p.append("<h2>Slices</h2><p>Skipped: no --prediction given.</p>")
-    else:
+        return ["<h2>Slices</h2><p>Skipped: no --prediction given.</p>"]
+    p = [
+        f"<h2>Slices, worst first</h2><p class='muted'>global {_e(sr.metric)} "
+        f"{_e(_m(sr.global_stats.live, sr.metric))} live vs "
+        f"{_e(_m(sr.global_stats.reference, sr.metric))} reference</p>",
+    ]
+    if sr.slices:
         p.append(
-            f"<h2>Slices, worst first</h2><p class='muted'>global {_e(sr.metric)} "
-            f"{_e(_m(sr.global_stats.live, sr.metric))} live vs "
-            f"{_e(_m(sr.global_stats.reference, sr.metric))} reference</p>"
+            f"<div class='chart'>{slice_bars_svg(build_slice_bars(sr.slices, sr.metric))}</div>"
         )
+    p.append(
+        "<table><tr><th>slice</th><th>rows</th><th>labelled</th>"
+        f"<th>{_e(sr.metric)}</th><th>baseline</th><th>complement</th><th>q</th>"
+        "<th>excess errors</th></tr>"
+    )
+    for sl in sr.slices[:15]:
+        c = " class='finding'" if sl.degraded else ""
         p.append(
-            "<table><tr><th>slice</th><th>rows</th><th>labelled</th>"
-            f"<th>{_e(sr.metric)}</th><th>baseline</th><th>complement</th><th>q</th>"
-            "<th>excess errors</th></tr>"
+            f"<tr><td{c}>{_e(slice_label(sl.slice))}{' ▲' if sl.degraded else ''}</td>"
+            f"<td class='num'>{sl.rows}</td>"
+            f"<td class='num'>{sl.labelled_rows}</td><td class='num'>"
+            f"{_e(_m(sl.live, sl.metric))}</td><td class='num'>{_e(_m(sl.baseline, sl.metric))}"
+            f"</td><td class='num'>{_e(_m(sl.complement, sl.metric))}</td><td class='num'>"
+            f"{'' if sl.q_value is None else f'{sl.q_value:.2g}'}</td><td class='num'>"
+            f"{'' if sl.excess_errors is None else f'{sl.excess_errors:.0f}'}</td></tr>"
         )
-        for sl in sr.slices[:15]:
-            c = " class='finding'" if sl.degraded else ""
-            p.append(
-                f"<tr><td{c}>{_e(slice_label(sl.slice))}</td><td class='num'>{sl.rows}</td>"
-                f"<td class='num'>{sl.labelled_rows}</td><td class='num'>"
-                f"{_e(_m(sl.live, sl.metric))}</td><td class='num'>{_e(_m(sl.baseline, sl.metric))}"
-                f"</td><td class='num'>{_e(_m(sl.complement, sl.metric))}</td><td class='num'>"
-                f"{'' if sl.q_value is None else f'{sl.q_value:.2g}'}</td><td class='num'>"
-                f"{'' if sl.excess_errors is None else f'{sl.excess_errors:.0f}'}</td></tr>"
-            )
-        p.append("</table>")
-    p.append("<h2>Root cause</h2>")
+    p.append("</table>")
+    return p
+
+
+def _root_cause_html(r: TriageReport) -> list[str]:
+    p = ["<h2>Root cause</h2>"]
     if not r.root_causes:
         p.append("<p>No hypothesis above the reporting threshold.</p>")
     for i, h in enumerate(r.root_causes[:5], 1):
@@ -318,59 +427,70 @@ def triage_html(r: TriageReport, *, max_features: int = 4) -> str:
         )
         p += [f"<li><b>{_e(e.kind)}</b>: {_e(e.text)}</li>" for e in h.evidence]
         p.append(f"</ul><p><b>Next:</b> {_e(h.next_action)}</p>")
-    p.append("<h2>Drifted features</h2>")
-    p += _feature_charts(r, max_features)
-    p.append(f"<h2>Step 7: shadow test</h2><pre>{_e(r.shadow_command)}</pre>")
-    if r.checklist:
-        p.append("<h2>Missing from the pre-launch checklist</h2><ul>")
-        p += [f"<li>{_e(c)}</li>" for c in r.checklist]
-        p.append("</ul>")
-    p.append("</body></html>\n")
-    return "".join(p)
+        if i <= 3 and h.feature:
+            p += _feature_pair(r, h.feature)
+    return p
 
 
-def _feature_charts(r: TriageReport, limit: int) -> list[str]:
-    out: list[str] = []
-    shown: set[str] = set()
-    events = []
-    for h in r.root_causes:
-        for e in h.change_events():
-            events.append((e.ts.date(), e.id))
-    recs: list[FeaturePsi] = [f for f in r.features if f.status in ("drifted", "watch")]
-    hyp_feats = [h.feature for h in r.root_causes if h.feature]
-    recs.sort(key=lambda f: (f.feature not in hyp_feats, -(f.psi or 0)))
-    for f in recs:
-        if f.feature in shown or len(shown) >= limit:
-            continue
-        shown.add(f.feature)
-        where = slice_label(f.slice)
-        out.append("<div>")
+def _feature_pair(r: TriageReport, feature: str) -> list[str]:
+    """The reference-vs-live bins of a feature and its daily PSI, side by side."""
+    f = next((x for x in r.features if x.feature == feature), None)
+    out = ["<div class='pair'>"]
+    if f is not None:
         out.append(
             "<div class='chart'>"
             + bars_svg(
                 [b.bin for b in f.bins],
                 [b.reference_share for b in f.bins],
                 [b.live_share for b in f.bins],
-                title=f"{f.feature} on {where}: PSI {f.psi or 0:.3f}",
+                title=f"{f.feature} on {slice_label(f.slice)}: PSI {f.psi or 0:.3f}",
+                width=520,
             )
             + "</div>"
         )
-        series = r.explanation.daily_psi.get(f.feature)
-        if series:
-            onset = next((h.onset for h in r.root_causes if h.feature == f.feature), None)
-            out.append(
-                "<div class='chart'>"
-                + line_svg(
-                    r.explanation.days,
-                    series,
-                    title=f"daily PSI of {f.feature}",
-                    onset=onset,
-                    events=events,
-                    threshold=0.25,
-                )
-                + "</div>"
+    series = r.explanation.daily_psi.get(feature)
+    if series:
+        onset = next((h.onset for h in r.root_causes if h.feature == feature), None)
+        events = [(e.when.date(), e.id) for e in layered_view(r).events]
+        out.append(
+            "<div class='chart'>"
+            + line_svg(
+                r.explanation.days,
+                series,
+                title=f"daily PSI of {feature} (all live rows)",
+                onset=onset,
+                events=events,
+                threshold=0.25,
+                width=520,
+                height=200,
             )
-        out.append("</div>")
+            + "</div>"
+        )
+    out.append("</div>")
+    return out if len(out) > 2 else []
+
+
+def _feature_charts(r: TriageReport, limit: int, skip: set[str | None]) -> list[str]:
+    out: list[str] = []
+    recs: list[FeaturePsi] = [
+        f for f in r.features if f.status in ("drifted", "watch") and f.feature not in skip
+    ]
+    recs.sort(key=lambda f: -(f.psi or 0))
+    shown: set[str] = set()
+    for f in recs:
+        if f.feature in shown or len(shown) >= limit:
+            continue
+        shown.add(f.feature)
+        out.append(
+            "<div class='chart'>"
+            + bars_svg(
+                [b.bin for b in f.bins],
+                [b.reference_share for b in f.bins],
+                [b.live_share for b in f.bins],
+                title=f"{f.feature} on {slice_label(f.slice)}: PSI {f.psi or 0:.3f}",
+            )
+            + "</div>"
+        )
     if not out:
-        out.append("<p>No feature drifted.</p>")
+        out.append("<p>No other feature drifted.</p>")
     return out
