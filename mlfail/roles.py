@@ -17,7 +17,8 @@ and the flag that changes it:
    over ≥ 50 non-null reference rows is an id when it is a string, or an integer that is
    *dense* (its range is at most 4× its distinct count: independent draws from a range that
    small repeat values, so ≥ 95% distinct means a near-permutation, a counter) or whose live
-   values all lie above the reference's (a growing counter). A name like ``id``, ``*_id``,
+   values all lie above the reference's (a growing counter; a time key instead when its values
+  are epoch-sized, 1973–2100 in s/ms/µs/ns). A name like ``id``, ``*_id``,
    ``*Id``, ``uuid``, ``key``, ``index`` with over half its values distinct is an id too.
    Amounts in cents, ages in days and sensor readings are sparse in their range: features.
 6. **output** – with ``--prediction``: a column that is a deterministic function of it on
@@ -86,6 +87,14 @@ _TIME_NAME = re.compile(
     r"|[a-z0-9](Ts|Time|Timestamp|At)$"
 )
 _EPOCH_MIN = 1e8  # 1973-03-03 in seconds; smaller integers are not epochs
+# Epoch instants between 1973 and 2100 in seconds, milliseconds, microseconds or nanoseconds.
+_EPOCH_SPANS = ((1e8, 4.2e9), (1e11, 4.2e12), (1e14, 4.2e15), (1e17, 4.2e18))
+
+
+def _epoch_sized(lo: float, hi: float) -> bool:
+    return any(a <= lo and hi <= b for a, b in _EPOCH_SPANS)
+
+
 _PARTITION_RANGES = {
     "year": (1900, 2200),
     "month": (1, 12),
@@ -456,6 +465,9 @@ def _infer_one(
         )
         return role("constant", f"{what} on the reference", keep)
     reason = _id_reason(name, dtype, st, lst)
+    if reason and "growing" in reason and _epoch_sized(float(st.lo), float(st.hi)):  # type: ignore[arg-type]
+        reason = "epoch-sized integers, live all later than the reference: a time, not a value"
+        return role("time_key", reason, f"--timestamp {name} to use it as event time")
     if reason:
         return role("identifier", reason, keep)
     return role("feature", "profiled", f"--exclude {name} or --id {name}")
