@@ -94,6 +94,8 @@ def _transform_of_score(s: np.ndarray, x: np.ndarray) -> str | None:
     s, x = s[ok], x[ok]
     if s.size < 10:
         return None
+    if np.ptp(s) == 0 or np.ptp(x) == 0 or abs(float(np.corrcoef(s, x)[0, 1])) < 0.9:
+        return None  # rounding, clipping and rescaling all keep the correlation near 1
     tol = 1e-9 * np.maximum(1.0, np.abs(x))
     for scale in (1.0, 100.0):
         for k in range(7):
@@ -105,12 +107,10 @@ def _transform_of_score(s: np.ndarray, x: np.ndarray) -> str | None:
     share = _agree(np.abs(x - np.clip(s, lo, hi)) <= tol)
     if share >= OUTPUT_AGREE:
         return f"score clipped to [{lo:.4g}, {hi:.4g}] on {share:.1%} of rows"
-    if np.ptp(s) > 0 and np.ptp(x) > 0:
-        b, a = np.polyfit(s, x, 1)
-        resid = np.abs(x - (a + b * s))
-        share = _agree(resid <= 1e-6 * float(np.std(x)))
-        if share >= OUTPUT_AGREE:
-            return f"affine in the score ({a:.4g} + {b:.4g} × score) on {share:.1%} of rows"
+    b, a = np.polyfit(s, x, 1)
+    share = _agree(np.abs(x - (a + b * s)) <= 1e-6 * float(np.std(x)))
+    if share >= OUTPUT_AGREE:
+        return f"affine in the score ({a:.4g} + {b:.4g} × score) on {share:.1%} of rows"
     return None
 
 

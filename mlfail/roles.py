@@ -248,17 +248,23 @@ class _Stats:
 
 def _stat_exprs(i: int, name: str, dtype: pl.DataType) -> list[pl.Expr]:
     col = pl.col(name)
-    out = [col.null_count().alias(f"{i}n"), col.drop_nulls().n_unique().alias(f"{i}u")]
+    out = [col.null_count().alias(f"{i}n")]
     if dtype.is_float():
+        # floats are never identifiers: only "none / one / two or more" values is needed,
+        # from min and max, sparing an exact distinct count
         col = col.filter(col.is_finite())
+        many = pl.when(col.max() > col.min()).then(2).otherwise(col.count().clip(0, 1))
+        out.append(many.alias(f"{i}u"))
+    else:
+        out.append(col.drop_nulls().n_unique().alias(f"{i}u"))
     if dtype.is_numeric() or dtype == pl.String:
         out += [col.min().alias(f"{i}lo"), col.max().alias(f"{i}hi")]
     return out
 
 
 def collect_stats(frames: Sequence[pl.LazyFrame]) -> list[dict[str, _Stats]]:
-    """Per source, per binnable (or time) column: rows, nulls, distinct, min, max — one
-    aggregation query per source, all collected together."""
+    """Per source, per binnable (or time) column: rows, nulls, distinct (for floats capped at
+    2: "two or more"), min, max — one aggregation query per source, collected together."""
     queries, layouts = [], []
     for lf in frames:
         schema = lf.collect_schema()
