@@ -55,7 +55,7 @@ from typing import Literal, get_args
 
 import polars as pl
 
-from mlfail.config import is_binnable, split_list
+from mlfail.config import Roles, is_binnable, split_list
 from mlfail.derived import find_outputs
 from mlfail.errors import UsageError
 from mlfail.io import Source
@@ -145,6 +145,23 @@ class RoleFlags:
             exclude=split_list(exclude),
             segments=split_list(segments),
             features=split_list(features) or None,
+        )
+
+    @classmethod
+    def from_roles(cls, roles: Roles, **more: Iterable[str]) -> RoleFlags:
+        """The flags held by today's :class:`mlfail.config.Roles` (its ``extra_roles`` are
+        other outputs), plus ``ids`` / ``outputs`` / ``exclude`` / ``segments`` given here."""
+        extra = {k: split_list(v) for k, v in more.items()}
+        return cls(
+            timestamp=roles.timestamp,
+            label=roles.label,
+            prediction=roles.prediction,
+            meta=roles.meta,
+            ids=extra.get("ids", ()),
+            outputs=tuple(dict.fromkeys([*roles.extra_roles, *extra.get("outputs", ())])),
+            exclude=extra.get("exclude", ()),
+            segments=extra.get("segments", ()),
+            features=roles.features,
         )
 
     def assigned(self) -> list[tuple[str, Role, str]]:

@@ -272,3 +272,53 @@ def test_exclude_and_flag_errors() -> None:
         _roles(ref, exclude=("y",), ids=("y",))
     with pytest.raises(UsageError, match="--meta nope: no such column"):
         _roles(ref, meta=("nope",))
+
+
+def test_from_roles_carries_todays_flags() -> None:
+    from mlfail.config import Roles
+
+    roles = Roles(timestamp="ts", label="y", prediction="p", meta=("v",), extra_roles=("q",))
+    f = RoleFlags.from_roles(roles, ids=["a,b"], outputs=["r"], exclude=["z"])
+    assert (f.timestamp, f.label, f.prediction, f.meta) == ("ts", "y", "p", ("v",))
+    assert (f.ids, f.outputs, f.exclude, f.features) == (("a", "b"), ("q", "r"), ("z",), None)
+
+
+def test_one_aggregation_per_source_and_one_output_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cost contract: a single collect_all for the statistics of both sources, and one
+    collect for output detection (only with --prediction)."""
+    rng = np.random.default_rng(20)
+    df = _scored(rng).with_columns(y_pred=pl.col("score") >= 0.5, n=pl.int_range(0, 2000))
+    calls: list[str] = []
+    real_all, real_one = pl.collect_all, pl.LazyFrame.collect
+
+    def spy_all(qs, *a, **k):  # type: ignore[no-untyped-def]
+        calls.append(f"collect_all({len(qs)})")
+        return real_all(qs, *a, **k)
+
+    def spy_one(self, *a, **k):  # type: ignore[no-untyped-def]
+        calls.append("collect")
+        return real_one(self, *a, **k)
+
+    monkeypatch.setattr(pl, "collect_all", spy_all)
+    monkeypatch.setattr(pl.LazyFrame, "collect", spy_one)
+    roles = infer_roles(df.lazy(), df.lazy(), RoleFlags(label="label", prediction="score"))
+    assert roles.get("y_pred").role == "output" and roles.get("n").role == "identifier"
+    assert calls.count("collect_all(2)") == 1
+    assert calls.count("collect") == 1
+    calls.clear()
+    infer_roles(df.lazy(), df.lazy(), RoleFlags(label="label"))
+    assert calls == ["collect_all(2)"]
+
+
+def test_note_lines_and_json_say_why_and_which_flag() -> None:
+    rng = np.random.default_rng(21)
+    ref = _base(rng).with_columns(n=pl.int_range(0, N), k=pl.lit("a"), y=pl.lit(0))
+    roles = _roles(ref, label="y")
+    lines = roles.note_lines()
+    assert any("n" in ln and "identifier: integer" in ln and "--features n" in ln for ln in lines)
+    assert any("y" in ln and "label: given by --label" in ln for ln in lines)
+    assert any("k" in ln and "constant" in ln for ln in lines)
+    assert lines[-1].startswith("  features (1): x")
+    d = roles.to_dict()
+    assert d["counts"] == {"feature": 1, "identifier": 1, "label": 1, "constant": 1}
+    assert [c["column"] for c in d["columns"]] == ["x", "n", "k", "y"]
