@@ -30,29 +30,60 @@ OUTPUT_AGREE = 0.99
 OUTPUT_ROWS = 200_000
 
 
-def find_outputs(lf: pl.LazyFrame, prediction: str, candidates: Sequence[str]) -> dict[str, str]:
+def find_outputs(
+    lf: pl.LazyFrame,
+    prediction: str,
+    candidates: Sequence[str],
+    live: pl.LazyFrame | None = None,
+) -> dict[str, str]:
     """{column: reason} for the candidates that are a deterministic function of the
-    prediction (or, for a decision prediction, the score it thresholds) on ≥ 99% of rows.
-    One query on the prediction and the numeric / low-cardinality candidates."""
+    prediction (or, for a decision prediction, the score it thresholds) on ≥ 99% of rows —
+    of the reference, and of ``live`` too when it has the columns (≥ 10 rows with both).
+
+    The live check keeps an unflagged label out: a model fitted on the reference can agree
+    with its labels on ≥ 99% of them (training accuracy), not on new rows; a real output is
+    as deterministic on live as on the reference. One round of queries (one per side) on the
+    prediction and the candidate columns."""
     schema = lf.collect_schema()
     pdt = schema[prediction]
     cols = [c for c in candidates if c != prediction and is_binnable(schema[c])]
     if not cols:
         return {}
-    frame = lf.select([prediction, *cols]).head(OUTPUT_ROWS).collect()
-    pred = frame[prediction]
+    queries = [lf.select([prediction, *cols]).head(OUTPUT_ROWS)]
+    live_cols: list[str] = []
+    if live is not None and prediction in (ls := live.collect_schema()):
+        live_cols = [c for c in cols if c in ls]
+        queries.append(live.select([prediction, *live_cols]).head(OUTPUT_ROWS))
+    frames = pl.collect_all(queries)
     # a float (or many-valued integer) prediction is a score; otherwise it is a class
+    pred = frames[0][prediction]
     is_score = pdt.is_float() or (pdt.is_integer() and pred.drop_nulls().n_unique() > 20)
     out: dict[str, str] = {}
     for c in cols:
-        col = frame[c]
-        both = pred.is_not_null() & col.is_not_null()
-        p, v = pred.filter(both), col.filter(both)
-        if len(p) >= 10:
-            reason = _output_reason(prediction, c, p, v, is_score=is_score)
-            if reason:
-                out[c] = reason
+        reason = _on_frame(frames[0], prediction, c, is_score)
+        if reason and c in live_cols:
+            on_live = _on_frame(frames[1], prediction, c, is_score, missing="")
+            if on_live is None:
+                reason = None  # deterministic on the reference only: not an output
+            elif on_live:
+                reason += "; holds on live too"
+        if reason:
+            out[c] = reason
     return out
+
+
+def _on_frame(
+    frame: pl.DataFrame, prediction: str, c: str, is_score: bool, missing: str | None = None
+) -> str | None:
+    """The reason ``c`` is an output of ``prediction`` on ``frame`` (None when it is not);
+    ``missing`` when there is nothing to judge: under 10 rows have both, or either is
+    constant there (a live side where the model predicts one class)."""
+    pred, col = frame[prediction], frame[c]
+    both = pred.is_not_null() & col.is_not_null()
+    p, v = pred.filter(both), col.filter(both)
+    if len(p) < 10 or p.n_unique() < 2 or v.n_unique() < 2:
+        return missing
+    return _output_reason(prediction, c, p, v, is_score=is_score)
 
 
 def _output_reason(

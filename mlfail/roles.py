@@ -422,7 +422,7 @@ def infer_roles(
         decided[name] = _infer_one(name, dtype, present, st, lst, partitions.get(name))
     if flags.prediction and flags.prediction in ref_schema:
         todo = [n for n, c in decided.items() if c.role == "feature" and c.source == "inferred"]
-        for name, reason in find_outputs(ref_lf, flags.prediction, todo).items():
+        for name, reason in find_outputs(ref_lf, flags.prediction, todo, live_lf).items():
             decided[name] = ColumnRole(
                 name, "output", "inferred", reason, f"--features {name} to profile it"
             )

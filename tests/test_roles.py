@@ -284,8 +284,8 @@ def test_from_roles_carries_todays_flags() -> None:
 
 
 def test_one_aggregation_per_source_and_one_output_query(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The cost contract: a single collect_all for the statistics of both sources, and one
-    collect for output detection (only with --prediction)."""
+    """The cost contract: one collect_all for the statistics of both sources, and one for
+    output detection (one query per side, only with --prediction)."""
     rng = np.random.default_rng(20)
     df = _scored(rng).with_columns(y_pred=pl.col("score") >= 0.5, n=pl.int_range(0, 2000))
     calls: list[str] = []
@@ -303,8 +303,8 @@ def test_one_aggregation_per_source_and_one_output_query(monkeypatch: pytest.Mon
     monkeypatch.setattr(pl.LazyFrame, "collect", spy_one)
     roles = infer_roles(df.lazy(), df.lazy(), RoleFlags(label="label", prediction="score"))
     assert roles.get("y_pred").role == "output" and roles.get("n").role == "identifier"
-    assert calls.count("collect_all(2)") == 1
-    assert calls.count("collect") == 1
+    assert calls.count("collect_all(2)") == 2  # statistics of both sides; output columns
+    assert "collect" not in calls
     calls.clear()
     infer_roles(df.lazy(), df.lazy(), RoleFlags(label="label"))
     assert calls == ["collect_all(2)"]
@@ -322,3 +322,25 @@ def test_note_lines_and_json_say_why_and_which_flag() -> None:
     d = roles.to_dict()
     assert d["counts"] == {"feature": 1, "identifier": 1, "label": 1, "constant": 1}
     assert [c["column"] for c in d["columns"]] == ["x", "n", "k", "y"]
+
+
+def test_a_label_the_model_fits_on_the_reference_is_not_an_output() -> None:
+    """Training accuracy can reach 99%; on live rows a label disagrees, a decision does not."""
+    rng = np.random.default_rng(22)
+    ref, live = _scored(rng), _scored(rng)
+    ref = ref.with_columns(target=(pl.col("score") >= 0.5).cast(pl.Int64))  # "overfit": exact
+    live = live.with_columns(target=pl.col("label"))
+    ref = ref.with_columns(y_pred=pl.col("score") >= 0.5)
+    live = live.with_columns(y_pred=pl.col("score") >= 0.5)
+    roles = _roles(ref, live, prediction="score")
+    assert roles.get("target").role == "feature"
+    assert roles.get("y_pred").role == "output" and "live too" in roles.get("y_pred").reason
+    assert _roles(ref, ref, prediction="score").get("target").role == "output"
+
+
+def test_a_live_side_with_one_predicted_class_does_not_unmake_an_output() -> None:
+    rng = np.random.default_rng(23)
+    ref = _scored(rng).with_columns(y_pred=pl.col("score") >= 0.5)
+    live = ref.with_columns(score=pl.col("score") * 0.1 + 0.9, y_pred=pl.lit(True))
+    c = _roles(ref, live, prediction="score").get("y_pred")
+    assert c.role == "output" and "live too" not in c.reason
