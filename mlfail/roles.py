@@ -1,0 +1,496 @@
+"""Column roles: every column has exactly one, decided by flags first, inferred otherwise (§9).
+
+A column is one of the :data:`ROLES`. Flags decide first (``--exclude``, ``--timestamp``,
+``--label``, ``--prediction``, ``--output``, ``--id``, ``--meta``, ``--segment``,
+``--features``); inference fills the rest, in this order, and every decision carries its reason
+and the flag that changes it:
+
+1. **one_sided** – present on one side only: a schema finding (new / missing column), never a
+   drift. A time-valued hive partition key present on one side only is a **time_key** instead.
+2. **time_key** – Date/Datetime columns other than ``--timestamp``; time-valued hive partition
+   keys (year, month, day, date, dt, ds, hour…) whose values parse as such; integer epochs with
+   a time-like name (``ts``, ``*_ts``, ``*_time``, ``*_at``, ``epoch``…) and epoch-sized values;
+   strings whose smallest and largest values both parse as ISO dates.
+3. **excluded** – a type that cannot be binned (lists, structs, binary…).
+4. **constant** – one distinct non-null value on the reference (or none): skipped with a note.
+5. **identifier** – floats never are. An integer or string column with a distinct ratio ≥ 0.95
+   over ≥ 50 non-null reference rows is an id when it is a string, or an integer that is
+   *dense* (its range is at most 4× its distinct count: independent draws from a range that
+   small repeat values, so ≥ 95% distinct means a near-permutation, a counter) or whose live
+   values all lie above the reference's (a growing counter; a time key instead when its values
+  are epoch-sized, 1973–2100 in s/ms/µs/ns). A name like ``id``, ``*_id``,
+   ``*Id``, ``uuid``, ``key``, ``index`` with over half its values distinct is an id too.
+   Amounts in cents, ages in days and sensor readings are sparse in their range: features.
+6. **output** – with ``--prediction``: a column that is a deterministic function of it on
+   ≥ 99% of reference rows: a decision thresholded on the score (one class below t, the other
+   above), the score rounded, clipped or affinely rescaled, a relabelled class, or — when the
+   prediction is itself a decision — the score it thresholds.
+7. **excluded** – not named when ``--features`` lists the features; else **feature**.
+
+Costs: one aggregation query per source (row count, and per column null count, distinct count,
+min, max), collected together; and, for output detection, one query on the prediction and the
+candidate columns (at most :data:`OUTPUT_ROWS` reference rows).
+
+``RoleAssignment.to_dict()`` is the JSON object reports carry as ``inputs.roles``::
+
+    {"columns": [{"column": "row_id", "role": "identifier", "source": "inferred",
+                  "reason": "integer, 100% of 284 values distinct, dense (range 284)",
+                  "flag": "--features row_id to profile it", "present": "both"}, ...],
+     "features": ["mean radius", ...],
+     "counts": {"feature": 30, "identifier": 1, ...}}
+
+``source`` is ``"flag"`` or ``"inferred"``; ``present`` is ``"both"``, ``"reference"`` or
+``"live"``; ``flag`` is null where no flag changes the role (a one-sided column).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Literal, get_args
+
+import polars as pl
+
+from mlfail.config import Roles, is_binnable, split_list
+from mlfail.derived import find_outputs
+from mlfail.errors import UsageError
+from mlfail.io import Source
+
+# fmt: off
+Role = Literal[
+    "feature", "identifier", "timestamp", "time_key", "label", "prediction", "output",
+    "metadata", "segment", "excluded", "constant", "one_sided",
+]
+# fmt: on
+ROLES: tuple[Role, ...] = get_args(Role)
+# Roles whose columns are never profiled as features nor used as slice keys.
+NEVER_SLICE_KEYS = frozenset(
+    {"identifier", "timestamp", "time_key", "label", "prediction", "output", "excluded"}
+    | {"one_sided", "constant"}
+)
+
+ID_MIN_ROWS = 50
+ID_DISTINCT = 0.95
+ID_NAMED_DISTINCT = 0.5
+ID_DENSE_RANGE = 4.0
+
+_ID_NAME = re.compile(
+    r"(?i:^(id|uuid|guid|key|index|idx|row|rownum|row_?number|unnamed: ?0|__index_level_\d+__)$)"
+    r"|(?i:[_\-. ](id|uuid|guid|key|idx)$)|[a-z0-9](Id|ID|Uuid|UUID|Key)$"
+)
+_TIME_NAME = re.compile(
+    r"(?i:^(ts|time|timestamp|epoch|datetime|date|dt|ds)$|[_\-. ](ts|time|timestamp|epoch|at)$)"
+    r"|[a-z0-9](Ts|Time|Timestamp|At)$"
+)
+_EPOCH_MIN = 1e8  # 1973-03-03 in seconds; smaller integers are not epochs
+# Epoch instants between 1973 and 2100 in seconds, milliseconds, microseconds or nanoseconds.
+_EPOCH_SPANS = ((1e8, 4.2e9), (1e11, 4.2e12), (1e14, 4.2e15), (1e17, 4.2e18))
+
+
+def _epoch_sized(lo: float, hi: float) -> bool:
+    return any(a <= lo and hi <= b for a, b in _EPOCH_SPANS)
+
+
+_PARTITION_RANGES = {
+    "year": (1900, 2200),
+    "month": (1, 12),
+    "day": (1, 31),
+    "hour": (0, 23),
+    "minute": (0, 59),
+    "week": (1, 53),
+}
+_PARTITION_DATES = ("date", "dt", "ds", "day", "partition_date", "event_date")
+
+
+@dataclass(frozen=True)
+class RoleFlags:
+    """What the user said about columns. Everything here is a column name."""
+
+    timestamp: str | None = None
+    label: str | None = None
+    prediction: str | None = None
+    meta: tuple[str, ...] = ()
+    ids: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    segments: tuple[str, ...] = ()
+    features: tuple[str, ...] | None = None  # None = infer
+
+    @classmethod
+    def from_flags(
+        cls,
+        *,
+        timestamp: str | None = None,
+        label: str | None = None,
+        prediction: str | None = None,
+        meta: Iterable[str] | None = None,
+        ids: Iterable[str] | None = None,
+        outputs: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
+        segments: Iterable[str] | None = None,
+        features: Iterable[str] | None = None,
+    ) -> RoleFlags:
+        """Repeatable / comma-separated flag values flattened (see :func:`split_list`)."""
+        return cls(
+            timestamp=timestamp,
+            label=label,
+            prediction=prediction,
+            meta=split_list(meta),
+            ids=split_list(ids),
+            outputs=split_list(outputs),
+            exclude=split_list(exclude),
+            segments=split_list(segments),
+            features=split_list(features) or None,
+        )
+
+    @classmethod
+    def from_roles(cls, roles: Roles, **more: Iterable[str]) -> RoleFlags:
+        """The flags held by today's :class:`mlfail.config.Roles` (its ``extra_roles`` are
+        other outputs), plus ``ids`` / ``outputs`` / ``exclude`` / ``segments`` given here."""
+        extra = {k: split_list(v) for k, v in more.items()}
+        return cls(
+            timestamp=roles.timestamp,
+            label=roles.label,
+            prediction=roles.prediction,
+            meta=roles.meta,
+            ids=extra.get("ids", ()),
+            outputs=tuple(dict.fromkeys([*roles.extra_roles, *extra.get("outputs", ())])),
+            exclude=extra.get("exclude", ()),
+            segments=extra.get("segments", ()),
+            features=roles.features,
+        )
+
+    def assigned(self) -> list[tuple[str, Role, str]]:
+        """(column, role, flag) for every column a flag names, in precedence order."""
+        out: list[tuple[str, Role, str]] = [(c, "excluded", "--exclude") for c in self.exclude]
+        for col, role, flag in (
+            (self.timestamp, "timestamp", "--timestamp"),
+            (self.label, "label", "--label"),
+            (self.prediction, "prediction", "--prediction"),
+        ):
+            if col:
+                out.append((col, role, flag))  # type: ignore[arg-type]
+        out += [(c, "output", "--output") for c in self.outputs]
+        out += [(c, "identifier", "--id") for c in self.ids]
+        out += [(c, "metadata", "--meta") for c in self.meta]
+        out += [(c, "segment", "--segment") for c in self.segments]
+        out += [(c, "feature", "--features") for c in self.features or ()]
+        return out
+
+
+@dataclass(frozen=True)
+class ColumnRole:
+    column: str
+    role: Role
+    source: Literal["flag", "inferred"]
+    reason: str
+    flag: str | None
+    present: Literal["both", "reference", "live"] = "both"
+
+
+@dataclass
+class RoleAssignment:
+    """Every column of the reference and live sources with its role, in schema order."""
+
+    columns: list[ColumnRole] = field(default_factory=list)
+
+    def get(self, column: str) -> ColumnRole | None:
+        return next((c for c in self.columns if c.column == column), None)
+
+    def of(self, *roles: Role) -> list[str]:
+        return [c.column for c in self.columns if c.role in roles]
+
+    def features(self) -> list[str]:
+        return self.of("feature")
+
+    def never_features(self) -> list[str]:
+        """Every column that must not be profiled as a feature."""
+        return [c.column for c in self.columns if c.role != "feature"]
+
+    def never_slice_keys(self) -> list[str]:
+        """Identifiers, outputs, label, time, excluded, one-sided and constant columns."""
+        return [c.column for c in self.columns if c.role in NEVER_SLICE_KEYS]
+
+    def to_dict(self) -> dict[str, object]:
+        counts: Counter[str] = Counter(c.role for c in self.columns)
+        return {
+            "columns": [asdict(c) for c in self.columns],
+            "features": self.features(),
+            "counts": {r: counts[r] for r in ROLES if counts[r]},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, object]) -> RoleAssignment:
+        items = d.get("columns")
+        rows = items if isinstance(items, list) else []
+        return cls([ColumnRole(**c) for c in rows if isinstance(c, dict)])
+
+    def note_lines(self, max_features: int = 8) -> list[str]:
+        """The human "assumed roles" block: one line per column that is not a plain
+        inferred feature, then the features in one line."""
+        lines = ["assumed roles (flags decide first; the flag after → changes a role):"]
+        rest = [c for c in self.columns if not (c.role == "feature" and c.source == "inferred")]
+        width = max((len(c.column) for c in rest), default=0)
+        for c in rest:
+            how = "given by " + (c.flag or "") if c.source == "flag" else c.reason
+            tail = f"  → {c.flag}" if c.flag and c.source == "inferred" else ""
+            lines.append(f"  {c.column:<{width}}  {c.role.replace('_', ' ')}: {how}{tail}")
+        feats = self.features()
+        shown = ", ".join(feats[:max_features])
+        more = f", … ({len(feats) - max_features} more)" if len(feats) > max_features else ""
+        lines.append(f"  features ({len(feats)}): {shown}{more}  → --exclude COL or --id COL")
+        return lines
+
+
+@dataclass(frozen=True)
+class _Stats:
+    rows: int
+    nulls: int
+    distinct: int
+    lo: object
+    hi: object
+
+    @property
+    def non_null(self) -> int:
+        return self.rows - self.nulls
+
+    @property
+    def ratio(self) -> float:
+        return self.distinct / self.non_null if self.non_null else 0.0
+
+
+def _stat_exprs(i: int, name: str, dtype: pl.DataType) -> list[pl.Expr]:
+    col = pl.col(name)
+    out = [col.null_count().alias(f"{i}n")]
+    if dtype.is_float():
+        # floats are never identifiers: only "none / one / two or more" values is needed,
+        # from min and max, sparing an exact distinct count
+        col = col.filter(col.is_finite())
+        many = pl.when(col.max() > col.min()).then(2).otherwise(col.count().clip(0, 1))
+        out.append(many.alias(f"{i}u"))
+    else:
+        out.append(col.drop_nulls().n_unique().alias(f"{i}u"))
+    if dtype.is_numeric() or dtype == pl.String:
+        out += [col.min().alias(f"{i}lo"), col.max().alias(f"{i}hi")]
+    return out
+
+
+def collect_stats(frames: Sequence[pl.LazyFrame]) -> list[dict[str, _Stats]]:
+    """Per source, per binnable (or time) column: rows, nulls, distinct (for floats capped at
+    2: "two or more"), min, max — one aggregation query per source, collected together."""
+    queries, layouts = [], []
+    for lf in frames:
+        schema = lf.collect_schema()
+        names = [n for n, dt in schema.items() if is_binnable(dt) or dt.is_temporal()]
+        exprs = [pl.len().alias("rows")]
+        for i, n in enumerate(names):
+            exprs += _stat_exprs(i, n, schema[n])
+        queries.append(lf.select(exprs))
+        layouts.append(names)
+    out = []
+    for frame, names in zip(pl.collect_all(queries, engine="streaming"), layouts, strict=True):
+        row = frame.row(0, named=True)
+        out.append(
+            {
+                n: _Stats(
+                    int(row["rows"]),
+                    int(row[f"{i}n"]),
+                    int(row[f"{i}u"]),
+                    row.get(f"{i}lo"),
+                    row.get(f"{i}hi"),
+                )
+                for i, n in enumerate(names)
+            }
+        )
+    return out
+
+
+def hive_keys(source: Source | pl.LazyFrame) -> dict[str, list[str]]:
+    """Hive partition keys of a source and their directory values (``year=2024/`` → year)."""
+    if not isinstance(source, Source) or not source.hive:
+        return {}
+    base = Path(source.spec) if Path(source.spec).is_dir() else None
+    keys: dict[str, list[str]] = {}
+    for f in source.files:
+        parts = Path(f).relative_to(base).parts[:-1] if base else Path(f).parts[:-1]
+        for p in parts:
+            if "=" in p:
+                k, v = p.split("=", 1)
+                keys.setdefault(k, [])
+                if v not in keys[k]:
+                    keys[k].append(v)
+    return {k: v for k, v in keys.items() if k in source.schema}
+
+
+def _parses_as_date(value: object) -> bool:
+    s = str(value)
+    if re.fullmatch(r"\d{8}", s):
+        s = f"{s[:4]}-{s[4:6]}-{s[6:]}"
+    try:
+        (datetime if len(s) > 10 else date).fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _time_partition(name: str, values: Sequence[str]) -> str | None:
+    """Why the hive key ``name`` is time-valued, or None."""
+    key = name.lower()
+    if not values:
+        return None
+    if key in _PARTITION_RANGES:
+        lo, hi = _PARTITION_RANGES[key]
+        if all(re.fullmatch(r"\d{1,4}", v) and lo <= int(v) <= hi for v in values):
+            return f"hive partition key ({key} {min(values)}…{max(values)})"
+    if key in _PARTITION_DATES and all(_parses_as_date(v) for v in values):
+        return f"hive partition key (dates {min(values)}…{max(values)})"
+    return None
+
+
+def _time_reason(name: str, dtype: pl.DataType, st: _Stats | None) -> str | None:
+    if dtype in (pl.Date,) or isinstance(dtype, pl.Datetime):
+        return f"a {dtype} column other than --timestamp"
+    if st is None or st.lo is None or st.hi is None:
+        return None
+    if dtype.is_integer() and _TIME_NAME.search(name):
+        lo, hi = float(st.lo), float(st.hi)  # type: ignore[arg-type]
+        if lo >= _EPOCH_MIN and hi < 1e19:
+            return "integer epoch time (time-like name, epoch-sized values)"
+    if dtype == pl.String and _parses_as_date(st.lo) and _parses_as_date(st.hi):
+        return f"strings that parse as dates ({st.lo}…{st.hi})"
+    return None
+
+
+def _id_reason(name: str, dtype: pl.DataType, ref: _Stats, live: _Stats | None) -> str | None:
+    """Why an integer or string column is an identifier, or None (floats never are)."""
+    if not (dtype.is_integer() or dtype == pl.String) or ref.non_null < ID_MIN_ROWS:
+        return None
+    pct = f"{ref.ratio:.0%} of {ref.non_null:,} values distinct"
+    kind = "integer" if dtype.is_integer() else "string"
+    if _ID_NAME.search(name) and ref.ratio > ID_NAMED_DISTINCT:
+        return f"id-like name, {kind}, {pct}"
+    if ref.ratio < ID_DISTINCT:
+        return None
+    if dtype == pl.String:
+        return f"string, {pct}"
+    lo, hi = int(ref.lo), int(ref.hi)  # type: ignore[call-overload]
+    span = hi - lo + 1
+    if span <= ID_DENSE_RANGE * ref.distinct:
+        return f"integer, {pct}, dense (range {span:,}): a counter"
+    if (
+        live is not None
+        and live.lo is not None
+        and live.non_null >= ID_MIN_ROWS
+        and live.ratio >= ID_DISTINCT
+        and int(live.lo) > hi  # type: ignore[call-overload]
+    ):
+        return f"integer, {pct}, live values all above the reference's: a growing counter"
+    return None
+
+
+def infer_roles(
+    reference: Source | pl.LazyFrame,
+    live: Source | pl.LazyFrame | None,
+    flags: RoleFlags | None = None,
+) -> RoleAssignment:
+    """Decide every column's role (see the module docstring for the rules, in order)."""
+    flags = flags or RoleFlags()
+    ref_lf = reference.lf if isinstance(reference, Source) else reference
+    live_lf = live.lf if isinstance(live, Source) else live
+    ref_schema = ref_lf.collect_schema()
+    live_schema = live_lf.collect_schema() if live_lf is not None else ref_schema
+    names = list(dict.fromkeys([*ref_schema.names(), *live_schema.names()]))
+    given = _check_flags(flags, names)
+    stats = collect_stats([ref_lf] if live_lf is None else [ref_lf, live_lf])
+    ref_st, live_st = stats[0], stats[-1] if live_lf is not None else None
+    partitions = {**hive_keys(reference), **(hive_keys(live) if live is not None else {})}
+
+    decided: dict[str, ColumnRole] = {}
+    for name in names:
+        present = _present(name, ref_schema, live_schema)
+        if name in given:
+            role, flag = given[name]
+            decided[name] = ColumnRole(name, role, "flag", f"given by {flag}", flag, present)
+            continue
+        dtype = ref_schema.get(name) or live_schema[name]
+        st = ref_st.get(name) if name in ref_schema else None
+        lst = live_st.get(name) if live_st is not None else None
+        decided[name] = _infer_one(name, dtype, present, st, lst, partitions.get(name))
+    if flags.prediction and flags.prediction in ref_schema:
+        todo = [n for n, c in decided.items() if c.role == "feature" and c.source == "inferred"]
+        for name, reason in find_outputs(ref_lf, flags.prediction, todo, live_lf).items():
+            decided[name] = ColumnRole(
+                name, "output", "inferred", reason, f"--features {name} to profile it"
+            )
+    if flags.features is not None:
+        for name, c in decided.items():
+            if c.role == "feature" and c.source == "inferred":
+                decided[name] = ColumnRole(
+                    name, "excluded", "inferred", "not named in --features",
+                    f"--features {name}", c.present,
+                )  # fmt: skip
+    return RoleAssignment([decided[n] for n in names])
+
+
+def _present(name: str, ref: pl.Schema, live: pl.Schema) -> Literal["both", "reference", "live"]:
+    if name in ref and name in live:
+        return "both"
+    return "reference" if name in ref else "live"
+
+
+def _check_flags(flags: RoleFlags, names: Sequence[str]) -> dict[str, tuple[Role, str]]:
+    """{column: (role, flag)}; a column given two roles or absent from both sides is one
+    usage-error line."""
+    given: dict[str, tuple[Role, str]] = {}
+    have = set(names)
+    for col, role, flag in flags.assigned():
+        if col not in have:
+            raise UsageError(f"{flag} {col}: no such column in the reference or the live data")
+        if col in given and given[col][1] != flag:
+            raise UsageError(f"column {col!r} is given to both {given[col][1]} and {flag}")
+        given.setdefault(col, (role, flag))
+    return given
+
+
+def _infer_one(
+    name: str,
+    dtype: pl.DataType,
+    present: Literal["both", "reference", "live"],
+    st: _Stats | None,
+    lst: _Stats | None,
+    partition: list[str] | None,
+) -> ColumnRole:
+    def role(r: Role, reason: str, flag: str | None) -> ColumnRole:
+        return ColumnRole(name, r, "inferred", reason, flag, present)
+
+    keep = f"--features {name} to profile it"
+    time = _time_partition(name, partition) if partition is not None else None
+    if present != "both":
+        side = "live" if present == "live" else "reference"
+        if time:
+            return role("time_key", f"{time}, {side} only", None)
+        what = "new column" if present == "live" else "missing column"
+        return role("one_sided", f"{side} only: a {what} (schema finding), not a drift", None)
+    time = time or _time_reason(name, dtype, st)
+    if time:
+        return role("time_key", time, f"--timestamp {name} to use it as event time")
+    if not is_binnable(dtype) or st is None:
+        return role("excluded", f"type {dtype} cannot be binned", None)
+    if st.distinct <= 1:
+        what = (
+            "no values"
+            if st.distinct == 0
+            else f"one value ({st.lo if st.lo is not None else 'a single value'})"
+        )
+        return role("constant", f"{what} on the reference", keep)
+    reason = _id_reason(name, dtype, st, lst)
+    if reason and "growing" in reason and _epoch_sized(float(st.lo), float(st.hi)):  # type: ignore[arg-type]
+        reason = "epoch-sized integers, live all later than the reference: a time, not a value"
+        return role("time_key", reason, f"--timestamp {name} to use it as event time")
+    if reason:
+        return role("identifier", reason, keep)
+    return role("feature", "profiled", f"--exclude {name} or --id {name}")
