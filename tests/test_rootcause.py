@@ -235,3 +235,30 @@ def test_baseline_gives_the_same_explanation(make: Any, tmp_path: Path) -> None:
     assert with_ref.verdict == with_base.verdict
     sig_b = {x.signature for x in b.evidence if x.kind == "signature"}
     assert sig_b  # signatures come from the baseline's stored statistics
+
+
+def test_an_accuracy_step_must_hold_on_the_counts() -> None:
+    """A step in daily accuracy is an onset only when the errors before and after differ by a
+    two-proportion test at α: 0 then 2 errors in 35 labelled rows is noise; 0 then 100 errors
+    in 3,500 rows is a step. The p-values by hand: scipy's chi-square on the 2×2 tables."""
+    import datetime as dt
+
+    import polars as pl
+
+    from mlfail.performance import TaskSpec
+    from mlfail.rootcause.common import DAY
+    from mlfail.rootcause.evidence import ExplainSettings
+    from mlfail.rootcause.model_health import _onset_confirmed
+
+    dates = [dt.date(2025, 1, 1) + dt.timedelta(days=i) for i in range(10)]
+    task = TaskSpec("classification", "y", "p")
+
+    def perf(n: int, after: list[int]) -> pl.DataFrame:
+        return pl.DataFrame({DAY: dates, "labelled": [n] * 10, "errors": [0] * 5 + after})
+
+    cfg = ExplainSettings()
+    assert not _onset_confirmed(perf(7, [1, 0, 1, 0, 0]), task, dates, 5, cfg)
+    assert _onset_confirmed(perf(700, [20] * 5), task, dates, 5, cfg)
+    p_small = stats.chi2_contingency([[2, 33], [0, 35]], correction=False)[1]
+    p_big = stats.chi2_contingency([[100, 3400], [0, 3500]], correction=False)[1]
+    assert p_small > cfg.psi.alpha > p_big

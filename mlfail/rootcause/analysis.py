@@ -257,7 +257,16 @@ def explain(
     if infra_hyp is not None:
         hypotheses.append(infra_hyp)
     degraded = has_labels and perf_info is not None and perf_info.get("degraded")
-    if degraded and perf_info is not None and not _explained(hypotheses, acc_onset):
+    # concept drift means "performance fell while no input drifted": never while one did
+    inputs_drifted = any(
+        st.whole.significant and (st.whole.psi or 0.0) >= ps.threshold for st in states.values()
+    )
+    if (
+        degraded
+        and perf_info is not None
+        and not inputs_drifted
+        and not _explained(hypotheses, acc_onset)
+    ):
         hypotheses.append(_concept_hypothesis(perf_info, acc_onset, states, owners))
 
     hypotheses = [h for h in hypotheses if h.confidence >= cfg.min_confidence]

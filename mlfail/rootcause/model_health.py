@@ -114,6 +114,8 @@ def _global_performance(
         (float(s[metric][0]) if s.height and s[metric][0] is not None else None) for s in series
     ]
     onset = detect_onset(vals, dates, threshold=cfg.onset_threshold)
+    if onset is not None and not _onset_confirmed(perf_day, task, dates, onset.index, cfg):
+        onset = None  # a step in a handful of labelled rows a day is noise
     lab = int(perf_day["labelled"].sum())
     live_metric: float
     info: dict[str, Any] = {
@@ -148,6 +150,13 @@ def _global_performance(
         if ref_perf and ref_perf.get("labelled"):
             info["reference"] = ref_perf["mae"]
             info["degraded"] = bool(live_metric >= 1.1 * ref_perf["mae"])
+    if onset is None and info.get("degraded") and task.task == "classification":
+        drop = float(info["reference"]) - live_metric
+        if drop < LARGE_DROP:
+            # lower from the first live day and flat since, no onset: the gap between the rows
+            # a model was fitted on and new rows, unless an input or a slice says otherwise
+            info["degraded"] = False
+            info["gap_only"] = True
     if onset is not None:
         k = onset.index
         info["onset"] = onset.date
@@ -160,6 +169,25 @@ def _global_performance(
             info["pre_onset"] = _window_metric(perf_day, task, dates[:k])
             return info, onset.date
     return info, None
+
+
+LARGE_DROP = 0.05  # an accuracy drop this large is an incident even without an onset
+
+
+def _onset_confirmed(
+    perf_day: pl.DataFrame, task: TaskSpec, dates: list[dt.date], k: int, cfg: ExplainSettings
+) -> bool:
+    """Does the accuracy step at day ``k`` hold on the counts? Errors before vs after, a
+    two-proportion test at α (a regression step is taken as found)."""
+    if task.task != "classification":
+        return True
+    before = perf_day.filter(pl.col(DAY).is_in(dates[:k]))
+    after = perf_day.filter(pl.col(DAY).is_in(dates[k:]))
+    nb, na = int(before["labelled"].sum()), int(after["labelled"].sum())
+    if not nb or not na:
+        return False
+    p = two_proportion_p(int(after["errors"].sum()), na, int(before["errors"].sum()), nb)
+    return p is not None and p < cfg.psi.alpha
 
 
 def _window_metric(perf: pl.DataFrame, task: TaskSpec, days: list[dt.date]) -> float | None:

@@ -36,6 +36,13 @@ def _verdict(
         return "model_incident", (
             f"no labels; the prediction distribution drifted (PSI {pred['psi']:.2f})"
         )
+    if perf is not None and perf.get("gap_only"):
+        return "no_model_incident", (
+            f"{perf['metric']} {perf['live']:.3f} live vs {perf['reference']:.3f} on the "
+            "reference from the first live day and flat since, with no input drift that breaks "
+            "the model: the gap between the rows the model was fitted on and new rows, not an "
+            "incident (compare with a held-out validation set)"
+        )
     if hyps:
         return "no_model_incident", "inputs drifted but performance and predictions held"
     return "no_model_incident", "no significant drift or degradation"
