@@ -16,6 +16,7 @@ from mlfail.io import Source, open_source
 from mlfail.psi import PsiSettings, compare_tables, preload
 from mlfail.reference import Reference, reference_from_source
 from mlfail.report.model import PsiReport
+from mlfail.roles import resolve_roles
 
 
 def _as_source(x: str | Source, role: str) -> Source:
@@ -99,6 +100,7 @@ def psi(
         check_roles_exist(
             roles, [(ref_src.spec, ref_src.columns), (live_src.spec, live_src.columns)]
         )
+        roles = resolve_roles(ref_src, live_src, roles)
         ref, skipped = reference_from_source(
             ref_src, roles, bin_settings=bin_settings, progress=progress, engine=eng
         )
@@ -108,6 +110,7 @@ def psi(
         ref = cast(Reference, reference)
         skipped = list(getattr(ref, "skipped", []))  # a baseline remembers what it left out
         check_roles_exist(roles, [(ref.name, ref.columns), (live_src.spec, live_src.columns)])
+        roles = resolve_roles(ref, live_src, roles, getattr(ref, "assignment", None))
     live_src.require(by, "--by")
     if roles.features is not None:
         live_src.require(roles.features, "--features")
@@ -145,4 +148,5 @@ def psi(
         by=list(by),
         skipped=skipped,
         warnings=warnings,
+        roles=roles.assignment,
     )

@@ -24,9 +24,12 @@ from mlfail.cli.options import (
     Categorical,
     EngineChoice,
     EngineOpt,
+    Exclude,
     Features,
+    Ids,
     Label,
     Meta,
+    ModelOutputs,
     Numeric,
     Prediction,
     Ref,
@@ -93,6 +96,9 @@ def create_command(
     label: Label = None,
     prediction: Prediction = None,
     meta: Meta = None,
+    ids: Ids = None,
+    model_output: ModelOutputs = None,
+    exclude: Exclude = None,
     categorical: Categorical = None,
     numeric: Numeric = None,
     bins: Annotated[int, typer.Option("--bins", help="Quantile bins per numeric feature.")] = 10,
@@ -129,6 +135,9 @@ def create_command(
         features=features,
         categorical=categorical,
         numeric=numeric,
+        ids=ids,
+        outputs=model_output,
+        exclude=exclude,
     )
     base = load_baseline(specs_from, flag="--specs-from") if specs_from is not None else None
     b = build_baseline(
