@@ -68,6 +68,30 @@ def load_reference(
     )
 
 
+def reference_and_roles(
+    reference: str | Source | None,
+    baseline: str | None,
+    live: Source,
+    roles: Roles,
+    *,
+    bin_settings: BinSettings | None = None,
+    progress: bool | None = None,
+) -> tuple[Reference, list[str], Roles]:
+    """:func:`load_reference` with the roles resolved first (§9): on reference data before its
+    features are chosen; for a baseline, from the roles it stores checked against live.
+    → (reference, skipped, resolved roles)."""
+    if reference is not None and baseline is None and not roles.assignment:
+        src = _as_source(reference, "--reference")
+        check_roles_exist(roles, [(src.spec, src.columns), (live.spec, live.columns)])
+        roles = resolve_roles(src, live, roles)
+        reference = src
+    ref, skipped = load_reference(
+        reference, baseline, roles, bin_settings=bin_settings, progress=progress
+    )
+    roles = resolve_roles(ref, live, roles, getattr(ref, "assignment", None))
+    return ref, skipped, roles
+
+
 def psi(
     reference: str | Source | Reference,
     live: str | Source,

@@ -245,25 +245,27 @@ class RoleAssignment:
         return cls([ColumnRole(**c) for c in rows if isinstance(c, dict)])
 
     def note_lines(self, max_features: int = 8, max_columns: int | None = None) -> list[str]:
-        """The human "assumed roles" block: one line per column that is not a plain
-        inferred feature (at most ``max_columns``, then "+N more"), then the features in one
-        line."""
-        lines = ["assumed roles (flags decide first; the flag after → changes a role):"]
-        rest = [c for c in self.columns if not (c.role == "feature" and c.source == "inferred")]
-        shown = rest if max_columns is None or len(rest) <= max_columns else rest[:max_columns]
+        """The human "assumed roles" block: one line per inferred column that is not a
+        feature (at most ``max_columns``, then "+N more"), one line for the columns flags
+        gave a role, then the features in one line."""
+        lines = ["assumed roles (→ the flag that changes one):"]
+        inferred = [c for c in self.columns if c.source == "inferred" and c.role != "feature"]
+        shown = inferred if max_columns is None else inferred[:max_columns]
         width = max((len(c.column) for c in shown), default=0)
         for c in shown:
-            how = "given by " + (c.flag or "") if c.source == "flag" else c.reason
-            tail = f"  → {c.flag}" if c.flag and c.source == "inferred" else ""
-            lines.append(f"  {c.column:<{width}}  {c.role.replace('_', ' ')}: {how}{tail}")
-        if len(shown) < len(rest):
-            more = Counter(c.role.replace("_", " ") for c in rest[len(shown) :])
+            tail = f"  → {c.flag}" if c.flag else ""
+            lines.append(f"  {c.column:<{width}}  {c.role.replace('_', ' ')}: {c.reason}{tail}")
+        if len(shown) < len(inferred):
+            more = Counter(c.role.replace("_", " ") for c in inferred[len(shown) :])
             what = ", ".join(f"{n} {r}" for r, n in more.items())
-            lines.append(f"  +{len(rest) - len(shown)} more ({what}; --format json lists all)")
+            lines.append(f"  +{len(inferred) - len(shown)} more ({what}; --format json lists all)")
+        given = [c for c in self.columns if c.source == "flag" and c.role != "feature"]
+        if given:
+            lines.append("  by flags: " + ", ".join(f"{c.column} ({c.flag})" for c in given))
         feats = self.features()
         names = ", ".join(feats[:max_features])
-        more_f = f", … ({len(feats) - max_features} more)" if len(feats) > max_features else ""
-        lines.append(f"  features ({len(feats)}): {names}{more_f}  → --exclude COL or --id COL")
+        more_f = f", … +{len(feats) - max_features}" if len(feats) > max_features else ""
+        lines.append(f"  features ({len(feats)}): {names}{more_f}  → --exclude COL, --id COL")
         return lines
 
 
@@ -488,7 +490,6 @@ def _infer_one(
     def role(r: Role, reason: str, flag: str | None) -> ColumnRole:
         return ColumnRole(name, r, "inferred", reason, flag, present)
 
-    keep = f"--features {name} to profile it"
     time = _time_partition(name, partition) if partition is not None else None
     if present != "both":
         side = "live" if present == "live" else "reference"
@@ -507,13 +508,13 @@ def _infer_one(
             if st.distinct == 0
             else f"one value ({st.lo if st.lo is not None else 'a single value'})"
         )
-        return role("constant", f"{what} on the reference", keep)
+        return role("constant", f"{what} on both sides", f"--features {name}")
     reason = _id_reason(name, dtype, st, lst)
     if reason and "growing" in reason and _epoch_sized(float(st.lo), float(st.hi)):  # type: ignore[arg-type]
         reason = "epoch-sized integers, live all later than the reference: a time, not a value"
         return role("time_key", reason, f"--timestamp {name} to use it as event time")
     if reason:
-        return role("identifier", reason, keep)
+        return role("identifier", reason, f"--features {name}")
     return role("feature", "profiled", f"--exclude {name} or --id {name}")
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from mlfail.audit import check_roles_exist, load_reference
+from mlfail.audit import check_roles_exist, reference_and_roles
 from mlfail.binning import BinSettings
 from mlfail.cli.common import (
     EXIT_FINDINGS,
@@ -114,7 +114,9 @@ def explain_command(
         exclude=exclude,
     )
     live_src = open_source(live, role="--live", where=where)
-    ref, _ = load_reference(reference, baseline, roles, bin_settings=BinSettings())
+    ref, _, roles = reference_and_roles(
+        reference, baseline, live_src, roles, bin_settings=BinSettings()
+    )
     check_roles_exist(roles, [(ref.name, ref.columns), (live_src.spec, live_src.columns)])
     ex = explain(
         ref,

@@ -13,12 +13,12 @@ if TYPE_CHECKING:
     from mlfail.roles import RoleAssignment
 
 # the human block stays short: it must not push the findings off the first screen
-HUMAN_COLUMNS = 4
-HUMAN_FEATURES = 6
+HUMAN_COLUMNS = 2
+HUMAN_FEATURES = 5
 
 
 def roles_human(roles: RoleAssignment | None, console: Console) -> None:
-    """At most ~7 dim lines: the non-feature columns (role, reason, flag), "+N more", and the
+    """At most 6 dim lines: the non-feature columns (role, reason, flag), "+N more", and the
     features as a count and their first names."""
     if roles is None:
         return
