@@ -35,7 +35,7 @@ candidate columns (at most :data:`OUTPUT_ROWS` reference rows).
 
     {"columns": [{"column": "row_id", "role": "identifier", "source": "inferred",
                   "reason": "integer, 100% of 284 values distinct, dense (range 284)",
-                  "flag": "--features row_id to profile it", "present": "both"}, ...],
+                  "flag": "--features row_id", "present": "both"}, ...],
      "features": ["mean radius", ...],
      "counts": {"feature": 30, "identifier": 1, ...}}
 
@@ -78,8 +78,11 @@ NEVER_SLICE_KEYS = frozenset(
 
 def _constant_live(st: _Stats, lst: _Stats | None) -> bool:
     """A reference-constant column is constant (skipped) only when live holds the same one
-    value or none: a value live adds is a drift, and the column stays a feature."""
-    if lst is None or lst.distinct == 0:
+    value or none: a value live adds is a drift, and the column stays a feature (so does it
+    when there is no live side to judge by)."""
+    if lst is None:  # no live side to judge by (baseline create): keep it as a feature
+        return False
+    if lst.distinct == 0:
         return True
     return lst.distinct <= 1 and (st.distinct == 0 or lst.lo == st.lo)
 
@@ -446,9 +449,7 @@ def infer_roles(
     if flags.prediction and flags.prediction in ref_schema:
         todo = [n for n, c in decided.items() if c.role == "feature" and c.source == "inferred"]
         for name, reason in find_outputs(ref_lf, flags.prediction, todo, live_lf).items():
-            decided[name] = ColumnRole(
-                name, "output", "inferred", reason, f"--features {name} to profile it"
-            )
+            decided[name] = ColumnRole(name, "output", "inferred", reason, f"--features {name}")
     if flags.features is not None:
         for name, c in decided.items():
             if c.role == "feature" and c.source == "inferred":
@@ -542,6 +543,8 @@ def resolve_roles(
         return replace(roles, assignment=infer_roles(ref, lv, flags))
     if stored is not None and lv is not None:
         return replace(roles, assignment=_with_live(stored, lv, flags))
+    if lv is not None:  # a baseline older than stored roles: infer on the live side
+        return replace(roles, assignment=infer_roles(lv, None, flags))
     return roles
 
 
@@ -565,10 +568,16 @@ def _with_live(
             cols.append(ColumnRole(c.column, "one_sided", "inferred", why, None, present))
         else:
             cols.append(replace(c, present=present))
+    partitions = hive_keys(live)
     for n in names:
         if n not in known:
             why = "live only: a new column (schema finding), not a drift"
-            if n in given:
+            time = _time_partition(n, partitions[n]) if n in partitions else None
+            if time and n not in given:
+                cols.append(
+                    ColumnRole(n, "time_key", "inferred", f"{time}, live only", None, "live")
+                )
+            elif n in given:
                 role, flag = given[n]
                 cols.append(ColumnRole(n, role, "flag", f"given by {flag}", flag, "live"))
             else:

@@ -40,6 +40,7 @@ from mlfail.config import Roles, split_list
 from mlfail.errors import UsageError
 from mlfail.outputs import check_output
 from mlfail.report.baseline import render_baseline
+from mlfail.report.roles_render import roles_human
 
 baseline_app = typer.Typer(
     name="baseline",
@@ -155,6 +156,7 @@ def create_command(
         + (f", segments {', '.join(b.segments)}" if b.segments else "")
         + "[/dim]"
     )
+    roles_human(b.roles.assignment, err_console())  # stored in the baseline (§9)
     raise typer.Exit(EXIT_OK)
 
 
