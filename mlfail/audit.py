@@ -144,6 +144,14 @@ def psi(
         for s in ref.specs
         if s.feature not in live_src.columns
     ]
+    if roles.assignment is not None:  # §9: one side only is a schema finding, not a drift
+        warnings += [
+            f"column {c.column!r} is on the {c.present} side only: a "
+            f"{'new' if c.present == 'live' else 'missing'} column (mlfail check quality "
+            "reports it), not a drift; not profiled"
+            for c in roles.assignment.columns
+            if c.role == "one_sided"
+        ]
     ref_by = None
     if by and all(b in ref.columns for b in by):
         ref_by = ref.table(by)

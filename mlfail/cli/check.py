@@ -180,7 +180,7 @@ def quality_command(
     settings = QualitySettings(alpha=alpha)
     ref = profile_reference(reference, baseline, roles)
     live_src = open_source(live, role="--live", where=where)
-    report = check_quality(ref, live_src, settings)
+    report = check_quality(ref, live_src, settings, roles=roles)
     for w in report.warnings:
         warn(w)
     if fmt == QualityFormat.json:
