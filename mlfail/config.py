@@ -187,10 +187,11 @@ def select_features(schema: pl.Schema, roles: Roles) -> tuple[list[str], list[st
     excluded = set(roles.role_columns())
     feats, skipped = [], []
     if roles.assignment is not None:
+        # what inference left out, with its reason (flag-given roles are the user's own)
         skipped += [
-            f"{c.column} ({c.role}: {c.reason})"
+            f"{c.column} ({c.role.replace('_', ' ')}: {c.reason})"
             for c in roles.assignment.columns
-            if c.role == "constant" and c.column in schema
+            if c.source == "inferred" and c.role != "feature" and c.column in schema
         ]
     for name, dt in schema.items():
         if name in excluded:

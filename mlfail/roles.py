@@ -88,6 +88,7 @@ def _constant_live(st: _Stats, lst: _Stats | None) -> bool:
 
 
 ID_MIN_ROWS = 50
+LINE_WIDTH = 96  # the human block's lines stay on one terminal line
 ID_DISTINCT = 0.95
 ID_NAMED_DISTINCT = 0.5
 ID_DENSE_RANGE = 4.0
@@ -264,7 +265,12 @@ class RoleAssignment:
             lines.append(f"  +{len(inferred) - len(shown)} more ({what}; --format json lists all)")
         given = [c for c in self.columns if c.source == "flag" and c.role != "feature"]
         if given:
-            lines.append("  by flags: " + ", ".join(f"{c.column} ({c.flag})" for c in given))
+            parts = [f"{c.column} ({c.flag})" for c in given]
+            line = "  by flags: " + ", ".join(parts)
+            while len(line) > LINE_WIDTH and len(parts) > 1:
+                parts.pop()
+                line = f"  by flags: {', '.join(parts)}, +{len(given) - len(parts)} more"
+            lines.append(line)
         feats = self.features()
         names = ", ".join(feats[:max_features])
         more_f = f", … +{len(feats) - max_features}" if len(feats) > max_features else ""

@@ -29,7 +29,7 @@ class Pair:
     features: tuple[str, ...]  # the dataset's own feature columns
     shifted: tuple[str, ...]  # features carrying the documented shift
     shift: str
-    given_outputs: tuple[str, ...] = field(default=())  # outputs a user names with --output
+    given_outputs: tuple[str, ...] = field(default=())  # outputs a user names with --model-output
 
 
 def _write(name: str, ref: pl.DataFrame, live: pl.DataFrame, root: Path) -> tuple[Path, Path]:
@@ -128,7 +128,7 @@ def diabetes(root: Path) -> Pair:
 def wine(root: Path) -> Pair:
     """178 wines, 13 chemical measurements, 3 cultivars. Shuffled (seed 1), 60% reference;
     string sample ids (``W0001``). The prediction is the class (multinomial logistic); the
-    top class probability ``confidence`` is another output, named with ``--output``; the
+    top class probability ``confidence`` is another output, named with ``--model-output``; the
     decision ``is_class_0`` relabels the prediction. Planted: ``magnesium`` ×100 on all live
     rows (a unit change)."""
     from sklearn.datasets import load_wine

@@ -1,5 +1,5 @@
 """Roles on real datasets, run as a new user would: only --label and --prediction (and, for
-wine, --output for the probability column). No id, output or one-sided column may be a feature;
+wine, --model-output for the probability column). No id, output or one-sided column may be a feature;
 every real measurement is."""
 
 from __future__ import annotations
