@@ -16,6 +16,7 @@ from mlfail.io import Source, open_source
 from mlfail.psi import PsiSettings, compare_tables, preload
 from mlfail.reference import Reference, reference_from_source
 from mlfail.report.model import PsiReport
+from mlfail.roles import resolve_roles
 
 
 def _as_source(x: str | Source, role: str) -> Source:
@@ -67,6 +68,30 @@ def load_reference(
     )
 
 
+def reference_and_roles(
+    reference: str | Source | None,
+    baseline: str | None,
+    live: Source,
+    roles: Roles,
+    *,
+    bin_settings: BinSettings | None = None,
+    progress: bool | None = None,
+) -> tuple[Reference, list[str], Roles]:
+    """:func:`load_reference` with the roles resolved first (§9): on reference data before its
+    features are chosen; for a baseline, from the roles it stores checked against live.
+    → (reference, skipped, resolved roles)."""
+    if reference is not None and baseline is None and not roles.assignment:
+        src = _as_source(reference, "--reference")
+        check_roles_exist(roles, [(src.spec, src.columns), (live.spec, live.columns)])
+        roles = resolve_roles(src, live, roles)
+        reference = src
+    ref, skipped = load_reference(
+        reference, baseline, roles, bin_settings=bin_settings, progress=progress
+    )
+    roles = resolve_roles(ref, live, roles, getattr(ref, "assignment", None))
+    return ref, skipped, roles
+
+
 def psi(
     reference: str | Source | Reference,
     live: str | Source,
@@ -99,6 +124,7 @@ def psi(
         check_roles_exist(
             roles, [(ref_src.spec, ref_src.columns), (live_src.spec, live_src.columns)]
         )
+        roles = resolve_roles(ref_src, live_src, roles)
         ref, skipped = reference_from_source(
             ref_src, roles, bin_settings=bin_settings, progress=progress, engine=eng
         )
@@ -108,6 +134,7 @@ def psi(
         ref = cast(Reference, reference)
         skipped = list(getattr(ref, "skipped", []))  # a baseline remembers what it left out
         check_roles_exist(roles, [(ref.name, ref.columns), (live_src.spec, live_src.columns)])
+        roles = resolve_roles(ref, live_src, roles, getattr(ref, "assignment", None))
     live_src.require(by, "--by")
     if roles.features is not None:
         live_src.require(roles.features, "--features")
@@ -117,6 +144,14 @@ def psi(
         for s in ref.specs
         if s.feature not in live_src.columns
     ]
+    if roles.assignment is not None:  # §9: one side only is a schema finding, not a drift
+        warnings += [
+            f"column {c.column!r} is on the {c.present} side only: a "
+            f"{'new' if c.present == 'live' else 'missing'} column (mlfail check quality "
+            "reports it), not a drift; not profiled"
+            for c in roles.assignment.columns
+            if c.role == "one_sided"
+        ]
     ref_by = None
     if by and all(b in ref.columns for b in by):
         ref_by = ref.table(by)
@@ -145,4 +180,5 @@ def psi(
         by=list(by),
         skipped=skipped,
         warnings=warnings,
+        roles=roles.assignment,
     )

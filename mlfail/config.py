@@ -9,10 +9,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from mlfail.errors import UsageError
+
+if TYPE_CHECKING:
+    from mlfail.roles import RoleAssignment
 
 
 @dataclass(frozen=True)
@@ -26,11 +30,34 @@ class Roles:
     features: tuple[str, ...] | None = None  # None = infer from the reference
     categorical: tuple[str, ...] = ()
     numeric: tuple[str, ...] = ()
-    extra_roles: tuple[str, ...] = field(default=())  # other output columns never to profile
+    outputs: tuple[str, ...] = field(default=())  # other model outputs (--model-output)
+    ids: tuple[str, ...] = ()  # identifiers (--id); the first is triage's shadow join key
+    exclude: tuple[str, ...] = ()  # --exclude: never profiled, never a slice key
+    # every column's role, once resolved (mlfail.roles.resolve_roles); None = not yet
+    assignment: RoleAssignment | None = field(default=None, compare=False)
+
+    @property
+    def extra_roles(self) -> tuple[str, ...]:
+        """The former name of :attr:`outputs`."""
+        return self.outputs
 
     def role_columns(self) -> list[str]:
+        """Every column that is never a feature: the role flags, and once resolved every
+        column the assignment does not call a feature."""
         cols = [c for c in (self.timestamp, self.label, self.prediction) if c]
-        return [*cols, *self.meta, *self.extra_roles]
+        cols = [*cols, *self.meta, *self.outputs, *self.ids, *self.exclude]
+        if self.assignment is not None:
+            cols += self.assignment.never_features()
+        return list(dict.fromkeys(cols))
+
+    def never_slice_keys(self) -> set[str]:
+        """Columns that are never a slice key: ids, outputs, excluded (and, once resolved,
+        every identifier / output / time / one-sided / constant column)."""
+        out = {c for c in (self.timestamp, self.label, self.prediction) if c}
+        out |= {*self.outputs, *self.ids, *self.exclude}
+        if self.assignment is not None:
+            out |= set(self.assignment.never_slice_keys())
+        return out
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -41,6 +68,9 @@ class Roles:
             "features": list(self.features) if self.features is not None else None,
             "categorical": list(self.categorical),
             "numeric": list(self.numeric),
+            "ids": list(self.ids),
+            "outputs": list(self.outputs),
+            "exclude": list(self.exclude),
         }
 
     @classmethod
@@ -54,10 +84,16 @@ class Roles:
         features: Iterable[str] | None = None,
         categorical: Iterable[str] | None = None,
         numeric: Iterable[str] | None = None,
+        ids: Iterable[str] | None = None,
+        outputs: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
     ) -> Roles:
         """Roles from CLI flags: repeatable / comma-separated lists flattened, no --features
         meaning "infer from the reference"."""
         return cls(
+            ids=split_list(ids),
+            outputs=split_list(outputs),
+            exclude=split_list(exclude),
             timestamp=timestamp,
             label=label,
             prediction=prediction,
@@ -81,6 +117,9 @@ class Roles:
             features=tup(feats) if feats is not None else None,
             categorical=tup(d.get("categorical")),
             numeric=tup(d.get("numeric")),
+            ids=tup(d.get("ids")),
+            outputs=tup(d.get("outputs")),
+            exclude=tup(d.get("exclude")),
         )
 
 
@@ -147,6 +186,13 @@ def select_features(schema: pl.Schema, roles: Roles) -> tuple[list[str], list[st
         return feats, []
     excluded = set(roles.role_columns())
     feats, skipped = [], []
+    if roles.assignment is not None:
+        # what inference left out, with its reason (flag-given roles are the user's own)
+        skipped += [
+            f"{c.column} ({c.role.replace('_', ' ')}: {c.reason})"
+            for c in roles.assignment.columns
+            if c.source == "inferred" and c.role != "feature" and c.column in schema
+        ]
     for name, dt in schema.items():
         if name in excluded:
             continue

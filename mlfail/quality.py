@@ -32,6 +32,7 @@ from mlfail.baseline import (
     mean_tolerance,
 )
 from mlfail.binning import BinSpec
+from mlfail.config import Roles
 from mlfail.counts import count_source, dense
 from mlfail.io import Source
 from mlfail.quality_model import NORM as NORM
@@ -56,6 +57,7 @@ from mlfail.quality_rules import (
     _schema_new_column,
     _significant,
 )
+from mlfail.roles import resolve_roles
 
 
 def _defaults_for(st: FeatureStats, dtype: pl.DataType) -> dict[str, float | str]:
@@ -139,12 +141,16 @@ def check_quality(
     live: Source,
     settings: QualitySettings | None = None,
     *,
+    roles: Roles | None = None,
     progress: bool | None = None,
 ) -> QualityReport:
     """Every §4 rule for every feature of ``ref`` against ``live``: the schema rules on every
     column, then the rules of :data:`FEATURE_RULES` on each feature that can be counted, then
     Benjamini–Hochberg within each tested rule family."""
     settings = settings or QualitySettings()
+    # §9: the roles the profile stored, this run's flags on top, checked against the live
+    # schema (a one-sided column is a schema finding below, never a drift); no extra scan
+    assignment = resolve_roles(None, live, roles or Roles(), ref.assignment).assignment
     run = _Run(ref, live, settings, {s.feature for s in ref.specs})
 
     # -- schema diff
@@ -193,4 +199,5 @@ def check_quality(
         checks=run.checks,
         settings=settings.__dict__.copy(),
         warnings=warnings,
+        roles=assignment,
     )

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
 from mlfail.baseline import is_string_dtype
 from mlfail.binning import BinSpec
 from mlfail.errors import UsageError
+
+if TYPE_CHECKING:
+    from mlfail.roles import RoleAssignment
 
 QUALITY_SCHEMA_VERSION = 1
 NORM = "__mlfail_norm_"  # temporary columns: normalised strings for default-fill counts
@@ -73,6 +76,7 @@ class QualityReport:
     settings: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     schema_version: int = QUALITY_SCHEMA_VERSION
+    roles: RoleAssignment | None = field(default=None, repr=False)  # JSON inputs.roles (§9)
 
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.severity == severity)

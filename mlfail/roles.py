@@ -1,7 +1,7 @@
 """Column roles: every column has exactly one, decided by flags first, inferred otherwise (§9).
 
 A column is one of the :data:`ROLES`. Flags decide first (``--exclude``, ``--timestamp``,
-``--label``, ``--prediction``, ``--output``, ``--id``, ``--meta``, ``--segment``,
+``--label``, ``--prediction``, ``--model-output``, ``--id``, ``--meta``, ``--segment``,
 ``--features``); inference fills the rest, in this order, and every decision carries its reason
 and the flag that changes it:
 
@@ -35,7 +35,7 @@ candidate columns (at most :data:`OUTPUT_ROWS` reference rows).
 
     {"columns": [{"column": "row_id", "role": "identifier", "source": "inferred",
                   "reason": "integer, 100% of 284 values distinct, dense (range 284)",
-                  "flag": "--features row_id to profile it", "present": "both"}, ...],
+                  "flag": "--features row_id", "present": "both"}, ...],
      "features": ["mean radius", ...],
      "counts": {"feature": 30, "identifier": 1, ...}}
 
@@ -48,7 +48,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Literal, get_args
@@ -68,12 +68,27 @@ Role = Literal[
 # fmt: on
 ROLES: tuple[Role, ...] = get_args(Role)
 # Roles whose columns are never profiled as features nor used as slice keys.
+# (A constant column is no slice key either, but its live values decide that: one constant
+# on the reference that varies on live is a feature, e.g. a pipeline version rolled out.)
 NEVER_SLICE_KEYS = frozenset(
     {"identifier", "timestamp", "time_key", "label", "prediction", "output", "excluded"}
     | {"one_sided", "constant"}
 )
 
+
+def _constant_live(st: _Stats, lst: _Stats | None) -> bool:
+    """A reference-constant column is constant (skipped) only when live holds the same one
+    value or none: a value live adds is a drift, and the column stays a feature (so does it
+    when there is no live side to judge by)."""
+    if lst is None:  # no live side to judge by (baseline create): keep it as a feature
+        return False
+    if lst.distinct == 0:
+        return True
+    return lst.distinct <= 1 and (st.distinct == 0 or lst.lo == st.lo)
+
+
 ID_MIN_ROWS = 50
+LINE_WIDTH = 96  # the human block's lines stay on one terminal line
 ID_DISTINCT = 0.95
 ID_NAMED_DISTINCT = 0.5
 ID_DENSE_RANGE = 4.0
@@ -152,14 +167,18 @@ class RoleFlags:
         """The flags held by today's :class:`mlfail.config.Roles` (its ``extra_roles`` are
         other outputs), plus ``ids`` / ``outputs`` / ``exclude`` / ``segments`` given here."""
         extra = {k: split_list(v) for k, v in more.items()}
+
+        def both(mine: tuple[str, ...], key: str) -> tuple[str, ...]:
+            return tuple(dict.fromkeys([*mine, *extra.get(key, ())]))
+
         return cls(
             timestamp=roles.timestamp,
             label=roles.label,
             prediction=roles.prediction,
             meta=roles.meta,
-            ids=extra.get("ids", ()),
-            outputs=tuple(dict.fromkeys([*roles.extra_roles, *extra.get("outputs", ())])),
-            exclude=extra.get("exclude", ()),
+            ids=both(roles.ids, "ids"),
+            outputs=both(roles.outputs, "outputs"),
+            exclude=both(roles.exclude, "exclude"),
             segments=extra.get("segments", ()),
             features=roles.features,
         )
@@ -174,7 +193,7 @@ class RoleFlags:
         ):
             if col:
                 out.append((col, role, flag))  # type: ignore[arg-type]
-        out += [(c, "output", "--output") for c in self.outputs]
+        out += [(c, "output", "--model-output") for c in self.outputs]
         out += [(c, "identifier", "--id") for c in self.ids]
         out += [(c, "metadata", "--meta") for c in self.meta]
         out += [(c, "segment", "--segment") for c in self.segments]
@@ -229,20 +248,33 @@ class RoleAssignment:
         rows = items if isinstance(items, list) else []
         return cls([ColumnRole(**c) for c in rows if isinstance(c, dict)])
 
-    def note_lines(self, max_features: int = 8) -> list[str]:
-        """The human "assumed roles" block: one line per column that is not a plain
-        inferred feature, then the features in one line."""
-        lines = ["assumed roles (flags decide first; the flag after → changes a role):"]
-        rest = [c for c in self.columns if not (c.role == "feature" and c.source == "inferred")]
-        width = max((len(c.column) for c in rest), default=0)
-        for c in rest:
-            how = "given by " + (c.flag or "") if c.source == "flag" else c.reason
-            tail = f"  → {c.flag}" if c.flag and c.source == "inferred" else ""
-            lines.append(f"  {c.column:<{width}}  {c.role.replace('_', ' ')}: {how}{tail}")
+    def note_lines(self, max_features: int = 8, max_columns: int | None = None) -> list[str]:
+        """The human "assumed roles" block: one line per inferred column that is not a
+        feature (at most ``max_columns``, then "+N more"), one line for the columns flags
+        gave a role, then the features in one line."""
+        lines = ["assumed roles (→ the flag that changes one):"]
+        inferred = [c for c in self.columns if c.source == "inferred" and c.role != "feature"]
+        shown = inferred if max_columns is None else inferred[:max_columns]
+        width = max((len(c.column) for c in shown), default=0)
+        for c in shown:
+            tail = f"  → {c.flag}" if c.flag else ""
+            lines.append(f"  {c.column:<{width}}  {c.role.replace('_', ' ')}: {c.reason}{tail}")
+        if len(shown) < len(inferred):
+            more = Counter(c.role.replace("_", " ") for c in inferred[len(shown) :])
+            what = ", ".join(f"{n} {r}" for r, n in more.items())
+            lines.append(f"  +{len(inferred) - len(shown)} more ({what}; --format json lists all)")
+        given = [c for c in self.columns if c.source == "flag" and c.role != "feature"]
+        if given:
+            parts = [f"{c.column} ({c.flag})" for c in given]
+            line = "  by flags: " + ", ".join(parts)
+            while len(line) > LINE_WIDTH and len(parts) > 1:
+                parts.pop()
+                line = f"  by flags: {', '.join(parts)}, +{len(given) - len(parts)} more"
+            lines.append(line)
         feats = self.features()
-        shown = ", ".join(feats[:max_features])
-        more = f", … ({len(feats) - max_features} more)" if len(feats) > max_features else ""
-        lines.append(f"  features ({len(feats)}): {shown}{more}  → --exclude COL or --id COL")
+        names = ", ".join(feats[:max_features])
+        more_f = f", … +{len(feats) - max_features}" if len(feats) > max_features else ""
+        lines.append(f"  features ({len(feats)}): {names}{more_f}  → --exclude COL, --id COL")
         return lines
 
 
@@ -353,7 +385,7 @@ def _time_partition(name: str, values: Sequence[str]) -> str | None:
 
 def _time_reason(name: str, dtype: pl.DataType, st: _Stats | None) -> str | None:
     if dtype in (pl.Date,) or isinstance(dtype, pl.Datetime):
-        return f"a {dtype} column other than --timestamp"
+        return f"a {dtype.base_type()} column other than --timestamp"
     if st is None or st.lo is None or st.hi is None:
         return None
     if dtype.is_integer() and _TIME_NAME.search(name):
@@ -423,9 +455,7 @@ def infer_roles(
     if flags.prediction and flags.prediction in ref_schema:
         todo = [n for n, c in decided.items() if c.role == "feature" and c.source == "inferred"]
         for name, reason in find_outputs(ref_lf, flags.prediction, todo, live_lf).items():
-            decided[name] = ColumnRole(
-                name, "output", "inferred", reason, f"--features {name} to profile it"
-            )
+            decided[name] = ColumnRole(name, "output", "inferred", reason, f"--features {name}")
     if flags.features is not None:
         for name, c in decided.items():
             if c.role == "feature" and c.source == "inferred":
@@ -467,7 +497,6 @@ def _infer_one(
     def role(r: Role, reason: str, flag: str | None) -> ColumnRole:
         return ColumnRole(name, r, "inferred", reason, flag, present)
 
-    keep = f"--features {name} to profile it"
     time = _time_partition(name, partition) if partition is not None else None
     if present != "both":
         side = "live" if present == "live" else "reference"
@@ -480,17 +509,83 @@ def _infer_one(
         return role("time_key", time, f"--timestamp {name} to use it as event time")
     if not is_binnable(dtype) or st is None:
         return role("excluded", f"type {dtype} cannot be binned", None)
-    if st.distinct <= 1:
+    if st.distinct <= 1 and _constant_live(st, lst):
         what = (
             "no values"
             if st.distinct == 0
             else f"one value ({st.lo if st.lo is not None else 'a single value'})"
         )
-        return role("constant", f"{what} on the reference", keep)
+        return role("constant", f"{what} on both sides", f"--features {name}")
     reason = _id_reason(name, dtype, st, lst)
     if reason and "growing" in reason and _epoch_sized(float(st.lo), float(st.hi)):  # type: ignore[arg-type]
         reason = "epoch-sized integers, live all later than the reference: a time, not a value"
         return role("time_key", reason, f"--timestamp {name} to use it as event time")
     if reason:
-        return role("identifier", reason, keep)
+        return role("identifier", reason, f"--features {name}")
     return role("feature", "profiled", f"--exclude {name} or --id {name}")
+
+
+def resolve_roles(
+    reference: object,
+    live: object | None,
+    roles: Roles,
+    stored: RoleAssignment | None = None,
+) -> Roles:
+    """``roles`` with every column's role decided (:attr:`Roles.assignment`): the one
+    resolution point each command calls at its library entry, before any bin spec is built.
+    Already resolved roles are returned as they are (triage resolves once for every step).
+
+    ``reference`` and ``live`` are sources or lazy frames; a reference that is not (a saved
+    baseline) contributes its ``stored`` assignment instead, and the live schema is checked
+    against it: a live column the baseline does not know is a new column. Sources of another
+    engine (Spark) are not inferred on: the flags alone decide there.
+    """
+    if roles.assignment is not None:
+        return roles
+    flags = RoleFlags.from_roles(roles)
+    ref = reference if isinstance(reference, Source | pl.LazyFrame) else None
+    lv = live if isinstance(live, Source | pl.LazyFrame) else None
+    if ref is not None:
+        return replace(roles, assignment=infer_roles(ref, lv, flags))
+    if stored is not None and lv is not None:
+        return replace(roles, assignment=_with_live(stored, lv, flags))
+    if lv is not None:  # a baseline older than stored roles: infer on the live side
+        return replace(roles, assignment=infer_roles(lv, None, flags))
+    return roles
+
+
+def _with_live(
+    stored: RoleAssignment, live: Source | pl.LazyFrame, flags: RoleFlags
+) -> RoleAssignment:
+    """A baseline's stored roles, with this run's flags on top and the live schema checked:
+    columns only on the live side are new columns, stored columns absent from live missing."""
+    lf = live.lf if isinstance(live, Source) else live
+    names = lf.collect_schema().names()
+    known = {c.column for c in stored.columns}
+    given = _check_flags(flags, [*known, *names])
+    cols: list[ColumnRole] = []
+    for c in stored.columns:
+        present: Literal["both", "reference", "live"] = "both" if c.column in names else "reference"
+        if c.column in given:
+            role, flag = given[c.column]
+            cols.append(ColumnRole(c.column, role, "flag", f"given by {flag}", flag, present))
+        elif present == "reference" and c.role == "feature":
+            why = "reference only: a missing column (schema finding), not a drift"
+            cols.append(ColumnRole(c.column, "one_sided", "inferred", why, None, present))
+        else:
+            cols.append(replace(c, present=present))
+    partitions = hive_keys(live)
+    for n in names:
+        if n not in known:
+            why = "live only: a new column (schema finding), not a drift"
+            time = _time_partition(n, partitions[n]) if n in partitions else None
+            if time and n not in given:
+                cols.append(
+                    ColumnRole(n, "time_key", "inferred", f"{time}, live only", None, "live")
+                )
+            elif n in given:
+                role, flag = given[n]
+                cols.append(ColumnRole(n, role, "flag", f"given by {flag}", flag, "live"))
+            else:
+                cols.append(ColumnRole(n, "one_sided", "inferred", why, None, "live"))
+    return RoleAssignment(cols)

@@ -269,7 +269,7 @@ def build_timeline(
     engine keys windows by the UTC day of the timestamp, so it takes daily windows only."""
     settings = settings or TimelineSettings()
     t = open_live(live, roles, window, engine, progress)
-    load_timeline_reference(t, roles, reference, baseline, progress)
+    roles = load_timeline_reference(t, roles, reference, baseline, progress)
     window_grid(t)
     choose_features(t, roles)
     summary_pass(t, roles.prediction)
@@ -313,6 +313,7 @@ def build_timeline(
         },
         notes=t.notes,
         warnings=t.warnings,
+        roles=roles.assignment,
     )
 
 

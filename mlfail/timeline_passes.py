@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mlfail.audit import check_roles_exist, load_reference, reference_from_source
+from mlfail.audit import check_roles_exist, reference_and_roles, reference_from_source
 from mlfail.binning import BinSettings, BinSpec
 from mlfail.config import Roles, select_features
 from mlfail.counts import count_frame, dense
@@ -27,6 +27,7 @@ from mlfail.performance import Task, TaskSpec, infer_task
 from mlfail.psi import psi_value
 from mlfail.reference import Reference, SourceReference, prediction_spec
 from mlfail.report.timeline_model import When
+from mlfail.roles import resolve_roles
 from mlfail.timekeys import normalize_timestamp, utc_naive
 
 WIDX = "__window"
@@ -164,8 +165,9 @@ def load_timeline_reference(
     reference: str | Source | Reference | None,
     baseline: str | None,
     progress: bool | None,
-) -> None:
-    """The reference (from the engine, a baseline, a source or an object), roles checked."""
+) -> Roles:
+    """The reference (from the engine, a baseline, a source or an object), roles checked
+    and resolved (§9; once: roles already resolved by the caller are kept)."""
     eng, live_src, notes = t.eng, t.live_src, t.notes
     ref: Reference | None = None
     if not t.on_polars and isinstance(reference, str) and baseline is None:
@@ -180,9 +182,10 @@ def load_timeline_reference(
         if skipped:
             notes.append("not profiled: " + "; ".join(skipped))
     elif isinstance(reference, str | Source) or baseline is not None:
-        ref, skipped = load_reference(
+        ref, skipped, roles = reference_and_roles(
             reference if isinstance(reference, str | Source) else None,
             baseline,
+            live_src,
             roles,
             progress=progress,
         )
@@ -195,6 +198,13 @@ def load_timeline_reference(
         sources.append((ref.name, ref.columns))
     check_roles_exist(roles, sources)
     t.ref = ref
+    if t.on_polars and roles.assignment is None:
+        # a Reference object from the caller, or no reference: infer on what there is
+        stored = getattr(ref, "assignment", None) if ref is not None else None
+        roles = resolve_roles(getattr(ref, "source", None), live_src, roles, stored)
+        if roles.assignment is None and stored is None:
+            roles = resolve_roles(live_src, None, roles)
+    return roles
 
 
 def window_grid(t: _Log) -> None:
@@ -221,8 +231,9 @@ def window_grid(t: _Log) -> None:
 def choose_features(t: _Log, roles: Roles) -> None:
     """Reference specs when there is a reference; else the live columns."""
     schema = t.schema
+    never = set(roles.role_columns()) if roles.assignment is not None else set()
     if t.ref is not None:
-        t.specs = list(t.ref.specs)
+        t.specs = [s for s in t.ref.specs if s.feature not in never]
         t.features = [s.feature for s in t.specs]
     else:
         t.specs = []

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import polars as pl
 
 from mlfail._version import __version__
-from mlfail.audit import check_roles_exist, load_reference
+from mlfail.audit import check_roles_exist, reference_and_roles
 from mlfail.binning import BinSettings
 from mlfail.config import Roles
 from mlfail.counts import count_frame, count_source, dense
@@ -33,6 +33,7 @@ from mlfail.reference import Reference, coarsen
 from mlfail.report.model import PSI_SCHEMA_VERSION
 from mlfail.report.slices_model import SliceRecord, SliceReport, global_record, slice_record
 from mlfail.report.timeline_model import TimelineReport, infra_record, series_record
+from mlfail.roles import RoleAssignment
 from mlfail.rootcause import ExplainSettings, Explanation, Hypothesis, explain
 from mlfail.shadow import ShadowReport, shadow
 from mlfail.slices import SliceSettings, find_slices
@@ -87,6 +88,8 @@ class TriageReport:
     checklist: list[str]
     warnings: list[str] = field(default_factory=list)
     schema_version: int = TRIAGE_SCHEMA_VERSION
+    # every column's role (§9); JSON: inputs.roles
+    roles: RoleAssignment | None = field(default=None, repr=False)
 
     @property
     def root_causes(self) -> list[Hypothesis]:
@@ -120,8 +123,9 @@ def triage(
     cfg = settings or TriageSettings()
     live_src = live if isinstance(live, Source) else open_source(live, role="--live")
     live_src = normalize_timestamp(live_src, roles.timestamp)
-    ref, _skipped = load_reference(
-        reference, baseline, roles, bin_settings=cfg.bins, progress=progress
+    # roles resolved once here (§9); every step below gets the resolved roles, none re-infers
+    ref, _skipped, roles = reference_and_roles(
+        reference, baseline, live_src, roles, bin_settings=cfg.bins, progress=progress
     )
     check_roles_exist(roles, [(ref.name, ref.columns), (live_src.spec, live_src.columns)])
     metrics_df = load_metrics(metrics) if metrics else None
@@ -190,6 +194,7 @@ def triage(
             "changes": str(changes) if changes else None,
             "owners": str(owners) if owners else None,
         },
+        roles=roles.assignment,
         steps=steps,
         timeline=tl,
         slices=sr,
@@ -398,7 +403,7 @@ def triage_data(r: TriageReport) -> dict[str, Any]:
         "headline": r.headline,
         "first_fired": r.first_fired,
         "first_fired_sentence": r.timeline.verdict,
-        "inputs": r.inputs,
+        "inputs": {**r.inputs, **({"roles": r.roles.to_dict()} if r.roles else {})},
         "infra": infra_record(r.timeline.infra),
         "global": g,
         "slices": [slice_record(s) for s in r.slices.slices] if r.slices else [],

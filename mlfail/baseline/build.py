@@ -35,6 +35,7 @@ from mlfail.featurestats import (
 from mlfail.io import Source
 from mlfail.performance import Task, TaskSpec, infer_task, performance_table
 from mlfail.reference import SourceReference, reference_from_source
+from mlfail.roles import resolve_roles
 from mlfail.timekeys import normalize_timestamp
 
 MAX_SEGMENT_VALUES = 1000
@@ -207,6 +208,8 @@ def build_baseline(
             "statistics and prediction distribution on Spark, or use --engine polars"
         )
     source = _open_reference(reference, roles, eng)
+    # §9: the roles are decided once, on the reference, and stored in the baseline
+    roles = resolve_roles(source, None, roles)
     segments = list(dict.fromkeys(segments))
     n_values = _check_segments(source, segments, roles, on_polars)
     frozen = _freeze_specs(source, roles, specs_from, bin_settings, eng, progress)

@@ -10,7 +10,7 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from mlfail.io import is_url, read_url_bytes
 from mlfail.outputs import write_atomic
 from mlfail.performance import TaskSpec
 from mlfail.reference import coarsen
+from mlfail.roles import RoleAssignment
 
 BASELINE_KIND = "mlfail-baseline"
 BASELINE_SCHEMA_VERSION = 1
@@ -88,7 +89,15 @@ class Baseline:
             "content_hash": self.content_hash,
             "sources": self.sources,
             "rows": self.rows,
-            "roles": self.roles.to_dict(),
+            "roles": {
+                **self.roles.to_dict(),
+                # every column's role as resolved at creation (§9); absent in older baselines
+                **(
+                    {"assignment": self.roles.assignment.to_dict()}
+                    if self.roles.assignment is not None
+                    else {}
+                ),
+            },
             "segments": self.segments,
             "bin_settings": self.bin_settings,
             "approximate": self.approximate,
@@ -131,6 +140,9 @@ class Baseline:
             keys, t = _perf_from_json(item, key_dtypes)
             perf[keys] = t
         roles = Roles.from_dict(dict(d["roles"]))
+        stored = dict(d["roles"]).get("assignment")
+        if isinstance(stored, dict):
+            roles = replace(roles, assignment=RoleAssignment.from_dict(stored))
         return cls(
             specs=specs,
             prediction_spec=pred,

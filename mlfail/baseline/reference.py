@@ -12,6 +12,7 @@ from mlfail.config import Roles
 from mlfail.errors import UsageError
 from mlfail.featurestats import FeatureStats
 from mlfail.performance import TaskSpec
+from mlfail.roles import RoleAssignment
 
 
 class BaselineReference:
@@ -65,6 +66,11 @@ class BaselineReference:
     @property
     def columns(self) -> list[str]:
         return list(self.baseline.schema)
+
+    @property
+    def assignment(self) -> RoleAssignment | None:
+        """The roles stored when the baseline was created (None for older baselines)."""
+        return self.baseline.roles.assignment
 
     @property
     def lazy(self) -> pl.LazyFrame | None:

@@ -24,9 +24,12 @@ from mlfail.cli.options import (
     Categorical,
     EngineChoice,
     EngineOpt,
+    Exclude,
     Features,
+    Ids,
     Label,
     Meta,
+    ModelOutputs,
     Numeric,
     Prediction,
     Ref,
@@ -37,6 +40,7 @@ from mlfail.config import Roles, split_list
 from mlfail.errors import UsageError
 from mlfail.outputs import check_output
 from mlfail.report.baseline import render_baseline
+from mlfail.report.roles_render import roles_human
 
 baseline_app = typer.Typer(
     name="baseline",
@@ -93,6 +97,9 @@ def create_command(
     label: Label = None,
     prediction: Prediction = None,
     meta: Meta = None,
+    ids: Ids = None,
+    model_output: ModelOutputs = None,
+    exclude: Exclude = None,
     categorical: Categorical = None,
     numeric: Numeric = None,
     bins: Annotated[int, typer.Option("--bins", help="Quantile bins per numeric feature.")] = 10,
@@ -129,6 +136,9 @@ def create_command(
         features=features,
         categorical=categorical,
         numeric=numeric,
+        ids=ids,
+        outputs=model_output,
+        exclude=exclude,
     )
     base = load_baseline(specs_from, flag="--specs-from") if specs_from is not None else None
     b = build_baseline(
@@ -146,6 +156,7 @@ def create_command(
         + (f", segments {', '.join(b.segments)}" if b.segments else "")
         + "[/dim]"
     )
+    roles_human(b.roles.assignment, err_console())  # stored in the baseline (§9)
     raise typer.Exit(EXIT_OK)
 
 

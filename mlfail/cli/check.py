@@ -26,10 +26,13 @@ from mlfail.cli.options import (
     Categorical,
     EngineChoice,
     EngineOpt,
+    Exclude,
     Features,
+    Ids,
     Label,
     Live,
     Meta,
+    ModelOutputs,
     Numeric,
     Prediction,
     Ref,
@@ -92,6 +95,9 @@ def _roles(
     features: list[str] | None,
     categorical: list[str] | None,
     numeric: list[str] | None,
+    ids: list[str] | None = None,
+    outputs: list[str] | None = None,
+    exclude: list[str] | None = None,
 ) -> Roles:
     return Roles.from_flags(
         timestamp=timestamp,
@@ -101,6 +107,9 @@ def _roles(
         features=features,
         categorical=categorical,
         numeric=numeric,
+        ids=ids,
+        outputs=outputs,
+        exclude=exclude,
     )
 
 
@@ -130,6 +139,9 @@ def quality_command(
     label: Label = None,
     prediction: Prediction = None,
     meta: Meta = None,
+    ids: Ids = None,
+    model_output: ModelOutputs = None,
+    exclude: Exclude = None,
     categorical: Categorical = None,
     numeric: Numeric = None,
     fmt: Annotated[
@@ -153,11 +165,22 @@ def quality_command(
     polars_only(engine.value, "check quality")
     use_storage_options(storage_option)
     check_output(output, force=force)  # before any work
-    roles = _roles(timestamp, label, prediction, meta, features, categorical, numeric)
+    roles = _roles(
+        timestamp,
+        label,
+        prediction,
+        meta,
+        features,
+        categorical,
+        numeric,
+        ids,
+        model_output,
+        exclude,
+    )
     settings = QualitySettings(alpha=alpha)
     ref = profile_reference(reference, baseline, roles)
     live_src = open_source(live, role="--live", where=where)
-    report = check_quality(ref, live_src, settings)
+    report = check_quality(ref, live_src, settings, roles=roles)
     for w in report.warnings:
         warn(w)
     if fmt == QualityFormat.json:

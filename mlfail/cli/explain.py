@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from mlfail.audit import check_roles_exist, load_reference
+from mlfail.audit import check_roles_exist, reference_and_roles
 from mlfail.binning import BinSettings
 from mlfail.cli.common import (
     EXIT_FINDINGS,
@@ -22,10 +22,13 @@ from mlfail.cli.options import (
     Categorical,
     EngineChoice,
     EngineOpt,
+    Exclude,
     Features,
+    Ids,
     Label,
     Live,
     Meta,
+    ModelOutputs,
     Numeric,
     Prediction,
     Ref,
@@ -63,6 +66,9 @@ def explain_command(
     label: Label = None,
     prediction: Prediction = None,
     meta: Meta = None,
+    ids: Ids = None,
+    model_output: ModelOutputs = None,
+    exclude: Exclude = None,
     features: Features = None,
     categorical: Categorical = None,
     numeric: Numeric = None,
@@ -103,9 +109,14 @@ def explain_command(
         features=features,
         categorical=categorical,
         numeric=numeric,
+        ids=ids,
+        outputs=model_output,
+        exclude=exclude,
     )
     live_src = open_source(live, role="--live", where=where)
-    ref, _ = load_reference(reference, baseline, roles, bin_settings=BinSettings())
+    ref, _, roles = reference_and_roles(
+        reference, baseline, live_src, roles, bin_settings=BinSettings()
+    )
     check_roles_exist(roles, [(ref.name, ref.columns), (live_src.spec, live_src.columns)])
     ex = explain(
         ref,

@@ -146,3 +146,25 @@ EngineOpt = Annotated[
         "be table:db.name). docs/scale.md.",
     ),
 ]
+Ids = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--id",
+        help="Identifier column (repeatable): never a feature nor a slice key. Ids are also "
+        "inferred (nearly all values distinct, a counter…; see 'assumed roles').",
+    ),
+]
+ModelOutputs = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model-output",
+        help="Another model output column besides --prediction (repeatable): never a feature "
+        "nor a slice key.",
+    ),
+]
+Exclude = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--exclude", help="Leave COL out everywhere: not a feature, not a slice key (repeatable)."
+    ),
+]

@@ -25,10 +25,13 @@ from mlfail.cli.options import (
     Categorical,
     EngineChoice,
     EngineOpt,
+    Exclude,
     Features,
+    Ids,
     Label,
     Live,
     Meta,
+    ModelOutputs,
     Numeric,
     Prediction,
     Ref,
@@ -70,6 +73,9 @@ def psi_command(
     label: Label = None,
     prediction: Prediction = None,
     meta: Meta = None,
+    ids: Ids = None,
+    model_output: ModelOutputs = None,
+    exclude: Exclude = None,
     categorical: Categorical = None,
     numeric: Numeric = None,
     bins: Annotated[int, typer.Option("--bins", help="Quantile bins per numeric feature.")] = 10,
@@ -116,6 +122,9 @@ def psi_command(
         features=features,
         categorical=categorical,
         numeric=numeric,
+        ids=ids,
+        outputs=model_output,
+        exclude=exclude,
     )
     from mlfail.psi import PsiSettings
 

@@ -26,11 +26,13 @@ from mlfail.cli.options import (
     Baseline,
     EngineChoice,
     EngineOpt,
+    Exclude,
     Features,
     Force,
     Label,
     Live,
     Meta,
+    ModelOutputs,
     Prediction,
     Ref,
     Segment,
@@ -155,6 +157,8 @@ def triage_command(
     label: Label = None,
     prediction: Prediction = None,
     meta: Meta = None,
+    model_output: ModelOutputs = None,
+    exclude: Exclude = None,
     segment: Segment = None,
     features: Features = None,
     task: Task = None,
@@ -180,7 +184,12 @@ def triage_command(
         ),
     ] = None,
     id_column: Annotated[
-        str | None, typer.Option("--id", help="Row id joining --candidate-source.")
+        list[str] | None,
+        typer.Option(
+            "--id",
+            help="Identifier column (repeatable): never a feature nor a slice key; the first "
+            "one also joins --candidate-source (step 7).",
+        ),
     ] = None,
     config: Annotated[
         str | None, typer.Option("--config", help="Config file (see mlfail --help).")
@@ -219,6 +228,9 @@ def triage_command(
         prediction=prediction,
         meta=meta,
         features=features,
+        ids=id_column,
+        outputs=model_output,
+        exclude=exclude,
     )
     settings = TriageSettings(
         psi=PsiSettings(threshold=psi_threshold),
@@ -252,7 +264,7 @@ def triage_command(
         segments=split_list(segment),
         candidate_prediction=candidate_prediction,
         candidate_source=candidate_source,
-        id_column=id_column,
+        id_column=roles.ids[0] if roles.ids else None,
         settings=settings,
         choose_slice=w.choose_slice if w else None,
         on_step=w.on_step if w else None,

@@ -10,6 +10,7 @@ from rich.text import Text
 
 from mlfail.baseline import QUANTILE_LEVELS, Baseline, level_key
 from mlfail.counts import dense
+from mlfail.report.roles_render import roles_human
 
 
 def _g(x: float | None) -> str:
@@ -67,6 +68,7 @@ def _header(b: Baseline, console: Console) -> None:
     ):
         info.add_row(k, escape(v))
     console.print(info)
+    roles_human(b.roles.assignment, console)
 
 
 def _numeric_tables(b: Baseline, console: Console) -> None:

@@ -10,7 +10,8 @@ from rich.panel import Panel
 from rich.text import Text
 
 from mlfail._version import __version__
-from mlfail.report.jsonout import dumps
+from mlfail.report.jsonout import dumps, inputs_roles
+from mlfail.report.roles_render import roles_human, roles_markdown
 from mlfail.report.text import md as _md
 from mlfail.rootcause import Explanation, Hypothesis
 
@@ -45,6 +46,7 @@ def explain_data(ex: Explanation) -> dict[str, Any]:
         "days": ex.days,
         "daily_psi": ex.daily_psi,
         "daily_metric": ex.daily_metric,
+        **inputs_roles(ex.roles),
     }
 
 
@@ -96,6 +98,7 @@ def render_explain(ex: Explanation, console: Console, *, limit: int = 10) -> Non
             ex.verdict_reason,
         )
     )
+    roles_human(ex.roles, console)
     if not ex.hypotheses:
         console.print(
             "[green]No hypothesis above the reporting threshold "
@@ -143,4 +146,5 @@ def explain_markdown(ex: Explanation) -> str:
             ]
             out += [f"- **{e.kind}**: {_md(e.text)}" for e in h.evidence]
             out += ["", f"**Next:** {_md(h.next_action)}"]
+    out += roles_markdown(ex.roles)
     return "\n".join(out) + "\n"

@@ -9,6 +9,7 @@ from rich.text import Text
 
 from mlfail.psi import FeaturePsi
 from mlfail.report.model import PsiReport
+from mlfail.report.roles_render import roles_human
 from mlfail.report.tables import _num, _p, _rate, slice_label
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -81,6 +82,7 @@ def render_psi(report: PsiReport, console: Console, *, max_slice_rows: int = 30)
         (report.reference, ""),
     )
     console.print(header)
+    roles_human(report.roles, console)
     glob = report.global_records()
     console.print(psi_table(glob, title="All rows", show_slice=False, bars_for=10))
     if report.by:

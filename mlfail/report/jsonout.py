@@ -56,5 +56,12 @@ def psi_json(report: PsiReport) -> str:
         "warnings": report.warnings,
         "skipped": report.skipped,
         "features": report.features,
+        **inputs_roles(report.roles),
     }
     return dumps(data)
+
+
+def inputs_roles(roles: Any) -> dict[str, Any]:
+    """``{"inputs": {"roles": …}}`` for a report that carries a role assignment (§9), else
+    nothing: every command's JSON shows the assumed roles the same way."""
+    return {} if roles is None else {"inputs": {"roles": roles.to_dict()}}

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlfail.psi import STATUS_ORDER, FeaturePsi
+
+if TYPE_CHECKING:
+    from mlfail.roles import RoleAssignment
 
 PSI_SCHEMA_VERSION = 1
 
@@ -22,6 +25,7 @@ class PsiReport:
     skipped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     schema_version: int = PSI_SCHEMA_VERSION
+    roles: RoleAssignment | None = None  # every column's role (JSON inputs.roles)
 
     def worst_status(self) -> str:
         worst = "ok"

@@ -12,7 +12,8 @@ from rich.text import Text
 
 from mlfail._version import __version__
 from mlfail.quality import QualityFinding, QualityReport, pct
-from mlfail.report.jsonout import dumps
+from mlfail.report.jsonout import dumps, inputs_roles
+from mlfail.report.roles_render import roles_human, roles_markdown
 from mlfail.report.text import md as _md
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -54,6 +55,7 @@ def quality_json(report: QualityReport) -> str:
         "checks": len(report.checks),
         "warnings": report.warnings,
         "findings": report.findings,
+        **inputs_roles(report.roles),
     }
     return dumps(data)
 
@@ -81,6 +83,7 @@ def quality_markdown(report: QualityReport) -> str:
         lines.append("No findings.")
     for w in report.warnings:
         lines += ["", f"> warning: {_md(w)}"]
+    lines += roles_markdown(report.roles)
     return "\n".join(lines) + "\n"
 
 
@@ -105,6 +108,7 @@ def render_quality(report: QualityReport, console: Console) -> None:
             (f"{report.reference} ({report.reference_rows} rows)", ""),
         )
     )
+    roles_human(report.roles, console)
     if report.findings:
         t = Table(header_style="bold", expand=False)
         for name, justify in (

@@ -7,12 +7,15 @@ The JSON records built here (:func:`slice_record`, :func:`global_record`) are th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
 from mlfail._version import __version__
-from mlfail.report.jsonout import dumps, plain
+from mlfail.report.jsonout import dumps, inputs_roles, plain
+
+if TYPE_CHECKING:
+    from mlfail.roles import RoleAssignment
 
 SLICES_SCHEMA_VERSION = 1
 
@@ -92,6 +95,7 @@ class SliceReport:
     # how each slice key is computed from a row (column, top values, cohort, day/week): not
     # part of the JSON; lets a later step filter the rows of a slice it was handed
     key_exprs: dict[str, pl.Expr] = field(default_factory=dict, repr=False)
+    roles: RoleAssignment | None = field(default=None, repr=False)  # JSON inputs.roles (§9)
 
     def degraded(self) -> list[SliceRecord]:
         return [s for s in self.slices if s.degraded]
@@ -132,6 +136,7 @@ def slices_data(report: SliceReport) -> dict[str, Any]:
         "candidates": report.candidates,
         "notes": report.notes,
         "warnings": report.warnings,
+        **inputs_roles(report.roles),
     }
 
 

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from mlfail.report.roles_render import roles_human
 from mlfail.report.slices_model import SliceRecord, SliceReport
 from mlfail.report.tables import _p
 
@@ -155,6 +156,7 @@ def render_slices(report: SliceReport, console: Console) -> None:
             report.reference,
         )
     )
+    roles_human(report.roles, console)
     if report.mode == "labels":
         head = Text.assemble(
             (f"Global {report.metric} ", "bold"),

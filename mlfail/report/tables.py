@@ -9,6 +9,7 @@ import polars as pl
 
 from mlfail.psi import FeaturePsi
 from mlfail.report.model import PsiReport
+from mlfail.report.roles_render import roles_markdown
 from mlfail.report.text import csv_text
 from mlfail.report.text import md as _md_escape
 
@@ -102,4 +103,5 @@ def psi_markdown(report: PsiReport) -> str:
     for w in report.warnings:
         lines.append("")
         lines.append(f"> warning: {_md_escape(w)}")
+    lines += roles_markdown(report.roles)
     return "\n".join(lines) + "\n"

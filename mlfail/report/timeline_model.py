@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlfail._version import __version__
-from mlfail.report.jsonout import dumps, plain
+from mlfail.report.jsonout import dumps, inputs_roles, plain
+
+if TYPE_CHECKING:
+    from mlfail.roles import RoleAssignment
 
 TIMELINE_SCHEMA_VERSION = 1
 When = dt.date | dt.datetime
@@ -89,6 +92,7 @@ class TimelineReport:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     schema_version: int = TIMELINE_SCHEMA_VERSION
+    roles: RoleAssignment | None = field(default=None, repr=False)  # JSON inputs.roles (§9)
 
     def onsets(self) -> list[Series]:
         return [s for s in self.series if s.onset is not None]
@@ -129,6 +133,7 @@ def timeline_data(report: TimelineReport) -> dict[str, Any]:
         "series": [series_record(s) for s in report.series],
         "notes": report.notes,
         "warnings": report.warnings,
+        **inputs_roles(report.roles),
     }
 
 

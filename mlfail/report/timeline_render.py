@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mlfail.report.layers import LayeredTimeline
+from mlfail.report.roles_render import roles_human
 from mlfail.report.timeline_model import Series, TimelineReport, When, WindowStats
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -156,6 +157,7 @@ def render_timeline(report: TimelineReport, console: Console) -> None:
         head.append("  vs  reference ", style="dim")
         head.append(report.reference)
     console.print(head)
+    roles_human(report.roles, console)
     inf = report.infra
     console.print(
         Text.assemble(

@@ -47,7 +47,12 @@ def _prepare(
     if roles.features is not None:
         live.require(roles.features, "--features")
     day = _day_expr(live.schema, roles.timestamp)
-    specs = [s for s in reference.specs if roles.features is None or s.feature in roles.features]
+    never = set(roles.role_columns()) if roles.assignment is not None else set()
+    specs = [
+        s
+        for s in reference.specs
+        if (roles.features is None or s.feature in roles.features) and s.feature not in never
+    ]
     warnings: list[str] = []
     for s in specs:
         if s.feature not in live.columns:
@@ -292,4 +297,5 @@ def explain(
         days=dates,
         daily_psi=daily_psi,
         daily_metric=_daily_metric(task, perf_day, dates),
+        roles=roles.assignment,
     )

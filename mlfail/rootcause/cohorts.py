@@ -83,6 +83,8 @@ def cohort_candidates(live: Source, roles: Roles, max_values: int) -> dict[str, 
     """Columns to look for the drift-carrying cohort in: --meta columns and every
     low-cardinality string/bool/integer column that is not a role. → {column: distinct}"""
     excluded = {c for c in (roles.timestamp, roles.label, roles.prediction) if c}
+    # §9: ids, model outputs, time keys, one-sided and excluded columns are never cohorts
+    excluded |= roles.never_slice_keys()
     cands = []
     for name, dtype in live.schema.items():
         if name in excluded or name == DAY:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlfail.psi import PsiSettings
+
+if TYPE_CHECKING:
+    from mlfail.roles import RoleAssignment
 
 EXPLAIN_SCHEMA_VERSION = 1
 
@@ -195,3 +198,4 @@ class Explanation:
     daily_psi: dict[str, list[float | None]] = field(default_factory=dict)  # per hypothesis feature
     daily_metric: list[float | None] = field(default_factory=list)  # accuracy / MAE per day
     schema_version: int = EXPLAIN_SCHEMA_VERSION
+    roles: RoleAssignment | None = field(default=None, repr=False)  # JSON inputs.roles (§9)

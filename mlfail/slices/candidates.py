@@ -89,18 +89,22 @@ def _key_columns(
     """The columns that may be slice keys (``--segment``, else every column but the roles),
     split into categorical and numeric ones; notes on the columns left out."""
     ts = roles.timestamp
-    excluded = {c for c in (roles.label, roles.prediction, ts) if c} | set(roles.extra_roles)
+    excluded = {c for c in (roles.label, roles.prediction, ts) if c}
+    excluded |= {*roles.outputs, *roles.ids, *roles.exclude}
     if segments:
         live.require(segments, "--segment")
         for s in segments:
             if s in excluded:
                 raise UsageError(
-                    f"--segment {s}: that column is a role (label, prediction or timestamp); "
-                    "model outputs and labels are never slice keys"
+                    f"--segment {s}: that column is a role (label, prediction, timestamp, "
+                    "--id, --model-output or --exclude); model outputs, labels and ids are "
+                    "never slice keys"
                 )
         cols = list(segments)
     else:
-        cols = [c for c in live.columns if c not in excluded]
+        # once resolved, every identifier, output, time key, one-sided and constant column too
+        never = excluded | roles.never_slice_keys()
+        cols = [c for c in live.columns if c not in never]
     schema = live.schema
 
     cat_cols: list[str] = []

@@ -16,6 +16,7 @@ from mlfail.io import Source, open_source
 from mlfail.performance import Task, infer_task
 from mlfail.reference import Reference, SourceReference
 from mlfail.report.slices_model import SliceReport
+from mlfail.roles import resolve_roles
 from mlfail.slices.candidates import choose_candidates
 from mlfail.slices.labelled import _labelled_report
 from mlfail.slices.model import SliceInputs, SliceSettings
@@ -79,7 +80,13 @@ def find_slices(
         if col is not None and col not in live_src.columns:
             raise UsageError(f"{flag} {col}: no such column in --live {live_src.spec}")
     check_roles_exist(roles, [(ref.name, ref.columns), (live_src.spec, live_src.columns)])
+    # §9: ids, outputs, time keys and one-sided columns are never slice keys (resolved once:
+    # roles a caller resolved are kept)
+    roles = resolve_roles(
+        getattr(ref, "source", None), live_src, roles, getattr(ref, "assignment", None)
+    )
     pred = roles.prediction
+    assert pred is not None  # checked above
     pred_numeric = live_src.schema[pred].is_numeric()
 
     cands, notes, n_rows = choose_candidates(live_src, ref, roles, segments, settings)
@@ -123,6 +130,7 @@ def find_slices(
         pred=pred,
         pred_numeric=pred_numeric,
     )
-    if tspec is not None and labelled > 0:
-        return _labelled_report(inputs, tspec)
-    return _unlabelled_report(inputs)
+    report = _labelled_report(inputs, tspec) if tspec is not None and labelled > 0 else None
+    report = report or _unlabelled_report(inputs)
+    report.roles = roles.assignment
+    return report

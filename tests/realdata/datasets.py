@@ -10,7 +10,7 @@ partition key. Each carries a documented shift (planted or natural) — see READ
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,7 @@ class Pair:
     features: tuple[str, ...]  # the dataset's own feature columns
     shifted: tuple[str, ...]  # features carrying the documented shift
     shift: str
-    given_outputs: tuple[str, ...] = field(default=())  # outputs a user names with --output
+    given_outputs: tuple[str, ...] = field(default=())  # outputs a user names with --model-output
 
 
 def _write(name: str, ref: pl.DataFrame, live: pl.DataFrame, root: Path) -> tuple[Path, Path]:
@@ -128,7 +128,7 @@ def diabetes(root: Path) -> Pair:
 def wine(root: Path) -> Pair:
     """178 wines, 13 chemical measurements, 3 cultivars. Shuffled (seed 1), 60% reference;
     string sample ids (``W0001``). The prediction is the class (multinomial logistic); the
-    top class probability ``confidence`` is another output, named with ``--output``; the
+    top class probability ``confidence`` is another output, named with ``--model-output``; the
     decision ``is_class_0`` relabels the prediction. Planted: ``magnesium`` ×100 on all live
     rows (a unit change)."""
     from sklearn.datasets import load_wine
@@ -200,3 +200,26 @@ ALL: dict[str, Callable[[Path], Pair]] = {
     "wine": wine,
     "phishing": phishing,
 }
+
+
+def timed(pair: Pair, root: Path) -> Pair:
+    """The pair with an event time ``ts`` added (the real files have none): the reference
+    over January 2024, the live rows over March 2024 in their order, so ``timeline``,
+    ``explain`` and ``triage`` can run on the same real rows (``year`` stays live only)."""
+    import datetime as dt
+
+    def stamp(df: pl.DataFrame, start: dt.datetime) -> pl.DataFrame:
+        step = dt.timedelta(days=28) / max(df.height, 1)
+        return df.with_columns(
+            ts=pl.datetime_range(start, start + step * (df.height - 1), step, eager=True)
+            if df.height > 1
+            else pl.lit(start)
+        )
+
+    ref = stamp(pl.read_parquet(pair.reference), dt.datetime(2024, 1, 1))
+    live = stamp(
+        pl.read_parquet(pair.live, hive_partitioning=True).sort("year").drop("year"),
+        dt.datetime(2024, 3, 1),
+    )
+    r, lv = _write(f"{pair.name}_timed", ref, live, root)
+    return replace(pair, reference=r, live=lv)

@@ -1,5 +1,5 @@
 """Roles on real datasets, run as a new user would: only --label and --prediction (and, for
-wine, --output for the probability column). No id, output or one-sided column may be a feature;
+wine, --model-output for the probability column). No id, output or one-sided column may be a feature;
 every real measurement is."""
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def test_roles_json_shape(corpus: dict) -> None:
     assert d["features"] == list(pair.features)
     row = next(c for c in d["columns"] if c["column"] == "request_id")
     assert row["role"] == "identifier" and row["source"] == "inferred"
-    assert row["flag"] == "--features request_id to profile it"
+    assert row["flag"] == "--features request_id"
     assert d["counts"]["output"] == 1 and d["counts"]["time_key"] == 1
     assert RoleAssignment.from_dict(d) == roles
     block = "\n".join(roles.note_lines())
