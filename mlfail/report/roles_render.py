@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
+from mlfail.report.text import md as _md
+
 if TYPE_CHECKING:
     from mlfail.roles import RoleAssignment
 
@@ -60,7 +62,3 @@ def roles_html(roles: RoleAssignment | None) -> str:
         + "".join(rows)
         + f"</table><p>Features ({len(feats)}): {html_escape(', '.join(feats))}</p></details>"
     )
-
-
-def _md(s: str) -> str:
-    return s.replace("|", "\\|")
