@@ -1,0 +1,214 @@
+"""Slices (design §5): one story out of the listed slices — the order the table is printed in is
+the order step 4 chooses in, slices that overlap are grouped under the one that explains them,
+and the bins of a drifted feature are shown as symptoms after the segments that carry them.
+
+Order (:func:`story_order`)
+    degraded before not degraded; within each, *segments* (any key that is not a bin of a
+    drifted feature: columns, metadata, time cohorts, bins of stable features) before
+    *symptoms*; then the report's own ranking (excess errors; no labels: drift mass). A bin of a
+    feature whose live distribution moved (PSI over the candidate's own bins, reference vs live
+    counts of the slice pass, ≥ the PSI threshold and significant) is where the damaged values
+    land, not why: the segment covering the same damaged rows is the cause.
+
+Grouping (:func:`group`)
+    walking that order, a slice is ``explained_by`` the first distinct slice listed before it
+    whose rows hold at least :data:`EXPLAINED_SHARE` of its excess (with labels: errors above
+    its own baseline, e − n·baseline, counted on the overlap; without: its rows). A child is
+    inside its parent by construction; two unrelated 1-predicate slices overlap on their
+    pair's cell of the count table; a parent whose excess lives in one child is explained by
+    the child. Where the overlap is not counted (3 predicates) nothing is claimed. A slice
+    only points to a distinct slice, never to itself, so there is no cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from mlfail.slices.model import NO_KEY, ROWS, Candidate
+from mlfail.slices.stats import psi_row_pairs
+
+EXPLAINED_SHARE = 0.8  # share of a slice's excess inside another listed slice that explains it
+
+Key = tuple[Any, ...]  # (a_col, a_val, b_col, b_val)
+
+_DISJOINT = -1  # two slices with no row in common
+
+
+def _preds(k: Key) -> dict[str, str]:
+    return {k[0]: k[1]} if k[2] == NO_KEY else {k[0]: k[1], k[2]: k[3]}
+
+
+def overlap_cell(s: Key, h: Key, cell: dict[Key, int]) -> int | None:
+    """The row of the count table holding the rows of ``s`` ∩ ``h`` (``_DISJOINT`` when they
+    share none: another value of the same key), or None when that cell is not counted."""
+    ps, ph = _preds(s), _preds(h)
+    if any(c in ph and ph[c] != v for c, v in ps.items()):
+        return _DISJOINT
+    both = {**ps, **ph}
+    if len(both) == len(ps):
+        return cell.get(s)  # s lies inside h
+    if len(both) == len(ph):
+        return cell.get(h)  # h lies inside s
+    if len(both) == 2:
+        (a, av), (b, bv) = both.items()
+        found = cell.get((a, av, b, bv))
+        return found if found is not None else cell.get((b, bv, a, av))
+    return None
+
+
+def cell_index(keys: Sequence[Key]) -> dict[Key, int]:
+    return {tuple(k): i for i, k in enumerate(keys)}
+
+
+def group(
+    order: Sequence[int],
+    keys: Sequence[Key],
+    share: Callable[[int, int | None], float | None],
+    lift: np.ndarray,
+    tier: Callable[[int], Any],
+) -> tuple[list[int], dict[int, int]]:
+    """What explains what, walking ``order``: the order with a head moved to where the slice
+    it replaced stood, and ``{slice: the distinct slice it is explained by}`` (indices into
+    ``keys``). ``share(i, c)`` is the share of slice i's excess found in count-table row c
+    (None: not measurable). A slice mostly inside one already explained is explained by that
+    one's head when the product of the two shares is still ≥ :data:`EXPLAINED_SHARE`. When two
+    slices each hold most of the other's excess (one problem), the one with the higher
+    ``lift`` (error-rate lift at about the same excess) of the same ``tier`` leads and takes
+    the other's place."""
+    cell = cell_index(keys)
+
+    def inside(i: int, h: int) -> float:
+        c = overlap_cell(keys[i], keys[h], cell)
+        got = 0.0 if c == _DISJOINT else share(i, c) if c is not None else None
+        return 0.0 if got is None else got
+
+    out = list(order)
+    heads: list[int] = []
+    explained: dict[int, int] = {}
+    via: dict[int, float] = {}  # an explained slice's share inside its head
+    for i in order:
+        h = next((h for h in heads if inside(i, h) >= EXPLAINED_SHARE), None)
+        if h is None:
+            x = next((x for x in explained if inside(i, x) * via[x] >= EXPLAINED_SHARE), None)
+            if x is not None:
+                explained[i], via[i] = explained[x], inside(i, x) * via[x]
+            else:
+                heads.append(i)
+            continue
+        if lift[i] > lift[h] and tier(i) == tier(h) and inside(h, i) >= EXPLAINED_SHARE:
+            heads[heads.index(h)] = i
+            out.remove(i)
+            out[out.index(h)] = i
+            out.insert(out.index(i) + 1, h)
+            for x, y in list(explained.items()):
+                if y == h:
+                    explained[x] = i
+            explained[h], via[h] = i, inside(h, i)
+        else:
+            explained[i], via[i] = h, inside(i, h)
+    return out, explained
+
+
+def excess_share(
+    n: np.ndarray, e: np.ndarray, base: np.ndarray
+) -> Callable[[int, int | None], float | None]:
+    """With labels: the share of slice i's excess errors (e − n·baseline, its own baseline)
+    that lies in row c."""
+
+    def share(i: int, c: int | None) -> float | None:
+        if c is None:
+            return None
+        total = float(e[i] - n[i] * base[i])
+        if not total > 0:
+            return None
+        return float(e[c] - n[c] * base[i]) / total
+
+    return share
+
+
+def rows_share(rows: np.ndarray) -> Callable[[int, int | None], float | None]:
+    """Without labels: the share of slice i's rows in row c."""
+
+    def share(i: int, c: int | None) -> float | None:
+        if c is None or not rows[i] > 0:
+            return None
+        return float(rows[c]) / float(rows[i])
+
+    return share
+
+
+def drifted_bins(
+    cands: Sequence[Candidate],
+    live: pl.DataFrame,
+    ref: pl.DataFrame | None,
+    threshold: float,
+    alpha: float,
+) -> dict[str, float]:
+    """The cohort candidates (bins of a numeric feature) whose live distribution over their
+    bins moved: ``{feature: PSI}`` for PSI ≥ ``threshold`` and significant at ``alpha``. From
+    the 1-predicate rows (``ROWS``) of the live and the reference long tables — the counts the
+    slice pass already has; {} without reference counts."""
+    names = [c.name for c in cands if c.kind == "cohort" and c.in_reference]
+    if ref is None or not names or ROWS not in ref.columns:
+        return {}
+
+    def bins(t: pl.DataFrame) -> pl.DataFrame:
+        return (
+            t.filter((pl.col("b_col") == NO_KEY) & pl.col("a_col").is_in(names))
+            .group_by("a_col", "a_val")
+            .agg(pl.col(ROWS).sum().cast(pl.Float64))
+        )
+
+    j = bins(live).join(bins(ref), on=["a_col", "a_val"], how="full", coalesce=True, suffix="_r")
+    j = j.fill_null(0.0)
+    out: dict[str, float] = {}
+    feats = [f for f in names if f in set(j["a_col"].to_list())]
+    if not feats:
+        return out
+    width = max(j.group_by("a_col").len()["len"].to_list())
+    lm, rm = np.zeros((len(feats), width)), np.zeros((len(feats), width))
+    for r, f in enumerate(feats):
+        sub = j.filter(pl.col("a_col") == f).sort("a_val")
+        lm[r, : sub.height] = sub[ROWS].to_numpy()
+        rm[r, : sub.height] = sub[f"{ROWS}_r"].to_numpy()
+    ok = (lm.sum(axis=1) > 0) & (rm.sum(axis=1) > 0)
+    if not ok.any():
+        return out
+    psi, pval, _ = psi_row_pairs(rm[ok], lm[ok], alpha)
+    for f, p, q in zip([f for f, k in zip(feats, ok, strict=True) if k], psi, pval, strict=True):
+        if np.isfinite(p) and p >= threshold and q <= alpha:
+            out[f] = float(p)
+    return out
+
+
+def symptom_of(k: Key, drifted: dict[str, float]) -> str | None:
+    """The drifted feature one of whose bins defines slice ``k`` (the most drifted), or None."""
+    hit = [c for c in _preds(k) if c in drifted]
+    return max(hit, key=lambda c: drifted[c]) if hit else None
+
+
+def tier(
+    degraded: np.ndarray, keys: Sequence[Key], drifted: dict[str, float]
+) -> Callable[[int], Any]:
+    """The first part of the order: degraded before not, segments before symptoms."""
+    return lambda i: (not bool(degraded[i]), symptom_of(keys[i], drifted) is not None)
+
+
+def story_order(
+    ranked: Sequence[int],
+    keys: Sequence[Key],
+    degraded: np.ndarray,
+    drifted: dict[str, float],
+) -> list[int]:
+    """``ranked`` (the report's own ranking) reordered: degraded first, segments before
+    symptoms within each, the ranking kept otherwise (a stable sort)."""
+    return sorted(ranked, key=tier(degraded, keys, drifted))
+
+
+def distinct_first(order: Sequence[int], explained: dict[int, int]) -> list[int]:
+    """The distinct slices in order, then the ones explained by another, in order."""
+    return [i for i in order if i not in explained] + [i for i in order if i in explained]
