@@ -106,6 +106,15 @@ class SliceReport:
     def overlapping(self) -> list[SliceRecord]:
         return [s for s in self.slices if s.explained_by is not None]
 
+    def explains(self) -> list[tuple[dict[str, Any], int]]:
+        """Each distinct slice that explains others and how many, in table order."""
+        n: dict[int, int] = {}
+        firsts = self.distinct()
+        for s in self.overlapping():
+            k = next((j for j, d in enumerate(firsts) if d.slice == s.explained_by), -1)
+            n[k] = n.get(k, 0) + 1
+        return [(firsts[k].slice if k >= 0 else {}, c) for k, c in sorted(n.items())]
+
     def mask(self, sl: dict[str, Any]) -> pl.Expr:
         """A row filter for the slice ``{key: value}`` (keys as in :attr:`SliceRecord.slice`)."""
         m = pl.lit(True)

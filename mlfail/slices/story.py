@@ -130,13 +130,22 @@ def excess_share(
     return share
 
 
-def rows_share(rows: np.ndarray) -> Callable[[int, int | None], float | None]:
-    """Without labels: the share of slice i's rows in row c."""
+def moved_share(live: np.ndarray, ref_p: np.ndarray) -> Callable[[int, int | None], float | None]:
+    """Without labels: the share of slice i's *moved rows* — rows above what its reference
+    distribution expects, Σ_b max(0, live_b − n·ref_b), over the prediction bins — that lies in
+    row c (counted against slice i's reference)."""
+
+    def moved(c: int, i: int) -> float:
+        n = live[c].sum()
+        return float(np.maximum(live[c] - n * ref_p[i], 0.0).sum())
 
     def share(i: int, c: int | None) -> float | None:
-        if c is None or not rows[i] > 0:
+        if c is None:
             return None
-        return float(rows[c]) / float(rows[i])
+        total = moved(i, i)
+        if not total > 0:
+            return None
+        return moved(c, i) / total
 
     return share
 
