@@ -228,6 +228,13 @@ def render_slices(report: SliceReport, console: Console) -> None:
         )
     if report.slices:
         console.print(slices_table(report))
+    _footnote(report, console)
+    for n in report.notes:
+        console.print(f"[dim]note: {escape(n)}[/dim]")
+
+
+def _footnote(report: SliceReport, console: Console) -> None:
+    """How the slices were tested, ranked and grouped."""
     s = report.settings
     if report.mode == "labels":
         unit = "errors" if report.metric == "accuracy" else "absolute error"
@@ -255,11 +262,12 @@ def render_slices(report: SliceReport, console: Console) -> None:
             f"reference); degraded = q ≤ {s.get('alpha')} and PSI ≥ {s.get('psi_threshold')}."
             "[/dim]"
         )
+    share = s.get("explained_share")
     console.print(
         "[dim]Order: degraded first, segments before symptoms (a bin of a drifted feature: "
-        "where its damaged values land); a slice whose excess lies mostly (≥ 80%) inside a "
-        "listed one is grouped under it as overlapping. Step 4 of triage drills into row 1."
-        "[/dim]"
+        "where its damaged values land); a slice whose excess lies mostly "
+        f"(≥ {100 * share:.0f}%) inside a listed one is grouped under it as overlapping. "
+        "Step 4 of triage drills into row 1.[/dim]"
+        if isinstance(share, int | float)
+        else ""
     )
-    for n in report.notes:
-        console.print(f"[dim]note: {escape(n)}[/dim]")

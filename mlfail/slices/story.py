@@ -28,10 +28,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mlfail.slices.model import NO_KEY, ROWS, Candidate
+from mlfail.slices.model import EXPLAINED_SHARE, NO_KEY, ROWS, Candidate
 from mlfail.slices.stats import psi_row_pairs
-
-EXPLAINED_SHARE = 0.8  # share of a slice's excess inside another listed slice that explains it
 
 Key = tuple[Any, ...]  # (a_col, a_val, b_col, b_val)
 
