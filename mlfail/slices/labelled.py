@@ -39,6 +39,7 @@ from mlfail.slices.model import (
 )
 from mlfail.slices.stats import auc_for, fisher_p, shrink, welch_p
 from mlfail.slices.story import (
+    Symptoms,
     distinct_first,
     drifted_bins,
     excess_share,
@@ -237,7 +238,7 @@ class _Ranked:
     keys: list[tuple[Any, ...]]
     order: list[int]
     explained: dict[int, int]
-    drifted: dict[str, float]
+    drifted: Symptoms
 
 
 def _rank(
@@ -261,7 +262,7 @@ def _rank(
     keep = tested & (excess > 0) & ((t["b_col"].to_numpy() == NO_KEY) | beats)
     keys = t.select(KEY_COLS).rows()
     ref_table = s.ref_counts.table if s.ref_counts is not None else None
-    drifted = drifted_bins(cands, s.counts.table, ref_table, settings.psi_threshold, settings.alpha)
+    drifted = drifted_bins(cands, s.counts.table, ref_table, settings.alpha)
     ranked = [int(i) for i in np.argsort(-excess, kind="stable") if keep[i]]
     ranked = story_order(ranked, keys, j.degraded, drifted)
     head = max(settings.top, 20) * 3 if settings.top else len(ranked)

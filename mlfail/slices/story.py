@@ -148,17 +148,24 @@ def moved_share(live: np.ndarray, ref_p: np.ndarray) -> Callable[[int, int | Non
     return share
 
 
+SYMPTOM_PSI = 0.1  # a cohort feature this far moved (PSI over its 5 bins) has symptom bins
+
+
+Symptoms = dict[tuple[str, str], float]  # (feature, bin) → the feature's PSI
+
+
 def drifted_bins(
     cands: Sequence[Candidate],
     live: pl.DataFrame,
     ref: pl.DataFrame | None,
-    threshold: float,
     alpha: float,
-) -> dict[str, float]:
-    """The cohort candidates (bins of a numeric feature) whose live distribution over their
-    bins moved: ``{feature: PSI}`` for PSI ≥ ``threshold`` and significant at ``alpha``. From
-    the 1-predicate rows (``ROWS``) of the live and the reference long tables — the counts the
-    slice pass already has; {} without reference counts."""
+) -> Symptoms:
+    """The bins where a drifted feature's values land: for each cohort candidate (bins of a
+    numeric feature) whose live distribution over its bins moved — PSI ≥ :data:`SYMPTOM_PSI`
+    (the conventional "moderate shift"; five coarse bins understate the PSI of design §3)
+    and significant at ``alpha`` — the bins that gained share. From the 1-predicate rows
+    (``ROWS``) of the live and the reference long tables, the counts the slice pass already
+    has; {} without reference counts."""
     names = [c.name for c in cands if c.kind == "cohort" and c.in_reference]
     if ref is None or not names or ROWS not in ref.columns:
         return {}
@@ -171,36 +178,41 @@ def drifted_bins(
         )
 
     j = bins(live).join(bins(ref), on=["a_col", "a_val"], how="full", coalesce=True, suffix="_r")
-    j = j.fill_null(0.0)
-    out: dict[str, float] = {}
-    feats = [f for f in names if f in set(j["a_col"].to_list())]
+    j = j.fill_null(0.0).sort("a_col", "a_val")
+    out: Symptoms = {}
+    feats = sorted(set(j["a_col"].to_list()))
     if not feats:
         return out
     width = max(j.group_by("a_col").len()["len"].to_list())
     lm, rm = np.zeros((len(feats), width)), np.zeros((len(feats), width))
-    for r, f in enumerate(feats):
-        sub = j.filter(pl.col("a_col") == f).sort("a_val")
-        lm[r, : sub.height] = sub[ROWS].to_numpy()
-        rm[r, : sub.height] = sub[f"{ROWS}_r"].to_numpy()
+    vals: list[list[str]] = []
+    for i, f in enumerate(feats):
+        sub = j.filter(pl.col("a_col") == f)
+        lm[i, : sub.height] = sub[ROWS].to_numpy()
+        rm[i, : sub.height] = sub[f"{ROWS}_r"].to_numpy()
+        vals.append(sub["a_val"].to_list())
     ok = (lm.sum(axis=1) > 0) & (rm.sum(axis=1) > 0)
     if not ok.any():
         return out
     psi, pval, _ = psi_row_pairs(rm[ok], lm[ok], alpha)
-    for f, p, q in zip([f for f, k in zip(feats, ok, strict=True) if k], psi, pval, strict=True):
-        if np.isfinite(p) and p >= threshold and q <= alpha:
-            out[f] = float(p)
+    for r, p, q in zip(np.flatnonzero(ok).tolist(), psi, pval, strict=True):
+        if not (np.isfinite(p) and p >= SYMPTOM_PSI and q <= alpha):
+            continue
+        gained = lm[r] / lm[r].sum() > rm[r] / rm[r].sum()
+        for b, v in enumerate(vals[r]):
+            if gained[b]:
+                out[(feats[r], v)] = float(p)
     return out
 
 
-def symptom_of(k: Key, drifted: dict[str, float]) -> str | None:
-    """The drifted feature one of whose bins defines slice ``k`` (the most drifted), or None."""
-    hit = [c for c in _preds(k) if c in drifted]
-    return max(hit, key=lambda c: drifted[c]) if hit else None
+def symptom_of(k: Key, drifted: Symptoms) -> str | None:
+    """The drifted feature (the most drifted) where one of slice ``k``'s predicates is a bin
+    its values moved into, or None."""
+    hit = [(p, c) for c, v in _preds(k).items() if (p := drifted.get((c, v))) is not None]
+    return max(hit)[1] if hit else None
 
 
-def tier(
-    degraded: np.ndarray, keys: Sequence[Key], drifted: dict[str, float]
-) -> Callable[[int], Any]:
+def tier(degraded: np.ndarray, keys: Sequence[Key], drifted: Symptoms) -> Callable[[int], Any]:
     """The first part of the order: degraded before not, segments before symptoms."""
     return lambda i: (not bool(degraded[i]), symptom_of(keys[i], drifted) is not None)
 
@@ -209,7 +221,7 @@ def story_order(
     ranked: Sequence[int],
     keys: Sequence[Key],
     degraded: np.ndarray,
-    drifted: dict[str, float],
+    drifted: Symptoms,
 ) -> list[int]:
     """``ranked`` (the report's own ranking) reordered: degraded first, segments before
     symptoms within each, the ranking kept otherwise (a stable sort)."""

@@ -24,6 +24,7 @@ from mlfail.slices.match import match_reference
 from mlfail.slices.model import KEY_COLS, NO_KEY, PBIN, ROWS, SN, SSUM, SliceInputs, _settings_dict
 from mlfail.slices.stats import psi_row_pairs
 from mlfail.slices.story import (
+    Symptoms,
     distinct_first,
     drifted_bins,
     group,
@@ -184,7 +185,7 @@ def _order(
     rows: np.ndarray,
     t: _Tested,
     top: int,
-    drifted: dict[str, float],
+    drifted: Symptoms,
 ) -> tuple[list[int], dict[int, int]]:
     """The slices listed, in the order step 4 chooses in (:mod:`mlfail.slices.story`):
     drifted first, segments before symptoms, significant first, then by drift mass (PSI ×
@@ -230,7 +231,7 @@ def _unlabelled_records(
     t: _Tested,
     order: list[int],
     explained: dict[int, int],
-    drifted: dict[str, float],
+    drifted: Symptoms,
 ) -> list[SliceRecord]:
     """The listed slices' records, with their mean scores and the reference's."""
     natives, ref_keys, ref_counts, ref_mean = counts.natives, r.keys, r.counts, r.mean
@@ -320,7 +321,6 @@ def _unlabelled_report(inp: SliceInputs) -> SliceReport:
         cands,
         table,
         r.counts.table if r.counts is not None else None,
-        settings.psi_threshold,
         settings.alpha,
     )
     order, explained = _order(live_keys, live_mat, rows, t, settings.top, drifted)
