@@ -400,7 +400,7 @@ def _slices_html(r: TriageReport) -> list[str]:
     ]
     if sr.slices:
         p.append(
-            f"<div class='chart'>{slice_bars_svg(build_slice_bars(sr.slices, sr.metric))}</div>"
+            f"<div class='chart'>{slice_bars_svg(build_slice_bars(sr.distinct(), sr.metric))}</div>"
         )
     p.append(
         "<table><tr><th>slice</th><th>rows</th><th>labelled</th>"
