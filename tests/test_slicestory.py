@@ -194,3 +194,21 @@ def test_explained_by_never_points_to_itself_nor_cycles(
     for i, h in explained.items():
         assert i != h
         assert h not in explained  # points to a distinct slice: no chain, so no cycle
+
+
+def test_triage_drills_into_row_one_or_says_whose_pick(tmp_path: Path) -> None:
+    from mlfail.triage import triage
+
+    r, lv = symptom_vs_cause(tmp_path)
+    rep = triage(lv, roles=ROLES, reference=r)
+    assert rep.slices is not None and rep.chosen_slice is not None
+    assert rep.chosen_slice.slice == rep.slices.slices[0].slice == {"geo": "X", "channel": "Y"}
+    step4 = next(s for s in rep.steps if s.name == "slices")
+    assert step4.decision.startswith("drill into row 1")
+    picked = triage(lv, roles=ROLES, reference=r, choose_slice=lambda ranked: 1)
+    assert picked.chosen_slice is not None and picked.chosen_slice.slice != {
+        "geo": "X",
+        "channel": "Y",
+    }
+    step4 = next(s for s in picked.steps if s.name == "slices")
+    assert "picked by the operator; row 1 is geo=X, channel=Y" in step4.decision
