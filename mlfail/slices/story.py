@@ -5,19 +5,22 @@ and the bins of a drifted feature are shown as symptoms after the segments that 
 Order (:func:`story_order`)
     degraded before not degraded; within each, *segments* (any key that is not a bin of a
     drifted feature: columns, metadata, time cohorts, bins of stable features) before
-    *symptoms*; then the report's own ranking (excess errors; no labels: drift mass). A bin of a
-    feature whose live distribution moved (PSI over the candidate's own bins, reference vs live
-    counts of the slice pass, ≥ the PSI threshold and significant) is where the damaged values
-    land, not why: the segment covering the same damaged rows is the cause.
+    *symptoms*; then the report's own ranking (excess errors; no labels: drift mass). A
+    symptom is a bin that a moved feature's values landed in (:func:`drifted_bins`: the
+    cohort's own bins, reference vs live counts of the slice pass): it shows where damaged
+    values land, not why — the segment covering the same damaged rows is the cause. Needs
+    the reference's rows (a saved baseline keeps no cohort counts: no symptoms then).
 
 Grouping (:func:`group`)
     walking that order, a slice is ``explained_by`` the first distinct slice listed before it
     whose rows hold at least :data:`EXPLAINED_SHARE` of its excess (with labels: errors above
-    its own baseline, e − n·baseline, counted on the overlap; without: its rows). A child is
-    inside its parent by construction; two unrelated 1-predicate slices overlap on their
-    pair's cell of the count table; a parent whose excess lives in one child is explained by
-    the child. Where the overlap is not counted (3 predicates) nothing is claimed. A slice
-    only points to a distinct slice, never to itself, so there is no cycle.
+    its own baseline, e − n·baseline, counted on the overlap; without: its *moved rows*, live
+    prediction-bin counts above its reference distribution). A child is inside its parent by
+    construction; two 1-predicate slices on different keys overlap on their pair's cell of the
+    count table; a parent whose excess lives in one child is explained by the child (when two
+    slices each hold most of the other's excess, the one with the larger lift leads). Where
+    the overlap would need 3 predicates nothing is claimed. A slice only points to a distinct
+    slice, never to itself or to an explained one, so there is no cycle.
 """
 
 from __future__ import annotations
