@@ -39,6 +39,7 @@ from mlfail.slices.model import (
 )
 from mlfail.slices.stats import auc_for, fisher_p, shrink, welch_p
 from mlfail.slices.story import (
+    GROUPED_AT_MOST,
     Symptoms,
     distinct_first,
     drifted_bins,
@@ -265,7 +266,7 @@ def _rank(
     drifted = drifted_bins(cands, s.counts.table, ref_table, settings.alpha)
     ranked = [int(i) for i in np.argsort(-excess, kind="stable") if keep[i]]
     ranked = story_order(ranked, keys, j.degraded, drifted)
-    head = max(settings.top, 20) * 3 if settings.top else len(ranked)
+    head = max(settings.top, 20) * 3 if settings.top else GROUPED_AT_MOST
     grouped, explained = group(
         ranked[:head],
         keys,

@@ -38,6 +38,8 @@ Key = tuple[Any, ...]  # (a_col, a_val, b_col, b_val)
 
 _DISJOINT = -1  # two slices with no row in common
 
+GROUPED_AT_MOST = 500  # with --top 0, the first this many slices are grouped (the rest follow)
+
 
 def _preds(k: Key) -> dict[str, str]:
     return {k[0]: k[1]} if k[2] == NO_KEY else {k[0]: k[1], k[2]: k[3]}

@@ -24,6 +24,7 @@ from mlfail.slices.match import match_reference
 from mlfail.slices.model import KEY_COLS, NO_KEY, PBIN, ROWS, SN, SSUM, SliceInputs, _settings_dict
 from mlfail.slices.stats import psi_row_pairs
 from mlfail.slices.story import (
+    GROUPED_AT_MOST,
     Symptoms,
     distinct_first,
     drifted_bins,
@@ -209,7 +210,7 @@ def _order(
         key=lambda i: (not sig[i], -mass[i], -abs(np.nan_to_num(psi[i]))),
     )
     ranked = story_order(ranked, live_keys, t.degraded, drifted)
-    head = max(top, 20) * 3 if top else len(ranked)
+    head = max(top, 20) * 3 if top else GROUPED_AT_MOST
     grouped, explained = group(
         ranked[:head],
         live_keys,
