@@ -212,3 +212,16 @@ def test_triage_drills_into_row_one_or_says_whose_pick(tmp_path: Path) -> None:
     }
     step4 = next(s for s in picked.steps if s.name == "slices")
     assert "picked by the operator; row 1 is geo=X, channel=Y" in step4.decision
+
+
+def test_a_day_lies_inside_its_week() -> None:
+    weeks = {"day(ts)": "week(ts)"}
+    day = ("day(ts)", "2026-09-24", NO_KEY, NO_KEY)  # a Thursday of ISO week 39
+    w39, w40 = ("week(ts)", "2026-W39", NO_KEY, NO_KEY), ("week(ts)", "2026-W40", NO_KEY, NO_KEY)
+    day_geo = ("day(ts)", "2026-09-24", "geo", "BR")
+    cell = {k: i for i, k in enumerate([day, w39, w40, day_geo])}
+    assert overlap_cell(day, w39, cell, weeks) == 0
+    assert overlap_cell(w39, day, cell, weeks) == 0
+    assert overlap_cell(day, w40, cell, weeks) == -1
+    assert overlap_cell(day_geo, w39, cell, weeks) == 3
+    assert overlap_cell(day, w39, cell) is None  # without the nesting: not counted

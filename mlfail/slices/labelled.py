@@ -41,6 +41,7 @@ from mlfail.slices.stats import auc_for, fisher_p, shrink, welch_p
 from mlfail.slices.story import (
     GROUPED_AT_MOST,
     Symptoms,
+    day_weeks,
     distinct_first,
     drifted_bins,
     excess_share,
@@ -273,6 +274,7 @@ def _rank(
         excess_share(n, e, j.base),
         shr - j.base,
         tier(j.degraded, keys, drifted),
+        day_weeks(cands),
     )
     order = distinct_first(grouped, explained) + ranked[head:]
     if settings.top:

@@ -25,13 +25,14 @@ Grouping (:func:`group`)
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from mlfail.slices.model import EXPLAINED_SHARE, NO_KEY, ROWS, Candidate
+from mlfail.slices.model import EXPLAINED_SHARE, NO_KEY, NULL_KEY, ROWS, Candidate
 from mlfail.slices.stats import psi_row_pairs
 
 Key = tuple[Any, ...]  # (a_col, a_val, b_col, b_val)
@@ -45,17 +46,48 @@ def _preds(k: Key) -> dict[str, str]:
     return {k[0]: k[1]} if k[2] == NO_KEY else {k[0]: k[1], k[2]: k[3]}
 
 
-def overlap_cell(s: Key, h: Key, cell: dict[Key, int]) -> int | None:
+def day_weeks(cands: Sequence[Candidate]) -> dict[str, str]:
+    """``{day(TS): week(TS)}``: a day cohort lies inside its ISO week's cohort (the two are
+    never paired, so their overlap is known from the day alone)."""
+    weeks = {c.name[len("week") :] for c in cands if c.kind == "week"}
+    return {
+        c.name: "week" + c.name[len("day") :]
+        for c in cands
+        if c.kind == "day" and c.name[len("day") :] in weeks
+    }
+
+
+def _implied(p: dict[str, str], weeks: dict[str, str]) -> dict[str, str]:
+    """The predicates with the ISO week each day predicate implies."""
+    out = dict(p)
+    for col, val in p.items():
+        if col in weeks and weeks[col] not in out and val != NULL_KEY:
+            try:
+                y, w, _ = dt.date.fromisoformat(val).isocalendar()
+            except ValueError:
+                continue
+            out[weeks[col]] = f"{y}-W{w:02d}"
+    return out
+
+
+def overlap_cell(
+    s: Key, h: Key, cell: dict[Key, int], weeks: dict[str, str] | None = None
+) -> int | None:
     """The row of the count table holding the rows of ``s`` ∩ ``h`` (``_DISJOINT`` when they
-    share none: another value of the same key), or None when that cell is not counted."""
-    ps, ph = _preds(s), _preds(h)
+    share none: another value of the same key, or a day outside the week), or None when that
+    cell is not counted. ``weeks``: :func:`day_weeks`."""
+    rs, rh = _preds(s), _preds(h)
+    ps, ph = _implied(rs, weeks or {}), _implied(rh, weeks or {})
     if any(c in ph and ph[c] != v for c, v in ps.items()):
         return _DISJOINT
-    both = {**ps, **ph}
-    if len(both) == len(ps):
+    if rh.items() <= ps.items():
         return cell.get(s)  # s lies inside h
-    if len(both) == len(ph):
+    if rs.items() <= ph.items():
         return cell.get(h)  # h lies inside s
+    both = {**rs, **rh}
+    for col in list(both):
+        if col in (weeks or {}) and (weeks or {})[col] in both:
+            both.pop((weeks or {})[col])  # the week a day implies is no predicate of its own
     if len(both) == 2:
         (a, av), (b, bv) = both.items()
         found = cell.get((a, av, b, bv))
@@ -73,6 +105,7 @@ def group(
     share: Callable[[int, int | None], float | None],
     lift: np.ndarray,
     tier: Callable[[int], Any],
+    weeks: dict[str, str] | None = None,
 ) -> tuple[list[int], dict[int, int]]:
     """What explains what, walking ``order``: the order with a head moved to where the slice
     it replaced stood, and ``{slice: the distinct slice it is explained by}`` (indices into
@@ -85,7 +118,7 @@ def group(
     cell = cell_index(keys)
 
     def inside(i: int, h: int) -> float:
-        c = overlap_cell(keys[i], keys[h], cell)
+        c = overlap_cell(keys[i], keys[h], cell, weeks)
         got = 0.0 if c == _DISJOINT else share(i, c) if c is not None else None
         return 0.0 if got is None else got
 

@@ -26,6 +26,7 @@ from mlfail.slices.stats import psi_row_pairs
 from mlfail.slices.story import (
     GROUPED_AT_MOST,
     Symptoms,
+    day_weeks,
     distinct_first,
     drifted_bins,
     group,
@@ -187,6 +188,7 @@ def _order(
     t: _Tested,
     top: int,
     drifted: Symptoms,
+    weeks: dict[str, str],
 ) -> tuple[list[int], dict[int, int]]:
     """The slices listed, in the order step 4 chooses in (:mod:`mlfail.slices.story`):
     drifted first, segments before symptoms, significant first, then by drift mass (PSI ×
@@ -217,6 +219,7 @@ def _order(
         moved_share(live_mat, t.ref_p),
         np.nan_to_num(psi),
         tier(t.degraded, live_keys, drifted),
+        weeks,
     )
     order = distinct_first(grouped, explained) + ranked[head:]
     if top:
@@ -324,7 +327,7 @@ def _unlabelled_report(inp: SliceInputs) -> SliceReport:
         r.counts.table if r.counts is not None else None,
         settings.alpha,
     )
-    order, explained = _order(live_keys, live_mat, rows, t, settings.top, drifted)
+    order, explained = _order(live_keys, live_mat, rows, t, settings.top, drifted, day_weeks(cands))
     records = _unlabelled_records(counts, live_keys, live_meas, r, t, order, explained, drifted)
     notes.insert(
         0,
