@@ -141,8 +141,22 @@ def _slices_step(sr: SliceReport, ranked: list[SliceRecord], chosen: SliceRecord
             "no slice is significantly degraded",
             "PSI audit on all rows only",
         )
-    top = ", ".join(f"{slice_label(s.slice)} ({_metric(s.live, s.metric)})" for s in ranked[:3])
+    distinct = [s for s in ranked if s.explained_by is None]
+    top = ", ".join(
+        f"{slice_label(s.slice)} ({_metric(s.live, s.metric)})"
+        + (f", symptom of {s.symptom_of} drift" if s.kind == "symptom" else "")
+        for s in distinct[:3]
+    )
+    over = len(ranked) - len(distinct)
     sel = chosen or ranked[0]
+    # the table and the choice follow one order (slices/story.py): row 1 unless the operator
+    # picked another
+    action = f"drill into row 1, {slice_label(sel.slice)}"
+    if sel is not ranked[0]:
+        action = (
+            f"drill into {slice_label(sel.slice)} (picked by the operator; row 1 is "
+            f"{slice_label(ranked[0].slice)})"
+        )
     return Step(
         4,
         "slices",
@@ -150,9 +164,10 @@ def _slices_step(sr: SliceReport, ranked: list[SliceRecord], chosen: SliceRecord
         "finding",
         f"{sr.tested} slices (1–2 predicates) over {len(sr.candidates)} keys, BH α="
         f"{sr.settings.get('alpha', 0.05)}",
-        f"global looks like {_metric(g.live, g.metric)}, but {len(ranked)} slice(s) degraded: "
-        f"{top}",
-        f"drill into {slice_label(sel.slice)}",
+        f"global looks like {_metric(g.live, g.metric)}, but {len(distinct)} distinct "
+        f"degraded slice(s): {top}"
+        + (f" (+{over} overlapping, explained by these)" if over else ""),
+        action,
     )
 
 

@@ -74,7 +74,10 @@ class SliceRecord:
     reference_mean_score: float | None = None
     psi: float | None = None  # prediction PSI vs reference (no-label mode)
     critical_psi: float | None = None
-    explained_by: dict[str, Any] | None = None  # a 2-predicate child that carries its excess
+    # the listed slice holding most (≥ 80%) of this one's excess; None for a distinct problem
+    explained_by: dict[str, Any] | None = None
+    kind: str = "segment"  # segment | symptom (a bin of a drifted feature: where it lands)
+    symptom_of: str | None = None  # the drifted feature, for a symptom
 
 
 @dataclass
@@ -99,6 +102,22 @@ class SliceReport:
 
     def degraded(self) -> list[SliceRecord]:
         return [s for s in self.slices if s.degraded]
+
+    def distinct(self) -> list[SliceRecord]:
+        """The slices no other listed slice explains (the table's distinct problems)."""
+        return [s for s in self.slices if s.explained_by is None]
+
+    def overlapping(self) -> list[SliceRecord]:
+        return [s for s in self.slices if s.explained_by is not None]
+
+    def explains(self) -> list[tuple[dict[str, Any], int]]:
+        """Each distinct slice that explains others and how many, in table order."""
+        n: dict[int, int] = {}
+        firsts = self.distinct()
+        for s in self.overlapping():
+            k = next((j for j, d in enumerate(firsts) if d.slice == s.explained_by), -1)
+            n[k] = n.get(k, 0) + 1
+        return [(firsts[k].slice if k >= 0 else {}, c) for k, c in sorted(n.items())]
 
     def mask(self, sl: dict[str, Any]) -> pl.Expr:
         """A row filter for the slice ``{key: value}`` (keys as in :attr:`SliceRecord.slice`)."""

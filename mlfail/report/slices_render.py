@@ -58,6 +58,7 @@ BASELINE_NAME = {
 def _headline(r: SliceRecord) -> Text:
     t = Text("  • ")
     t.append(slice_text(r.slice), style="bold")
+    t.append(symptom_note(r), style="dim")
     if r.metric == "prediction_psi":
         t.append(f": prediction PSI {fmt_metric(r.metric, r.live)} on {r.rows:,} rows")
         t.append(
@@ -106,11 +107,8 @@ def slices_table(report: SliceReport) -> Table:
         for name in ("PSI", "crit.", "q", "mean score", "ref."):
             t.add_column(name, justify="right", no_wrap=True)
     t.add_column("", no_wrap=True)
-    rank = {slice_text(r.slice): i for i, r in enumerate(report.slices, 1)}
-    for i, r in enumerate(report.slices, 1):
-        label = "\n".join(f"{k}={_value(v)}" for k, v in r.slice.items())
-        if r.explained_by is not None:
-            label += f" (mostly #{rank.get(slice_text(r.explained_by), '?')})"
+    for i, r in enumerate(report.distinct(), 1):
+        label = "\n".join(f"{k}={_value(v)}" for k, v in r.slice.items()) + symptom_note(r)
         cells: list[str | Text] = [str(i), Text(label), f"{r.rows:,}"]
         if labels:
             cells += [
@@ -133,7 +131,25 @@ def slices_table(report: SliceReport) -> Table:
             ]
         cells.append(_flag(r))
         t.add_row(*cells)
+    if line := overlap_line(report):
+        t.caption = line
+        t.caption_justify = "left"
     return t
+
+
+def symptom_note(r: SliceRecord) -> str:
+    """ " (symptom of F drift)" for a bin of a drifted feature, else ""."""
+    return f" (symptom of {r.symptom_of} drift)" if r.kind == "symptom" and r.symptom_of else ""
+
+
+def overlap_line(report: SliceReport) -> str:
+    """ "+13 overlapping (explained by #1 pipeline_version=1.5 ×12, …)", or "" when none."""
+    groups = report.explains()
+    if not groups:
+        return ""
+    rank = {slice_text(r.slice): i for i, r in enumerate(report.distinct(), 1)}
+    by = ", ".join(f"#{rank.get(slice_text(sl), '?')} {slice_text(sl)} ×{n}" for sl, n in groups)
+    return f"+{len(report.overlapping())} overlapping (explained by {by})"
 
 
 def _src(source: str | None) -> str:
@@ -187,7 +203,7 @@ def render_slices(report: SliceReport, console: Console) -> None:
                 f"(reference {_score(g.reference_mean_score)})",
             )
         )
-    worst = report.degraded()
+    worst = [r for r in report.degraded() if r.explained_by is None]
     shown = fmt_metric(report.metric, g.live)
     if report.mode == "no_labels":
         shown = f"PSI {shown}"
@@ -198,6 +214,8 @@ def render_slices(report: SliceReport, console: Console) -> None:
         if len(worst) > HEADLINE_SLICES:
             word = "drifted" if report.mode == "no_labels" else "degraded"
             console.print(f"[dim]  … and {len(worst) - HEADLINE_SLICES} more {word} slices[/dim]")
+        if n_over := sum(1 for r in report.degraded() if r.explained_by is not None):
+            console.print(f"[dim]  ({n_over} more overlap these: see the table)[/dim]")
     else:
         what = (
             "significantly worse than its baseline by the --fail-on-delta margin"
@@ -212,6 +230,13 @@ def render_slices(report: SliceReport, console: Console) -> None:
         )
     if report.slices:
         console.print(slices_table(report))
+    _footnote(report, console)
+    for n in report.notes:
+        console.print(f"[dim]note: {escape(n)}[/dim]")
+
+
+def _footnote(report: SliceReport, console: Console) -> None:
+    """How the slices were tested, ranked and grouped."""
     s = report.settings
     if report.mode == "labels":
         unit = "errors" if report.metric == "accuracy" else "absolute error"
@@ -239,5 +264,12 @@ def render_slices(report: SliceReport, console: Console) -> None:
             f"reference); degraded = q ≤ {s.get('alpha')} and PSI ≥ {s.get('psi_threshold')}."
             "[/dim]"
         )
-    for n in report.notes:
-        console.print(f"[dim]note: {escape(n)}[/dim]")
+    share = s.get("explained_share")
+    console.print(
+        "[dim]Order: degraded first, segments before symptoms (a bin of a drifted feature: "
+        "where its damaged values land); a slice whose excess lies mostly "
+        f"(≥ {100 * share:.0f}%) inside a listed one is grouped under it as overlapping. "
+        "Step 4 of triage drills into row 1.[/dim]"
+        if isinstance(share, int | float)
+        else ""
+    )

@@ -24,6 +24,7 @@ from mlfail.report.layers import (
 )
 from mlfail.report.roles_render import roles_html, roles_human, roles_markdown
 from mlfail.report.slices_model import SliceRecord
+from mlfail.report.slices_render import overlap_line, symptom_note
 from mlfail.report.svg import bars_svg, layers_svg, line_svg, slice_bars_svg
 from mlfail.report.text import md as _md
 from mlfail.report.timeline_render import layer_rows, layer_sparklines
@@ -68,7 +69,10 @@ def slice_table(r: TriageReport, limit: int = 10) -> Table:
     sr = r.slices
     if sr is None:
         return Table(title="Slices: skipped (no --prediction given)", title_justify="left")
-    return ranked_table(sr.slices[:limit], metric=sr.metric)
+    t = ranked_table(sr.distinct()[:limit], metric=sr.metric)
+    if line := overlap_line(sr):
+        t.caption, t.caption_justify = line, "left"
+    return t
 
 
 def ranked_table(
@@ -88,7 +92,7 @@ def ranked_table(
         style = "bold red" if s.degraded else ""
         t.add_row(
             str(i),
-            Text(slice_label(s.slice), style=style),
+            Text(slice_label(s.slice) + symptom_note(s), style=style),
             str(s.rows),
             _m(s.live, s.metric),
             _m(s.baseline, s.metric),
@@ -208,12 +212,15 @@ def triage_markdown(r: TriageReport) -> str:
             f"| slice | rows | {r.slices.metric} | baseline | excess errors |",
             "|---|---:|---:|---:|---:|",
         ]
-        for s in r.slices.slices[:10]:
+        for s in r.slices.distinct()[:10]:
             out.append(
-                f"| {_md(slice_label(s.slice))} | {s.rows} | {_m(s.live, s.metric)} | "
+                f"| {_md(slice_label(s.slice) + symptom_note(s))} | {s.rows} | "
+                f"{_m(s.live, s.metric)} | "
                 f"{_m(s.baseline, s.metric)} | "
                 f"{'' if s.excess_errors is None else f'{s.excess_errors:.0f}'} |"
             )
+        if line := overlap_line(r.slices):
+            out += ["", _md(line)]
     out += [
         "",
         "## Root cause",
@@ -397,17 +404,18 @@ def _slices_html(r: TriageReport) -> list[str]:
     ]
     if sr.slices:
         p.append(
-            f"<div class='chart'>{slice_bars_svg(build_slice_bars(sr.slices, sr.metric))}</div>"
+            f"<div class='chart'>{slice_bars_svg(build_slice_bars(sr.distinct(), sr.metric))}</div>"
         )
     p.append(
         "<table><tr><th>slice</th><th>rows</th><th>labelled</th>"
         f"<th>{_e(sr.metric)}</th><th>baseline</th><th>complement</th><th>q</th>"
         "<th>excess errors</th></tr>"
     )
-    for sl in sr.slices[:15]:
+    for sl in sr.distinct()[:15]:
         c = " class='finding'" if sl.degraded else ""
         p.append(
-            f"<tr><td{c}>{_e(slice_label(sl.slice))}{' ▲' if sl.degraded else ''}</td>"
+            f"<tr><td{c}>{_e(slice_label(sl.slice) + symptom_note(sl))}"
+            f"{' ▲' if sl.degraded else ''}</td>"
             f"<td class='num'>{sl.rows}</td>"
             f"<td class='num'>{sl.labelled_rows}</td><td class='num'>"
             f"{_e(_m(sl.live, sl.metric))}</td><td class='num'>{_e(_m(sl.baseline, sl.metric))}"
@@ -416,6 +424,8 @@ def _slices_html(r: TriageReport) -> list[str]:
             f"{'' if sl.excess_errors is None else f'{sl.excess_errors:.0f}'}</td></tr>"
         )
     p.append("</table>")
+    if line := overlap_line(sr):
+        p.append(f"<p class='muted'>{_e(line)}</p>")
     return p
 
 

@@ -29,8 +29,10 @@ Statistics (with labels)
     not "degraded"; otherwise the live complement. Excess errors = n·(ẽ − baseline), the
     ranking key. Guards: support ≥ max(30, 0.5% of labelled rows); a 2-predicate slice is shown
     only if it is significantly worse than the rest of each parent (one-sided p < α) and its
-    shrunken rate is worse than both parents'; a parent whose excess is carried by such a child
-    is listed right after it. A slice is *degraded* when significant, its excess is at least
+    shrunken rate is worse than both parents'. The listed order is the one step 4 of triage
+    chooses in, and overlapping slices are grouped under the one that explains them
+    (``explained_by``); a bin of a drifted feature is a *symptom* listed after the segments
+    (:mod:`mlfail.slices.story`). A slice is *degraded* when significant, its excess is at least
     ``min_impact`` of the labelled rows (of the total absolute error for MAE) and it is worse
     than its baseline by ``fail_on_delta`` (0.05 accuracy; 20% relative MAE).
 

@@ -38,6 +38,18 @@ from mlfail.slices.model import (
     _settings_dict,
 )
 from mlfail.slices.stats import auc_for, fisher_p, shrink, welch_p
+from mlfail.slices.story import (
+    GROUPED_AT_MOST,
+    Symptoms,
+    day_weeks,
+    distinct_first,
+    drifted_bins,
+    excess_share,
+    group,
+    story_order,
+    symptom_of,
+    tier,
+)
 
 
 def _mask(cands: dict[str, Candidate], sl: dict[str, Any]) -> pl.Expr:
@@ -219,12 +231,25 @@ def _judge(s: _Sums, settings: SliceSettings, tspec: TaskSpec, reg: bool) -> _Ju
     )
 
 
+@dataclass
+class _Ranked:
+    """The table with the step's columns, every slice's key, the order listed, what explains
+    what (indices) and the drifted features whose bins are symptoms."""
+
+    t: pl.DataFrame
+    keys: list[tuple[Any, ...]]
+    order: list[int]
+    explained: dict[int, int]
+    drifted: Symptoms
+
+
 def _rank(
-    s: _Sums, j: _Judged, settings: SliceSettings, reg: bool
-) -> tuple[pl.DataFrame, list[tuple[Any, ...]], list[int], dict[int, int]]:
-    """The slices listed, worst first: tested, with excess errors, a 2-predicate slice only
-    when it beats both parents, a parent its child explains moved right after it. Returns
-    the table with the step's columns, every slice's key, the order and what explains what."""
+    s: _Sums, j: _Judged, settings: SliceSettings, reg: bool, cands: Sequence[Candidate]
+) -> _Ranked:
+    """The slices listed (tested, with excess errors, a 2-predicate slice only when it beats
+    both parents) in the order step 4 chooses in (:mod:`mlfail.slices.story`): degraded
+    first, segments before symptoms, by excess errors; the distinct ones first, then the ones
+    another listed slice explains."""
     n, e, q, shr, excess, tested = s.n, s.e, s.q, j.shr, j.excess, j.tested
     t = s.t.with_columns(
         pl.Series("_i", np.arange(s.t.height)),
@@ -237,24 +262,24 @@ def _rank(
     )
     beats = _beats_parents(t, reg, settings.alpha)
     keep = tested & (excess > 0) & ((t["b_col"].to_numpy() == NO_KEY) | beats)
-    ranked = [int(i) for i in np.argsort(-excess, kind="stable") if keep[i]]
     keys = t.select(KEY_COLS).rows()
-    head = max(settings.top, 20) * 3 if settings.top else 500
-    order, explained = _explained_reorder(
+    ref_table = s.ref_counts.table if s.ref_counts is not None else None
+    drifted = drifted_bins(cands, s.counts.table, ref_table, settings.alpha)
+    ranked = [int(i) for i in np.argsort(-excess, kind="stable") if keep[i]]
+    ranked = story_order(ranked, keys, j.degraded, drifted)
+    head = max(settings.top, 20) * 3 if settings.top else GROUPED_AT_MOST
+    grouped, explained = group(
         ranked[:head],
         keys,
-        beats,
-        (n, e, q),
-        (s.rn, s.re, _col(t, f"r{SQ}")),
-        s.ref_match,
-        j.base,
-        reg,
-        settings.alpha,
+        excess_share(n, e, j.base),
+        shr - j.base,
+        tier(j.degraded, keys, drifted),
+        day_weeks(cands),
     )
-    order += ranked[head:]
+    order = distinct_first(grouped, explained) + ranked[head:]
     if settings.top:
         order = order[: settings.top]
-    return t, keys, order, explained
+    return _Ranked(t, keys, order, explained, drifted)
 
 
 def _records(
@@ -263,12 +288,12 @@ def _records(
     reg: bool,
     s: _Sums,
     j: _Judged,
-    ranked: tuple[pl.DataFrame, list[tuple[Any, ...]], list[int], dict[int, int]],
+    ranked: _Ranked,
 ) -> tuple[list[SliceRecord], list[float | None]]:
     """The listed slices' records (with AUC and mean scores), and the AUCs (the global one
     first)."""
     live_src, cands, settings, notes = inp.live_src, inp.cands, inp.settings, inp.notes
-    t, keys, order, explained = ranked
+    t, keys, order, explained = ranked.t, ranked.keys, ranked.order, ranked.explained
     natives, counts, ref_counts, ref_match = s.counts.natives, s.counts, s.ref_counts, s.ref_match
     n, rn = s.n, s.rn
     rate, rate_c, ref_rate, shr, has_ref, base = (
@@ -335,6 +360,8 @@ def _records(
                 float(rs_sum[k] / rs_n[i]) if rs_sum is not None and rs_n[i] > 0 else None
             ),
             explained_by=_slice_dict(natives, *keys[explained[i]]) if i in explained else None,
+            kind="symptom" if (sym := symptom_of(keys[i], ranked.drifted)) else "segment",
+            symptom_of=sym,
         )
         records.append(rec)
     return records, aucs
@@ -345,7 +372,7 @@ def _labelled_report(inp: SliceInputs, tspec: TaskSpec) -> SliceReport:
     reg = tspec.task == "regression"
     s = _sums(inp, tspec, reg)
     j = _judge(s, settings, tspec, reg)
-    ranked = _rank(s, j, settings, reg)
+    ranked = _rank(s, j, settings, reg, cands)
     records, aucs = _records(inp, tspec, reg, s, j, ranked)
     tot, ref_tot, N, gbar, rbar = s.counts.totals, s.ref_tot, s.N, s.gbar, j.rbar
 
@@ -548,37 +575,3 @@ def rest_is_fine(
     if var == 0:
         return mean <= baseline
     return bool(stats.norm.sf((mean - baseline) / math.sqrt(var / n)) >= alpha)
-
-
-def _explained_reorder(
-    order: list[int],
-    keys: list[tuple[Any, ...]],
-    beats: np.ndarray,
-    live: tuple[np.ndarray, np.ndarray, np.ndarray],
-    ref: tuple[np.ndarray, np.ndarray, np.ndarray],
-    ref_match: Sequence[tuple[Any, ...] | None],
-    base: np.ndarray,
-    reg: bool,
-    alpha: float,
-) -> tuple[list[int], dict[int, int]]:
-    """Move a 1-predicate parent ranked above a 2-predicate child that beats it to right after
-    the child when the child carries the parent's problem: the rest of the parent is not
-    significantly worse than before (:func:`rest_is_fine`)."""
-    pos = {(k[0], k[1]): i for i, k in enumerate(keys) if k[2] == NO_KEY}
-    explained: dict[int, int] = {}
-    out = list(order)
-    for child in [i for i in order if keys[i][2] != NO_KEY and beats[i]]:
-        a, av, b, bv = keys[child]
-        for parent in (pos.get((a, av)), pos.get((b, bv))):
-            if parent is None or parent not in out or parent in explained:
-                continue
-            if out.index(parent) > out.index(child):
-                continue
-            rest = tuple(float(x[parent] - x[child]) for x in live)
-            own = ref_match[child] == keys[child] and ref_match[parent] == keys[parent]
-            rest_ref = tuple(float(x[parent] - x[child]) for x in ref) if own else None
-            if rest_is_fine(rest, rest_ref, float(base[parent]), reg, alpha):  # type: ignore[arg-type]
-                out.remove(parent)
-                out.insert(out.index(child) + 1, parent)
-                explained[parent] = child
-    return out, explained

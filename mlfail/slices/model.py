@@ -35,6 +35,9 @@ ROWS, LAB, ERR, ABS, SQ, SSUM, SN, PBIN = (
 KEY_COLS = ["a_col", "a_val", "b_col", "b_val"]
 
 
+EXPLAINED_SHARE = 0.8  # share of a slice's excess inside another listed slice that explains it
+
+
 @dataclass(frozen=True)
 class SliceSettings:
     kappa: float = 30.0
@@ -110,5 +113,6 @@ class SliceInputs:
 def _settings_dict(settings: SliceSettings, **extra: Any) -> dict[str, Any]:
     d = asdict(settings)
     d.pop("auc_slices", None)
+    d["explained_share"] = EXPLAINED_SHARE
     d.update(extra)
     return d

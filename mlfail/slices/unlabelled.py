@@ -23,6 +23,18 @@ from mlfail.slices.codes import SliceCounts, _measures, _slice_dict, count_slice
 from mlfail.slices.match import match_reference
 from mlfail.slices.model import KEY_COLS, NO_KEY, PBIN, ROWS, SN, SSUM, SliceInputs, _settings_dict
 from mlfail.slices.stats import psi_row_pairs
+from mlfail.slices.story import (
+    GROUPED_AT_MOST,
+    Symptoms,
+    day_weeks,
+    distinct_first,
+    drifted_bins,
+    group,
+    moved_share,
+    story_order,
+    symptom_of,
+    tier,
+)
 
 
 def _prediction_spec(ref: Reference, pred: str, pred_numeric: bool) -> BinSpec:
@@ -123,6 +135,7 @@ class _Tested:
     sig: np.ndarray
     mass: np.ndarray
     degraded: np.ndarray
+    ref_p: np.ndarray  # each slice's reference prediction distribution (shares per bin)
 
 
 def _test(
@@ -161,13 +174,26 @@ def _test(
     sig = tested & (qv <= settings.alpha)
     mass = rows / n_rows * np.nan_to_num(psi)
     degraded = sig & (np.nan_to_num(psi) >= settings.psi_threshold)
+    tot = ref_rows.sum(axis=1, keepdims=True)
+    ref_p = np.divide(ref_rows, tot, out=np.zeros_like(ref_rows), where=tot > 0)
     return _Tested(
-        support, psi, pval, crit, ref_n, scope_slice, match, tested, qv, sig, mass, degraded
+        support, psi, pval, crit, ref_n, scope_slice, match, tested, qv, sig, mass, degraded, ref_p
     )
 
 
-def _order(live_keys: list[tuple[Any, ...]], rows: np.ndarray, t: _Tested, top: int) -> list[int]:
-    """The slices listed: significant first, then by drift mass (PSI × share of rows)."""
+def _order(
+    live_keys: list[tuple[Any, ...]],
+    live_mat: np.ndarray,
+    rows: np.ndarray,
+    t: _Tested,
+    top: int,
+    drifted: Symptoms,
+    weeks: dict[str, str],
+) -> tuple[list[int], dict[int, int]]:
+    """The slices listed, in the order step 4 chooses in (:mod:`mlfail.slices.story`):
+    drifted first, segments before symptoms, significant first, then by drift mass (PSI ×
+    share of rows); the distinct ones first, then the ones mostly inside another (by rows);
+    and what explains what."""
     tested, mass, sig, psi = t.tested, t.mass, t.sig, t.psi
     m = len(live_keys)
     # 2-predicate: shown only when it carries more drift mass (PSI × rows) than each parent
@@ -181,13 +207,24 @@ def _order(live_keys: list[tuple[Any, ...]], rows: np.ndarray, t: _Tested, top: 
             if parent is None or rows[parent] == rows[i] or not mass[i] > mass[parent]:
                 keep[i] = False
                 break
-    order = sorted(
+    ranked = sorted(
         (i for i in range(m) if keep[i]),
         key=lambda i: (not sig[i], -mass[i], -abs(np.nan_to_num(psi[i]))),
     )
+    ranked = story_order(ranked, live_keys, t.degraded, drifted)
+    head = max(top, 20) * 3 if top else GROUPED_AT_MOST
+    grouped, explained = group(
+        ranked[:head],
+        live_keys,
+        moved_share(live_mat, t.ref_p),
+        np.nan_to_num(psi),
+        tier(t.degraded, live_keys, drifted),
+        weeks,
+    )
+    order = distinct_first(grouped, explained) + ranked[head:]
     if top:
         order = order[:top]
-    return order
+    return order, explained
 
 
 def _unlabelled_records(
@@ -197,6 +234,8 @@ def _unlabelled_records(
     r: _RefBins,
     t: _Tested,
     order: list[int],
+    explained: dict[int, int],
+    drifted: Symptoms,
 ) -> list[SliceRecord]:
     """The listed slices' records, with their mean scores and the reference's."""
     natives, ref_keys, ref_counts, ref_mean = counts.natives, r.keys, r.counts, r.mean
@@ -248,6 +287,11 @@ def _unlabelled_records(
                 reference_mean_score=rmean,
                 psi=float(psi[i]),
                 critical_psi=float(crit[i]),
+                explained_by=(
+                    _slice_dict(natives, *live_keys[explained[i]]) if i in explained else None
+                ),
+                kind="symptom" if (sym := symptom_of(live_keys[i], drifted)) else "segment",
+                symptom_of=sym,
             )
         )
     return records
@@ -277,8 +321,14 @@ def _unlabelled_report(inp: SliceInputs) -> SliceReport:
     g_psi = _global_psi(live_keys, live_mat, r.glob, nb)
     rows = live_meas[ROWS]
     t = _test(inp, live_keys, live_mat, rows, r)
-    order = _order(live_keys, rows, t, settings.top)
-    records = _unlabelled_records(counts, live_keys, live_meas, r, t, order)
+    drifted = drifted_bins(
+        cands,
+        table,
+        r.counts.table if r.counts is not None else None,
+        settings.alpha,
+    )
+    order, explained = _order(live_keys, live_mat, rows, t, settings.top, drifted, day_weeks(cands))
+    records = _unlabelled_records(counts, live_keys, live_meas, r, t, order, explained, drifted)
     notes.insert(
         0,
         "no labels: slices are ranked by the PSI of the prediction distribution against the "

@@ -69,7 +69,9 @@ def test_markdown_escapes_html(world: World, command: str) -> None:
     }[command]
     text = _run(*argv, "-f", "markdown")
     assert SCRIPT not in text
-    if command in ("psi", "triage"):  # channel is among the features these list
+    # channel is among the features psi lists; triage's slice table groups the channel slices
+    # under pipeline_version=1.5 as overlapping, so the name need not appear there
+    if command == "psi":
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     # the pipe inside the formula name cannot open a new table column
     assert FORMULA not in text
