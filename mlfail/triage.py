@@ -36,6 +36,7 @@ from mlfail.report.timeline_model import TimelineReport, infra_record, series_re
 from mlfail.rootcause import ExplainSettings, Explanation, Hypothesis, explain
 from mlfail.shadow import ShadowReport, shadow
 from mlfail.slices import SliceSettings, find_slices
+from mlfail.story import Story, relate, story_record
 from mlfail.timekeys import normalize_timestamp
 from mlfail.timeline import build_timeline
 from mlfail.triage_steps import Step as Step
@@ -86,6 +87,7 @@ class TriageReport:
     shadow_command: str
     checklist: list[str]
     warnings: list[str] = field(default_factory=list)
+    story: Story | None = None  # how the headline's cause, its cohort and the worst slice relate
     schema_version: int = TRIAGE_SCHEMA_VERSION
 
     @property
@@ -177,10 +179,11 @@ def triage(
     steps = walk.steps
 
     verdict, reason = _verdict(ex, sr)
+    story = relate(live_src, sr, chosen, ex.hypotheses[0] if ex.hypotheses else None)
     report = TriageReport(
         verdict=verdict,
         verdict_reason=reason,
-        headline=_headline(verdict, sr, chosen, ex, tl),
+        headline=_headline(verdict, chosen, ex, tl, story),
         first_fired=tl.first_fired,
         inputs={
             "reference": reference,
@@ -200,6 +203,7 @@ def triage(
         shadow_command=cmd,
         checklist=_checklist(baseline, metrics, changes, owners, ex, roles, sr),
         warnings=[*tl.warnings, *(sr.warnings if sr else []), *ex.warnings],
+        story=story,
     )
     return report
 
@@ -396,6 +400,7 @@ def triage_data(r: TriageReport) -> dict[str, Any]:
         "verdict": r.verdict,
         "verdict_reason": r.verdict_reason,
         "headline": r.headline,
+        "story": plain(story_record(r.story)) if r.story else None,
         "first_fired": r.first_fired,
         "first_fired_sentence": r.timeline.verdict,
         "inputs": r.inputs,

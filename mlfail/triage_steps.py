@@ -15,6 +15,7 @@ from mlfail.report.slices_model import SliceRecord, SliceReport
 from mlfail.report.timeline_model import TimelineReport
 from mlfail.rootcause import Explanation
 from mlfail.shadow import ShadowReport
+from mlfail.story import Story, cause_label
 
 StepStatus = Literal["ok", "finding", "skipped", "info"]
 
@@ -258,22 +259,24 @@ def _verdict(
 
 def _headline(
     verdict: str,
-    sr: SliceReport | None,
     chosen: SliceRecord | None,
     ex: Explanation,
     tl: TimelineReport,
+    story: Story | None = None,
+    has_time: bool = True,
 ) -> str:
+    """One story: the top hypothesis with its own carrying cohort (or, without a cohort, the
+    slice step 4 chose); how the worst slice relates to it is ``story.sentence``."""
     if verdict != "model_incident":
         if ex.hypotheses:
             return f"No model incident. {ex.hypotheses[0].summary}"
         return "No model incident: no significant degradation or drift."
     h = ex.hypotheses[0] if ex.hypotheses else None
-    where = slice_label(chosen.slice) if chosen else (slice_label(h.slice) if h else "all rows")
-    what = (
-        f"{h.feature} ({h.failure_mode.replace('_', ' ')})"
-        if h and h.feature
-        else (h.failure_mode.replace("_", " ") if h else "performance")
-    )
+    if story is not None:
+        where = slice_label(story.where)
+    else:
+        where = slice_label(h.slice if h and h.slice else (chosen.slice if chosen else None))
+    what = cause_label(h) or "performance"
     since = (
         h.onset
         if h and h.onset
@@ -287,7 +290,7 @@ def _headline(
         why = f", after {h.change_events()[0].id}"
     return (
         f"Model incident: {what} broke on {where}"
-        + (f" since {since}" if since else "")
+        + (f" since {since}" if since else ("" if has_time else " since unknown"))
         + why
         + owner
         + "."
