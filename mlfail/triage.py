@@ -38,7 +38,7 @@ from mlfail.shadow import ShadowReport, shadow
 from mlfail.slices import SliceSettings, find_slices
 from mlfail.story import Story, relate, story_record
 from mlfail.timekeys import normalize_timestamp
-from mlfail.timeline import build_timeline
+from mlfail.timeline import build_timeline, untimed_timeline
 from mlfail.triage_steps import Step as Step
 from mlfail.triage_steps import StepStatus as StepStatus
 from mlfail.triage_steps import (
@@ -52,6 +52,7 @@ from mlfail.triage_steps import (
     _signal_step,
     _slices_step,
     _verdict,
+    since_of,
 )
 from mlfail.triage_steps import slice_label as slice_label
 
@@ -132,18 +133,22 @@ def triage(
     walk = _Walk(on_step, on_progress)
 
     # 1–2: timeline (signal, infra)
-    walk.say("reading the timeline: onsets per layer, infra band")
-    tl = build_timeline(
-        live_src,
-        roles=roles,
-        reference=ref,
-        metrics=metrics_df,
-        window=cfg.window,
-        task=cfg.task,
-        threshold=cfg.threshold,
-        progress=progress,
-    )
-    walk.done(_signal_step(tl, metrics is not None))
+    has_time = bool(roles.timestamp)
+    if has_time:
+        walk.say("reading the timeline: onsets per layer, infra band")
+        tl = build_timeline(
+            live_src,
+            roles=roles,
+            reference=ref,
+            metrics=metrics_df,
+            window=cfg.window,
+            task=cfg.task,
+            threshold=cfg.threshold,
+            progress=progress,
+        )
+    else:  # no event time: steps 2–6 run without onsets
+        tl = untimed_timeline(live_src, ref.name, str(metrics) if metrics else None, cfg.window)
+    walk.done(_signal_step(tl, metrics is not None, has_time))
     walk.done(_infra_step(tl, metrics is not None))
 
     # 3–4: global metric, slices (they need the model's output)
@@ -183,7 +188,7 @@ def triage(
     report = TriageReport(
         verdict=verdict,
         verdict_reason=reason,
-        headline=_headline(verdict, chosen, ex, tl, story),
+        headline=_headline(verdict, chosen, ex, tl, story, has_time),
         first_fired=tl.first_fired,
         inputs={
             "reference": reference,
@@ -401,6 +406,7 @@ def triage_data(r: TriageReport) -> dict[str, Any]:
         "verdict_reason": r.verdict_reason,
         "headline": r.headline,
         "story": plain(story_record(r.story)) if r.story else None,
+        "since": str(since) if (since := since_of(r.explanation, r.timeline)) else "unknown",
         "first_fired": r.first_fired,
         "first_fired_sentence": r.timeline.verdict,
         "inputs": r.inputs,
