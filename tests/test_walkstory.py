@@ -158,11 +158,8 @@ def test_step_one_names_the_time_columns_it_found(worlds: dict[str, dict[str, Pa
 
 def test_explain_without_event_time(worlds: dict[str, dict[str, Path]]) -> None:
     p = worlds["untimed"]
-    r = runner.invoke(
-        app,
-        ["explain", "-r", str(p["reference"]), "-l", str(p["live"]), "--label", "label"]
-        + ["--prediction", "score", "--format", "json"],
-    )
+    args = ["explain", "-r", str(p["reference"]), "-l", str(p["live"]), "--label", "label"]
+    r = runner.invoke(app, [*args, "--prediction", "score", "--format", "json"])
     assert r.exit_code == 1, r.output
     d = json.loads(r.stdout)
     h = d["hypotheses"][0]
