@@ -424,3 +424,37 @@ def _psi_noise(n_ref: int, m: float, bins: int) -> float:
     if n_ref <= 0 or m <= 0:
         return 0.0
     return psi_scale(n_ref, int(max(m, 1))) * math.sqrt(2 * max(bins - 2, 1))
+
+
+# --------------------------------------------------------------------------- without event time
+
+
+def time_candidates(schema: pl.Schema) -> list[str]:
+    """Columns that could be the event time (Date / Datetime), for the "--timestamp COL" hint."""
+    return [c for c, t in schema.items() if t == pl.Date or isinstance(t, pl.Datetime)]
+
+
+def untimed_timeline(
+    live: Source, reference: str | None, metrics: str | None, window: str = "1d"
+) -> TimelineReport:
+    """The timeline of a live log without event time: no windows, no onsets, nothing fired
+    first; the sentence says which flag would enable it (triage runs steps 2–6 without it)."""
+    cands = time_candidates(live.schema)
+    hint = "--timestamp COL" + (f" (time columns found: {', '.join(cands)})" if cands else "")
+    sentence = f"no event time: onsets and which layer fired first need {hint}"
+    return TimelineReport(
+        live=live.spec,
+        reference=reference,
+        metrics=metrics,
+        timestamp="",
+        window=str(window).strip(),
+        metric=None,
+        windows=[],
+        series=[],
+        first_fired=None,
+        first_fired_layers=[],
+        layer_onsets={},
+        verdict=sentence,
+        infra=InfraCheck("skipped", "skipped: no event time to align infra series with"),
+        notes=[sentence],
+    )

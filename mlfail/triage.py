@@ -37,8 +37,9 @@ from mlfail.roles import RoleAssignment
 from mlfail.rootcause import ExplainSettings, Explanation, Hypothesis, explain
 from mlfail.shadow import ShadowReport, shadow
 from mlfail.slices import SliceSettings, find_slices
+from mlfail.story import Story, relate, story_record
 from mlfail.timekeys import normalize_timestamp
-from mlfail.timeline import build_timeline
+from mlfail.timeline import build_timeline, untimed_timeline
 from mlfail.triage_steps import Step as Step
 from mlfail.triage_steps import StepStatus as StepStatus
 from mlfail.triage_steps import (
@@ -52,6 +53,7 @@ from mlfail.triage_steps import (
     _signal_step,
     _slices_step,
     _verdict,
+    since_of,
 )
 from mlfail.triage_steps import slice_label as slice_label
 
@@ -87,6 +89,7 @@ class TriageReport:
     shadow_command: str
     checklist: list[str]
     warnings: list[str] = field(default_factory=list)
+    story: Story | None = None  # how the headline's cause, its cohort and the worst slice relate
     schema_version: int = TRIAGE_SCHEMA_VERSION
     # every column's role (§9); JSON: inputs.roles
     roles: RoleAssignment | None = field(default=None, repr=False)
@@ -134,18 +137,22 @@ def triage(
     walk = _Walk(on_step, on_progress)
 
     # 1–2: timeline (signal, infra)
-    walk.say("reading the timeline: onsets per layer, infra band")
-    tl = build_timeline(
-        live_src,
-        roles=roles,
-        reference=ref,
-        metrics=metrics_df,
-        window=cfg.window,
-        task=cfg.task,
-        threshold=cfg.threshold,
-        progress=progress,
-    )
-    walk.done(_signal_step(tl, metrics is not None))
+    has_time = bool(roles.timestamp)
+    if has_time:
+        walk.say("reading the timeline: onsets per layer, infra band")
+        tl = build_timeline(
+            live_src,
+            roles=roles,
+            reference=ref,
+            metrics=metrics_df,
+            window=cfg.window,
+            task=cfg.task,
+            threshold=cfg.threshold,
+            progress=progress,
+        )
+    else:  # no event time: steps 2–6 run without onsets
+        tl = untimed_timeline(live_src, ref.name, str(metrics) if metrics else None, cfg.window)
+    walk.done(_signal_step(tl, metrics is not None, has_time))
     walk.done(_infra_step(tl, metrics is not None))
 
     # 3–4: global metric, slices (they need the model's output)
@@ -181,10 +188,11 @@ def triage(
     steps = walk.steps
 
     verdict, reason = _verdict(ex, sr)
+    story = relate(live_src, sr, chosen, ex.hypotheses[0] if ex.hypotheses else None)
     report = TriageReport(
         verdict=verdict,
         verdict_reason=reason,
-        headline=_headline(verdict, sr, chosen, ex, tl),
+        headline=_headline(verdict, chosen, ex, tl, story, has_time),
         first_fired=tl.first_fired,
         inputs={
             "reference": reference,
@@ -205,6 +213,7 @@ def triage(
         shadow_command=cmd,
         checklist=_checklist(baseline, metrics, changes, owners, ex, roles, sr),
         warnings=[*tl.warnings, *(sr.warnings if sr else []), *ex.warnings],
+        story=story,
     )
     return report
 
@@ -401,6 +410,8 @@ def triage_data(r: TriageReport) -> dict[str, Any]:
         "verdict": r.verdict,
         "verdict_reason": r.verdict_reason,
         "headline": r.headline,
+        "story": plain(story_record(r.story)) if r.story else None,
+        "since": str(since) if (since := since_of(r.explanation, r.timeline)) else "unknown",
         "first_fired": r.first_fired,
         "first_fired_sentence": r.timeline.verdict,
         "inputs": {**r.inputs, **({"roles": r.roles.to_dict()} if r.roles else {})},

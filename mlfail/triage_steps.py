@@ -15,6 +15,7 @@ from mlfail.report.slices_model import SliceRecord, SliceReport
 from mlfail.report.timeline_model import TimelineReport
 from mlfail.rootcause import Explanation
 from mlfail.shadow import ShadowReport
+from mlfail.story import Story, cause_label
 
 StepStatus = Literal["ok", "finding", "skipped", "info"]
 
@@ -53,7 +54,18 @@ def slice_label(sl: dict[str, Any] | None) -> str:
 # ---- steps ------------------------------------------------------------------------------
 
 
-def _signal_step(tl: TimelineReport, has_metrics: bool) -> Step:
+def _signal_step(tl: TimelineReport, has_metrics: bool, has_time: bool = True) -> Step:
+    if not has_time:
+        return Step(
+            1,
+            "signal",
+            "Signal: business or model, and which fired first?",
+            "skipped",
+            "onsets of every series need event time",
+            "could not find onsets or which layer fired first: no --timestamp given and the "
+            "live log has no event time; steps 2–6 run on the whole live window, since unknown",
+            tl.verdict,
+        )
     onsets = {k: v for k, v in tl.layer_onsets.items() if v is not None}
     found = (
         "; ".join(f"{k} moved {v}" for k, v in sorted(onsets.items(), key=lambda kv: str(kv[1])))
@@ -81,7 +93,7 @@ def _infra_step(tl: TimelineReport, has_metrics: bool) -> Step:
             "Infra: a quick look, then move on",
             "skipped",
             "infra series (latency, errors, CPU)",
-            "skipped: no --metrics given",
+            i.message if has_metrics else "skipped: no --metrics given",
             "move on; check infra dashboards by hand if in doubt",
         )
     if i.status == "green":
@@ -271,29 +283,35 @@ def _verdict(
     return "no_model_incident", ex.verdict_reason
 
 
+def since_of(ex: Explanation, tl: TimelineReport) -> Any:
+    """The top hypothesis's onset, else the model layer's onset; None when unknown."""
+    h = ex.hypotheses[0] if ex.hypotheses else None
+    if h and h.onset:
+        return h.onset
+    return next((v for k, v in tl.layer_onsets.items() if k == "model" and v), None)
+
+
 def _headline(
     verdict: str,
-    sr: SliceReport | None,
     chosen: SliceRecord | None,
     ex: Explanation,
     tl: TimelineReport,
+    story: Story | None = None,
+    has_time: bool = True,
 ) -> str:
+    """One story: the top hypothesis with its own carrying cohort (or, without a cohort, the
+    slice step 4 chose); how the worst slice relates to it is ``story.sentence``."""
     if verdict != "model_incident":
         if ex.hypotheses:
             return f"No model incident. {ex.hypotheses[0].summary}"
         return "No model incident: no significant degradation or drift."
     h = ex.hypotheses[0] if ex.hypotheses else None
-    where = slice_label(chosen.slice) if chosen else (slice_label(h.slice) if h else "all rows")
-    what = (
-        f"{h.feature} ({h.failure_mode.replace('_', ' ')})"
-        if h and h.feature
-        else (h.failure_mode.replace("_", " ") if h else "performance")
-    )
-    since = (
-        h.onset
-        if h and h.onset
-        else next((v for k, v in tl.layer_onsets.items() if k == "model" and v), None)
-    )
+    if story is not None:
+        where = slice_label(story.where)
+    else:
+        where = slice_label(h.slice if h and h.slice else (chosen.slice if chosen else None))
+    what = cause_label(h) or "performance"
+    since = since_of(ex, tl)
     owner = (
         f"; page {h.owner}" + (f" ({h.pager})" if h and h.pager else "") if h and h.owner else ""
     )
@@ -302,7 +320,7 @@ def _headline(
         why = f", after {h.change_events()[0].id}"
     return (
         f"Model incident: {what} broke on {where}"
-        + (f" since {since}" if since else "")
+        + (f" since {since}" if since else ("" if has_time else " since unknown"))
         + why
         + owner
         + "."

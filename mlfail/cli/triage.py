@@ -218,10 +218,6 @@ def triage_command(
     polars_only(engine.value, "triage")
     use_storage_options(storage_option)
     check_output(output, force=force)  # before any work
-    if not timestamp:
-        from mlfail.errors import UsageError
-
-        raise UsageError("--timestamp is required: triage needs event time (since when?)")
     roles = Roles.from_flags(
         timestamp=timestamp,
         label=label,

@@ -25,6 +25,13 @@ MODE_STYLE = {
 }
 
 
+def _window(ex: Explanation) -> str:
+    """The live window's days, or why there are none (no event time)."""
+    if ex.first_day is None:
+        return "no event time"
+    return f"{ex.first_day} … {ex.last_day}"
+
+
 def slice_text(s: dict[str, Any] | None) -> str:
     return ", ".join(f"{k}={v}" for k, v in s.items()) if s else "all rows"
 
@@ -87,7 +94,7 @@ def render_explain(ex: Explanation, console: Console, *, limit: int = 10) -> Non
             ex.live,
             ("  vs  ", "dim"),
             ex.reference,
-            (f"  ({ex.first_day} … {ex.last_day})", "dim"),
+            (f"  ({_window(ex)})", "dim"),
         )
     )
     console.print(
@@ -117,8 +124,7 @@ def explain_markdown(ex: Explanation) -> str:
         "## Root cause",
         "",
         f"**Verdict:** {ex.verdict.replace('_', ' ')} — {_md(ex.verdict_reason)}  ",
-        f"Live `{_md(ex.live)}` ({ex.first_day} … {ex.last_day}) vs reference "
-        f"`{_md(ex.reference)}`.",
+        f"Live `{_md(ex.live)}` ({_window(ex)}) vs reference `{_md(ex.reference)}`.",
         "",
     ]
     if not ex.hypotheses:

@@ -121,6 +121,8 @@ def render_header(r: TriageReport, console: Console) -> None:
         )
     )
     console.print(Text(r.headline, style=style))
+    if r.story is not None and r.story.sentence:
+        console.print(Text.assemble(("  ↳ ", "dim"), r.story.sentence))
 
 
 def render_triage(r: TriageReport, console: Console) -> None:
@@ -154,6 +156,13 @@ def render_triage(r: TriageReport, console: Console) -> None:
 # ---- markdown ---------------------------------------------------------------------------
 
 
+def _where(r: TriageReport) -> str:
+    """The headline's "where": the top cause's cohort, else the chosen slice."""
+    if r.story is not None and r.story.where:
+        return slice_label(r.story.where)
+    return slice_label(r.chosen_slice.slice) if r.chosen_slice else "all rows"
+
+
 def triage_markdown(r: TriageReport) -> str:
     h = r.root_causes[0] if r.root_causes else None
     g = r.slices.global_stats if r.slices is not None else None
@@ -162,10 +171,11 @@ def triage_markdown(r: TriageReport) -> str:
         "",
         f"**{_md(r.headline)}**",
         "",
+        *([f"_{_md(r.story.sentence)}_", ""] if r.story is not None and r.story.sentence else []),
         f"- **Verdict:** {r.verdict.replace('_', ' ')} — {_md(r.verdict_reason)}",
         f"- **What broke:** {_md(h.feature or h.failure_mode) if h else 'nothing identified'}"
         + (f" ({h.failure_mode.replace('_', ' ')}, confidence {h.confidence:.2f})" if h else ""),
-        f"- **Where:** {_md(slice_label(r.chosen_slice.slice)) if r.chosen_slice else 'all rows'}",
+        f"- **Where:** {_md(_where(r))}",
         f"- **Since:** {h.onset if h and h.onset else 'unknown'}",
         f"- **First fired:** {r.first_fired or 'n/a'} — {_md(r.timeline.verdict)}",
         (
@@ -363,6 +373,11 @@ def triage_html(r: TriageReport, *, max_features: int = 4) -> str:
         f"{_e(r.inputs.get('baseline') or r.inputs.get('reference'))} · mlfail "
         f"{_e(__version__)}</p>",
         f"<div class='verdict {cls}'>{_e(r.headline)}</div>",
+        *(
+            [f"<p class='story'>{_e(r.story.sentence)}</p>"]
+            if r.story is not None and r.story.sentence
+            else []
+        ),
         *_todo_box(r),
         "<h2>Which layer fired first</h2>",
         f"<p><b>First fired:</b> {_e(r.timeline.verdict.rstrip('.'))}. <b>Infra:</b> "

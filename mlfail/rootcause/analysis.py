@@ -40,13 +40,15 @@ def _prepare(
 ) -> tuple[Source, pl.Expr, list[BinSpec], list[str]]:
     """Check the roles; → (live with a normalised timestamp, the day expression, the feature
     specs, warnings for features missing from live)."""
-    if not roles.timestamp:
-        raise UsageError("--timestamp is required: root cause needs event time for onsets")
-    live.require([roles.timestamp], "--timestamp")
-    live = normalize_timestamp(live, roles.timestamp)
+    if roles.timestamp:
+        live.require([roles.timestamp], "--timestamp")
+        live = normalize_timestamp(live, roles.timestamp)
+        day = _day_expr(live.schema, roles.timestamp)
+    else:
+        # no event time: the whole live window is one window, and nothing has an onset
+        day = pl.lit(UNTIMED, dtype=pl.Date).alias(DAY)
     if roles.features is not None:
         live.require(roles.features, "--features")
-    day = _day_expr(live.schema, roles.timestamp)
     never = set(roles.role_columns()) if roles.assignment is not None else set()
     specs = [
         s
@@ -60,6 +62,11 @@ def _prepare(
     return live, day, specs, warnings
 
 
+# the one "day" of a live log without event time (never shown: dates are dropped from the report)
+UNTIMED = dt.date(1970, 1, 1)
+NO_ONSET = "no onset: change events not aligned (no --timestamp: the live log has no event time)"
+
+
 def _feature_states(
     specs: list[BinSpec],
     ref_table: pl.DataFrame,
@@ -67,9 +74,10 @@ def _feature_states(
     live_total: pl.DataFrame,
     dates: list[dt.date],
     cfg: ExplainSettings,
+    timed: bool = True,
 ) -> tuple[dict[str, _FeatureState], list[FeaturePsi]]:
     """Per feature: whole, daily, onset, post-onset, first day; and every population-level
-    record (one BH family)."""
+    record (one BH family). Without event time (``timed`` False) only the whole window."""
     ps = cfg.psi
     states: dict[str, _FeatureState] = {}
     records: list[FeaturePsi] = []
@@ -78,17 +86,22 @@ def _feature_states(
         whole = assess_feature(spec, ref_vec, dense(live_total, spec), ps)
         _, mat = matrix(live_day, spec, DAY, dates)
         daily = psi_rows(ref_vec, mat, ps.epsilon)
-        onset = detect_onset(
-            daily, dates, threshold=cfg.onset_threshold, min_sigma=cfg.psi_noise_floor
+        onset = (
+            detect_onset(daily, dates, threshold=cfg.onset_threshold, min_sigma=cfg.psi_noise_floor)
+            if timed
+            else None
         )
         post = None
         if onset is not None and onset.direction == "up":
             post = assess_feature(spec, ref_vec, mat[onset.index :].sum(axis=0), ps)
             post.slice = {"window": f"{dates[onset.index]}..{dates[-1]}"}
             records.append(post)
-        first = assess_feature(spec, ref_vec, mat[0], ps)
-        first.slice = {"window": str(dates[0])}
-        records += [whole, first]
+        first: FeaturePsi | None = None
+        records.append(whole)
+        if timed:
+            first = assess_feature(spec, ref_vec, mat[0], ps)
+            first.slice = {"window": str(dates[0])}
+            records.append(first)
         states[spec.feature] = _FeatureState(
             spec,
             whole,
@@ -218,8 +231,11 @@ def explain(
     dates: list[dt.date] = sorted(d for d in live_day[DAY].unique().to_list() if d is not None)
     if not dates:
         raise UsageError(f"--live {live.spec}: no rows with a {roles.timestamp} value")
+    if not roles.timestamp:
+        warnings.append(NO_ONSET)
     live_total = coarsen(live_day, [])
-    states, records = _feature_states(specs, ref_table, live_day, live_total, dates, cfg)
+    timed = bool(roles.timestamp)
+    states, records = _feature_states(specs, ref_table, live_day, live_total, dates, cfg, timed)
 
     task = _task(live, roles, cfg)
     perf_day = performance_table(live.lf, task, [day]).sort(DAY) if task else None
@@ -237,7 +253,8 @@ def explain(
     cohorts = _count_cohorts(
         reference, live, roles, cohort_specs, ref_table, day, task, cfg, progress
     )
-    _mark_day_one(states, ps)
+    if timed:  # day-one skew needs a first day; without time every window is "day one"
+        _mark_day_one(states, ps)
 
     # signatures cost a small query per feature: run them for the strongest drifts only
     hypotheses: list[Hypothesis] = []
@@ -288,14 +305,14 @@ def explain(
         hypotheses=hypotheses,
         reference=reference.name,
         live=live.spec,
-        first_day=dates[0],
-        last_day=dates[-1],
+        first_day=dates[0] if timed else None,
+        last_day=dates[-1] if timed else None,
         performance=perf_info,
         prediction=pred_info,
         settings=_settings_echo(cfg),
         warnings=warnings,
-        days=dates,
-        daily_psi=daily_psi,
-        daily_metric=_daily_metric(task, perf_day, dates),
+        days=dates if timed else [],
+        daily_psi=daily_psi if timed else {},
+        daily_metric=_daily_metric(task, perf_day, dates) if timed else [],
         roles=roles.assignment,
     )
