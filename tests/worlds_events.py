@@ -6,7 +6,8 @@ and adds its own change log and owners.toml:
 
 * ``infra_serving_deploy`` — latency and error rate step up on day 14 right after a deploy on
   ``serving-api`` (owners.toml: ``layer = "infra"``, team sre); decoys: a deploy on the same
-  component after the onset and a nearer deploy on an unrelated component;
+  component after the onset, a nearer deploy on an unrelated component and a nearer library
+  upgrade on a platform component (named like serving, not the serving component);
 * ``concept_policy`` — the input→label relationship flips on day 15, one day after a policy
   change; decoys: a policy change after the onset, and the usual distractors;
 * ``three_problems`` — a null spike on ``ratio`` (source b) from day 5 after a schema migration,
@@ -75,7 +76,8 @@ def infra_serving_deploy(seed: int = 21, *, owners: bool = True) -> EventWorld:
     metrics = pl.DataFrame(rows, schema=["ts", "layer", "metric", "value"], orient="row")
     ch = S._changes(
         [
-            ("CHG-700", S.at(14, 1), "deploy", "serving-api", "serving-api v3.2: new thread pool"),
+            ("CHG-700", S.at(13, 22), "deploy", "serving-api", "serving-api v3.2: new thread pool"),
+            ("CHG-703", S.at(14, 6), "library_upgrade", "ml-platform", "bump grpc"),
             ("CHG-701", S.at(14, 3), "deploy", "billing-service", "billing retry tweak"),
             ("CHG-702", S.at(18, 9), "deploy", "serving-api", "serving-api v3.3: hotfix"),
             *S.DISTRACTORS[1:],
