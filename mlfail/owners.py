@@ -7,12 +7,23 @@ owner = "data-eng"
 pager = "pagerduty:data-eng-oncall"
 features = ["amount", "avg_amount_30d"]
 
+[components.serving-api]
+owner = "sre"
+layer = "infra"                        # optional: the layer this component belongs to
+
 [layers]
 infra = "platform-sre"                 # or {owner = "platform-sre", pager = "…"}
 pipeline = "data-eng"
 model = "ml-team"
 business = "risk-analytics"
 ```
+
+A component's optional ``layer`` (one of infra/pipeline/model/business; absent in older files,
+which stay valid) says which monitoring layer it belongs to. Components with
+``layer = "infra"`` are the serving/infra components whose change events an infrastructure
+hypothesis ranks (design §7); ``layer = "business"`` marks policy/pricing owners whose events a
+concept-drift hypothesis prefers. When no component declares ``layer = "infra"``, components are
+recognised by name instead (``mlfail.rootcause.events.SERVING_NAME_TOKENS``).
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ class Component:
     owner: str | None
     pager: str | None
     features: tuple[str, ...] = ()
+    layer: str | None = None  # infra / pipeline / model / business, when the file says
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,10 @@ class Owners:
 
     def layer(self, layer: str) -> LayerOwner | None:
         return self.layers.get(layer)
+
+    def components_in(self, layer: str) -> dict[str, Component]:
+        """The components whose ``layer`` is ``layer`` (file order)."""
+        return {n: c for n, c in self.components.items() if c.layer == layer}
 
     def owned_features(self) -> set[str]:
         return {f for c in self.components.values() for f in c.features}
@@ -105,11 +121,17 @@ def load_owners(path: str | Path) -> Owners:
         feats = body.get("features", [])
         if not isinstance(feats, list) or not all(isinstance(f, str) for f in feats):
             raise _fail(p, f"components.{name}.features must be a list of column names")
+        comp_layer = _str(body.get("layer"), p, f"components.{name}.layer")
+        if comp_layer is not None and comp_layer not in LAYERS:
+            raise _fail(
+                p, f"components.{name}.layer: unknown layer; use one of {', '.join(LAYERS)}"
+            )
         owners.components[name] = Component(
             name=name,
             owner=_str(body.get("owner"), p, f"components.{name}.owner"),
             pager=_str(body.get("pager"), p, f"components.{name}.pager"),
             features=tuple(feats),
+            layer=comp_layer,
         )
     layers = data.get("layers", {})
     if not isinstance(layers, dict):

@@ -14,6 +14,7 @@ from mlfail.psi import FeaturePsi, PsiSettings
 from mlfail.report.slices_model import SliceRecord, SliceReport
 from mlfail.report.timeline_model import TimelineReport
 from mlfail.rootcause import Explanation
+from mlfail.rootcause.hypotheses import problem_lead_text
 from mlfail.shadow import ShadowReport
 from mlfail.story import Story, cause_label
 
@@ -235,13 +236,18 @@ def _rootcause_step(ex: Explanation, has_changes: bool, has_owners: bool) -> Ste
         if h.owner
         else ("no owner on record")
     )
+    n = ex.problem_count()
+    finding = h.summary + (f" ({h.event_note})" if h.event_note else "")
+    if n > 1:
+        leads = "; ".join(problem_lead_text(x) for x in ex.problem_leads())
+        finding = f"{n} independent problems: {leads}. Top: {finding}"
     return Step(
         6,
         "root_cause",
         "Trace the root cause upstream",
         "finding",
         checked,
-        h.summary,
+        finding,
         f"{page}; {h.next_action}",
     )
 

@@ -14,6 +14,7 @@ from mlfail.report.jsonout import dumps, inputs_roles
 from mlfail.report.roles_render import roles_human, roles_markdown
 from mlfail.report.text import md as _md
 from mlfail.rootcause import Explanation, Hypothesis
+from mlfail.rootcause.hypotheses import problem_lead_text
 
 MODE_STYLE = {
     "pipeline_drift": "bold red",
@@ -49,6 +50,7 @@ def explain_data(ex: Explanation) -> dict[str, Any]:
         "prediction": ex.prediction,
         "settings": ex.settings,
         "warnings": ex.warnings,
+        "problems": ex.problem_count(),
         "hypotheses": ex.hypotheses,
         "days": ex.days,
         "daily_psi": ex.daily_psi,
@@ -81,6 +83,8 @@ def _hyp_panel(i: int, h: Hypothesis) -> Panel:
     lines: list[Text | str] = [Text(h.summary), facts, Text("evidence", style="dim")]
     for e in h.evidence:
         lines.append(Text.assemble(("  • ", "dim"), (f"{e.kind}: ", "cyan"), e.text))
+    if h.event_note:
+        lines.append(Text.assemble(("  • ", "dim"), ("change_event: ", "cyan"), h.event_note))
     lines.append(Text.assemble(("next: ", "bold green"), h.next_action))
     return Panel(Group(*lines), title=title, title_align="left", border_style="dim")
 
@@ -111,6 +115,13 @@ def render_explain(ex: Explanation, console: Console, *, limit: int = 10) -> Non
             "[green]No hypothesis above the reporting threshold "
             f"({ex.settings['min_confidence']}).[/green]"
         )
+    if ex.problem_count() > 1:
+        console.print(
+            Text.assemble(
+                (f"{ex.problem_count()} independent problems: ", "bold"),
+                "; ".join(problem_lead_text(h) for h in ex.problem_leads()),
+            )
+        )
     for i, h in enumerate(ex.hypotheses[:limit], 1):
         console.print(_hyp_panel(i, h))
     if len(ex.hypotheses) > limit:
@@ -129,6 +140,9 @@ def explain_markdown(ex: Explanation) -> str:
     ]
     if not ex.hypotheses:
         out.append("No hypothesis above the reporting threshold.")
+    if ex.problem_count() > 1:
+        leads = "; ".join(problem_lead_text(h) for h in ex.problem_leads())
+        out += [f"**{ex.problem_count()} independent problems:** {_md(leads)}", ""]
     if ex.hypotheses:
         out += [
             "| # | feature | failure mode | confidence | since | where | page |",
@@ -151,6 +165,8 @@ def explain_markdown(ex: Explanation) -> str:
                 "",
             ]
             out += [f"- **{e.kind}**: {_md(e.text)}" for e in h.evidence]
+            if h.event_note:
+                out.append(f"- **change_event**: {_md(h.event_note)}")
             out += ["", f"**Next:** {_md(h.next_action)}"]
     out += roles_markdown(ex.roles)
     return "\n".join(out) + "\n"

@@ -28,7 +28,7 @@ from mlfail.rootcause.cohorts import _count_cohorts
 from mlfail.rootcause.common import DAY, _bh, _day_expr, _FeatureState
 from mlfail.rootcause.concept import _concept_hypothesis
 from mlfail.rootcause.evidence import ExplainSettings, Explanation, Hypothesis
-from mlfail.rootcause.hypotheses import _feature_hypothesis
+from mlfail.rootcause.hypotheses import _feature_hypothesis, annotate_problems
 from mlfail.rootcause.infra import _infra_hypothesis
 from mlfail.rootcause.model_health import _global_performance, _prediction_drift
 from mlfail.rootcause.verdict import _verdict
@@ -289,10 +289,11 @@ def explain(
         and not inputs_drifted
         and not _explained(hypotheses, acc_onset)
     ):
-        hypotheses.append(_concept_hypothesis(perf_info, acc_onset, states, owners))
+        hypotheses.append(_concept_hypothesis(perf_info, acc_onset, states, owners, changes, cfg))
 
     hypotheses = [h for h in hypotheses if h.confidence >= cfg.min_confidence]
     hypotheses.sort(key=lambda h: (-h.confidence, h.feature or ""))
+    annotate_problems(hypotheses, changes is not None)
     verdict, reason = _verdict(hypotheses, perf_info, pred_info, has_labels)
     daily_psi = {
         h.feature: [None if not math.isfinite(v) else float(v) for v in states[h.feature].daily]

@@ -230,8 +230,12 @@ def _share_shift(
     if pre.height and post.height:
         share_before = float(pre["len"].sum()) / max(float(pre["tot"].sum()), 1.0)
         share_after = float(post["len"].sum()) / max(float(post["tot"].sum()), 1.0)
-        appeared = share_before < 0.01 and share_after >= 0.02
-        jumped = not appeared and share_after >= 2 * share_before + 0.02
+        # "at the onset": the share moved within the first days from the onset, not later (a
+        # value that appears days after this onset is another problem's cohort)
+        near = post.filter(pl.col(DAY) <= dates[min(k + 2, len(dates) - 1)])
+        share_near = float(near["len"].sum()) / max(float(near["tot"].sum()), 1.0)
+        appeared = share_before < 0.01 and min(share_after, share_near) >= 0.02
+        jumped = not appeared and min(share_after, share_near) >= 2 * share_before + 0.02
     return share_before, share_after, appeared, jumped
 
 

@@ -1,14 +1,19 @@
-"""The concept-drift hypothesis: performance fell while no input drifted."""
+"""The concept-drift hypothesis: performance fell while no input drifted; the policy/external
+change just before the onset (``events._rank_concept_events``) is its event."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
+import polars as pl
+
 from mlfail.owners import Owners
 from mlfail.rootcause.common import _FeatureState, _owner_of, noisy_or
+from mlfail.rootcause.events import _rank_concept_events
 from mlfail.rootcause.evidence import (
     Evidence,
+    ExplainSettings,
     Hypothesis,
     OnsetEvidence,
     PerformanceEvidence,
@@ -22,8 +27,11 @@ def _concept_hypothesis(
     onset: dt.date | None,
     states: dict[str, _FeatureState],
     owners: Owners | None,
+    changes: pl.DataFrame | None = None,
+    cfg: ExplainSettings | None = None,
 ) -> Hypothesis:
     owner, pager, _, _ = _owner_of(None, owners, "model")
+    events = _rank_concept_events(changes, onset, owners, cfg or ExplainSettings())
     before, after = perf.get("pre_onset"), perf.get("post_onset")
     ev: list[Evidence] = []
     if onset is not None and before is not None and after is not None:
@@ -80,7 +88,16 @@ def _concept_hypothesis(
         if before is not None and after is not None
         else ((perf.get("reference") or 0) - perf["live"])
     )
-    conf = noisy_or([0.45, 0.2 if onset else 0.0, min(0.3, 3 * max(drop, 0))])
+    ev.extend(events[:3])
+    conf = noisy_or(
+        [0.45, 0.2 if onset else 0.0, min(0.3, 3 * max(drop, 0))]
+        + ([min(0.3, 0.5 * events[0].score)] if events else [])
+    )
+    after_event = (
+        f", right after {events[0].id} ({events[0].event_kind} on {events[0].component})"
+        if events
+        else ""
+    )
     return Hypothesis(
         feature=None,
         failure_mode="concept_drift",
@@ -89,10 +106,10 @@ def _concept_hypothesis(
         slice=None,
         owner=owner,
         pager=pager,
-        component=None,
+        component=events[0].component if events else None,
         summary=(
             f"Accuracy fell{f' from {before:.1%} to {after:.1%} since {onset}' if onset and before is not None and after is not None else ''}"
-            " while no input feature drifted — the input→label relationship changed "
+            f"{after_event} while no input feature drifted — the input→label relationship changed "
             f"(concept drift){f'; page {owner}' if owner else ''}"
             f"{f' ({pager})' if pager else ''}."
         ),

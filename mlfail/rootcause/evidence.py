@@ -173,6 +173,8 @@ class Hypothesis:
     next_action: str
     evidence: list[Evidence]
     consequence_of: str | None = None  # a column whose mix change explains this drift
+    event_note: str | None = None  # "no change event on record before the onset", when none
+    problem: int | None = None  # 1-based: hypotheses of one independent problem share it
 
     def change_events(self) -> list[ChangeEventEvidence]:
         return [e for e in self.evidence if isinstance(e, ChangeEventEvidence)]
@@ -199,3 +201,17 @@ class Explanation:
     daily_metric: list[float | None] = field(default_factory=list)  # accuracy / MAE per day
     schema_version: int = EXPLAIN_SCHEMA_VERSION
     roles: RoleAssignment | None = field(default=None, repr=False)  # JSON inputs.roles (§9)
+
+    def problem_count(self) -> int:
+        """How many independent problems the hypotheses make (``Hypothesis.problem``)."""
+        return len({h.problem for h in self.hypotheses if h.problem is not None})
+
+    def problem_leads(self) -> list[Hypothesis]:
+        """The first (best-ranked) hypothesis of each independent problem, in rank order."""
+        seen: set[int | None] = set()
+        out: list[Hypothesis] = []
+        for h in self.hypotheses:
+            if h.problem not in seen:
+                seen.add(h.problem)
+                out.append(h)
+        return out

@@ -1,7 +1,15 @@
 """The feature hypothesis (design §7): one drifted feature tied to its onset, the cohort that
 carries it, its signatures, the change event just before it, its owner and the performance of
 the affected rows; then its failure mode, confidence (noisy-OR of the evidence weights) and
-summary."""
+summary.
+
+Several problems at once (:func:`annotate_problems`): the ranked hypotheses are grouped into
+independent problems. Two hypotheses are one problem when they share the carrying cohort (the
+same ``slice``, or both none), the onset (within one day, design §6's tie) and the first change
+event (the same id, or both none); a hypothesis that is a consequence of a column's mix change
+joins the problem whose cohort is that column. Every other hypothesis is a problem of its own.
+Problems are numbered 1, 2, … in rank order (``Hypothesis.problem``). A hypothesis with no
+aligned change event carries ``event_note`` = "no change event on record before the onset"."""
 
 from __future__ import annotations
 
@@ -16,7 +24,7 @@ from mlfail.performance import TaskSpec
 from mlfail.reference import Reference
 from mlfail.rootcause.cohorts import CohortTables, _cohort_evidence
 from mlfail.rootcause.common import _FeatureState, _moved_bins, _owner_of, _value_str, noisy_or
-from mlfail.rootcause.events import _rank_events
+from mlfail.rootcause.events import NO_EVENT_NOTE, _rank_events
 from mlfail.rootcause.evidence import (
     ChangeEventEvidence,
     CohortEvidence,
@@ -262,3 +270,51 @@ def _summary(
     if owner:
         s += f"; page {owner}" + (f" ({pager})" if pager else "")
     return s + "."
+
+
+def _same_problem(a: Hypothesis, b: Hypothesis) -> bool:
+    ea, eb = a.change_events(), b.change_events()
+    same_onset = (a.onset is None and b.onset is None) or (
+        a.onset is not None and b.onset is not None and abs((a.onset - b.onset).days) <= 1
+    )
+    return (
+        (a.slice or None) == (b.slice or None)
+        and same_onset
+        and (ea[0].id if ea else None) == (eb[0].id if eb else None)
+    )
+
+
+def annotate_problems(hyps: list[Hypothesis], has_changes: bool) -> int:
+    """Set ``event_note`` on hypotheses without a change event and number the independent
+    problems (rule in the module docstring) in rank order; → how many there are."""
+    for h in hyps:
+        if not h.change_events():
+            h.event_note = NO_EVENT_NOTE + ("" if has_changes else " (no --changes given)")
+    count = 0
+    for i, h in enumerate(hyps):
+        h.problem = None
+        for prev in hyps[:i]:
+            joins = _same_problem(h, prev) or (
+                h.consequence_of is not None
+                and prev.slice is not None
+                and h.consequence_of in prev.slice
+            )
+            if joins:
+                h.problem = prev.problem
+                break
+        if h.problem is None:
+            count += 1
+            h.problem = count
+    return count
+
+
+def problem_lead_text(h: Hypothesis) -> str:
+    """One problem in a line: its lead hypothesis, carrying cohort and first change event."""
+    ev = h.change_events()
+    where = ", ".join(f"{k}={_value_str(v)}" for k, v in h.slice.items()) if h.slice else ""
+    return (
+        f"{h.feature or '(no single feature)'} ({h.failure_mode.replace('_', ' ')}"
+        + (f", {where}" if where else "")
+        + (f", after {ev[0].id}" if ev else "")
+        + ")"
+    )

@@ -1,5 +1,6 @@
 """The infrastructure hypothesis (design §7): an onset in the serving layer's own metrics or a
-fallback/default score in the predictions, tied to the serving change just before it."""
+fallback/default score in the predictions, tied to the serving change just before it (ranked by
+``events._rank_serving_events``: serving/infra components from owners.toml or by name)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import polars as pl
 from mlfail.changepoint import detect_onset
 from mlfail.owners import Owners
 from mlfail.rootcause.common import _fmt_share, _owner_of, noisy_or
-from mlfail.rootcause.events import _rank_events, _rank_events_loose
+from mlfail.rootcause.events import SERVING_TOKENS, _rank_serving_events
 from mlfail.rootcause.evidence import (
     ChangeEventEvidence,
     Evidence,
@@ -22,7 +23,7 @@ from mlfail.rootcause.evidence import (
 )
 from mlfail.rootcause.modes import NEXT_ACTION
 
-SERVING_TOKENS = ("serving", "infra", "gateway", "platform", "endpoint", "inference")
+__all__ = ["SERVING_TOKENS"]
 
 
 def _infra_onsets(metrics: pl.DataFrame | None, cfg: ExplainSettings) -> list[InfraEvidence]:
@@ -67,25 +68,6 @@ def _fallback_evidence(spike: dict[str, Any]) -> SignatureEvidence:
         f"{_fmt_share(spike['reference_share'])} to {_fmt_share(spike['live_share'])}"
         " of rows — a fallback/default score",
     )
-
-
-def _serving_events(
-    changes: pl.DataFrame | None, onset: dt.date | None, cfg: ExplainSettings
-) -> list[ChangeEventEvidence]:
-    """Ranked events on a serving component before the onset; failing that, any event on one
-    inside the window (the loose ranking)."""
-    serving: list[ChangeEventEvidence] = []
-    if changes is not None and onset is not None:
-        cands = _rank_events(changes, onset, None, None, None, [], cfg)
-        serving = [
-            e for e in cands if any(t in (e.component or "").lower() for t in SERVING_TOKENS)
-        ]
-        if not serving:
-            allev = _rank_events_loose(changes, onset, cfg)
-            serving = [
-                e for e in allev if any(t in (e.component or "").lower() for t in SERVING_TOKENS)
-            ]
-    return serving
 
 
 def _infra_summary(
@@ -150,13 +132,16 @@ def _infra_hypothesis(
             weights.append(0.15)
     if spike is not None:
         weights.append(0.3)
-    serving = _serving_events(changes, onset, cfg)
+    serving = _rank_serving_events(changes, onset, owners, cfg)
     if serving:
-        ev.extend(serving[:1])
+        ev.extend(serving[:3])
         weights.append(0.35)
     if not infra_onsets and not serving:
         return None
     owner, pager, _, _ = _owner_of(None, owners, "infra")
+    comp = owners.components.get(serving[0].component or "") if owners and serving else None
+    if owner is None and comp is not None:  # no infra layer owner: the serving component's
+        owner, pager = comp.owner, comp.pager
     event_id = serving[0].id if serving else None
     return Hypothesis(
         feature=None,
@@ -166,7 +151,7 @@ def _infra_hypothesis(
         slice=None,
         owner=owner,
         pager=pager,
-        component=None,
+        component=serving[0].component if serving else None,
         summary=_infra_summary(onset, serving, ev, infra_onsets, spike, owner, pager),
         next_action=NEXT_ACTION["infrastructure"].format(
             event=event_id or "the latest serving change"
