@@ -34,6 +34,7 @@ from mlfail.report.model import PSI_SCHEMA_VERSION
 from mlfail.report.slices_model import SliceRecord, SliceReport, global_record, slice_record
 from mlfail.report.timeline_model import TimelineReport, infra_record, series_record
 from mlfail.rootcause import ExplainSettings, Explanation, Hypothesis, explain
+from mlfail.rootcause.skewjoin import check_offline
 from mlfail.shadow import ShadowReport, shadow
 from mlfail.slices import SliceSettings, find_slices
 from mlfail.timekeys import normalize_timestamp
@@ -109,6 +110,8 @@ def triage(
     candidate_prediction: str | None = None,
     candidate_source: str | None = None,
     id_column: str | None = None,
+    offline: Source | None = None,
+    ids: Sequence[str] = (),
     settings: TriageSettings | None = None,
     choose_slice: Callable[[list[SliceRecord]], int | None] | None = None,
     on_step: Callable[[Step], None] | None = None,
@@ -124,6 +127,9 @@ def triage(
         reference, baseline, roles, bin_settings=cfg.bins, progress=progress
     )
     check_roles_exist(roles, [(ref.name, ref.columns), (live_src.spec, live_src.columns)])
+    ids = list(ids) or ([id_column] if id_column else [])
+    if offline is not None:  # one-line key errors before the walk, not at step 6
+        check_offline(live_src, offline, ids)
     metrics_df = load_metrics(metrics) if metrics else None
     changes_df = load_changes(changes) if changes else None
     owners_obj = load_owners(owners) if owners else None
@@ -163,6 +169,8 @@ def triage(
         metrics=metrics_df,
         settings=cfg.explain,
         progress=progress,
+        offline=offline,
+        ids=ids,
     )
     walk.done(_rootcause_step(ex, changes is not None, owners is not None))
 

@@ -23,10 +23,12 @@ from mlfail.cli.options import (
     EngineChoice,
     EngineOpt,
     Features,
+    Ids,
     Label,
     Live,
     Meta,
     Numeric,
+    Offline,
     Prediction,
     Ref,
     StorageOption,
@@ -42,6 +44,7 @@ from mlfail.owners import load_owners
 from mlfail.psi import PsiSettings
 from mlfail.report.explain_render import explain_json, explain_markdown, render_explain
 from mlfail.rootcause import ExplainSettings, explain
+from mlfail.rootcause.skewjoin import open_offline
 
 
 class ExplainFormat(StrEnum):
@@ -88,6 +91,8 @@ def explain_command(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --output.")] = False,
     engine: EngineOpt = EngineChoice.polars,
+    offline: Offline = None,
+    ids: Ids = None,
 ) -> None:
     """Ranked root-cause hypotheses: each drifted feature tied to its onset, the cohort that
     carries it, the change event just before it and its signature, with a failure mode and
@@ -95,6 +100,7 @@ def explain_command(
     polars_only(engine.value, "explain")
     use_storage_options(storage_option)
     check_output(output, force=force)  # before any work
+    offline_src = open_offline(offline, ids)
     roles = Roles.from_flags(
         timestamp=timestamp,
         label=label,
@@ -117,6 +123,8 @@ def explain_command(
         settings=ExplainSettings(
             psi=PsiSettings(threshold=threshold), min_confidence=min_confidence
         ),
+        offline=offline_src,
+        ids=ids or (),
     )
     for w in ex.warnings:
         warn(w)

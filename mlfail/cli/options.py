@@ -146,3 +146,20 @@ EngineOpt = Annotated[
         "be table:db.name). docs/scale.md.",
     ),
 ]
+Ids = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--id",
+        help="Identifier column (repeatable): never a feature nor a slice key. Ids are also "
+        "inferred (nearly all values distinct, a counter…; see 'assumed roles').",
+    ),
+]
+Offline = Annotated[
+    str | None,
+    typer.Option(
+        "--offline",
+        help="The offline pipeline's features for the same requests (file, glob, hive "
+        "directory or URL), joined row by row to --live on --id: the drifted features get "
+        "skew evidence (mlfail skew).",
+    ),
+]

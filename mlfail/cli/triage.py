@@ -28,9 +28,11 @@ from mlfail.cli.options import (
     EngineOpt,
     Features,
     Force,
+    Ids,
     Label,
     Live,
     Meta,
+    Offline,
     Prediction,
     Ref,
     Segment,
@@ -58,6 +60,7 @@ from mlfail.report.triage_render import (
     triage_markdown,
 )
 from mlfail.rootcause import ExplainSettings
+from mlfail.rootcause.skewjoin import open_offline
 from mlfail.triage import Step, TriageReport, TriageSettings, triage
 
 
@@ -179,9 +182,8 @@ def triage_command(
             help="Step 7: Parquet with the candidate's outputs, joined on --id.",
         ),
     ] = None,
-    id_column: Annotated[
-        str | None, typer.Option("--id", help="Row id joining --candidate-source.")
-    ] = None,
+    id_column: Ids = None,
+    offline: Offline = None,
     config: Annotated[
         str | None, typer.Option("--config", help="Config file (see mlfail --help).")
     ] = None,
@@ -209,6 +211,7 @@ def triage_command(
     polars_only(engine.value, "triage")
     use_storage_options(storage_option)
     check_output(output, force=force)  # before any work
+    offline_src = open_offline(offline, id_column)
     if not timestamp:
         from mlfail.errors import UsageError
 
@@ -252,7 +255,9 @@ def triage_command(
         segments=split_list(segment),
         candidate_prediction=candidate_prediction,
         candidate_source=candidate_source,
-        id_column=id_column,
+        id_column=id_column[0] if id_column else None,
+        offline=offline_src,
+        ids=id_column or (),
         settings=settings,
         choose_slice=w.choose_slice if w else None,
         on_step=w.on_step if w else None,

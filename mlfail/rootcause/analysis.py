@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -27,10 +28,11 @@ from mlfail.reference import Reference, coarsen
 from mlfail.rootcause.cohorts import _count_cohorts
 from mlfail.rootcause.common import DAY, _bh, _day_expr, _FeatureState
 from mlfail.rootcause.concept import _concept_hypothesis
-from mlfail.rootcause.evidence import ExplainSettings, Explanation, Hypothesis
+from mlfail.rootcause.evidence import ExplainSettings, Explanation, Hypothesis, SkewEvidence
 from mlfail.rootcause.hypotheses import _feature_hypothesis
 from mlfail.rootcause.infra import _infra_hypothesis
 from mlfail.rootcause.model_health import _global_performance, _prediction_drift
+from mlfail.rootcause.skewjoin import check_offline, join_evidence
 from mlfail.rootcause.verdict import _verdict
 from mlfail.timekeys import normalize_timestamp
 
@@ -201,10 +203,16 @@ def explain(
     metrics: pl.DataFrame | None = None,
     settings: ExplainSettings | None = None,
     progress: bool | None = None,
+    offline: Source | None = None,
+    ids: Sequence[str] = (),
 ) -> Explanation:
-    """Ranked root-cause hypotheses for what changed between the reference and live."""
+    """Ranked root-cause hypotheses for what changed between the reference and live. With
+    ``offline`` (the offline pipeline's values for the same requests, joined on ``ids``), each
+    drifted feature also gets the row-by-row join as evidence (one join, design §10)."""
     cfg = settings or ExplainSettings()
     ps = cfg.psi
+    if offline is not None:
+        check_offline(live, offline, ids)
     live, day, specs, warnings = _prepare(reference, live, roles)
 
     ref_table = reference.table(())
@@ -233,6 +241,12 @@ def explain(
         reference, live, roles, cohort_specs, ref_table, day, task, cfg, progress
     )
     _mark_day_one(states, ps)
+    skews: dict[str, SkewEvidence] = {}
+    if offline is not None:
+        segments = [*roles.meta, *cohorts.live_by]
+        feats = [st.spec.feature for st in ranked_states]
+        skews, skew_warnings = join_evidence(live, offline, ids, feats, segments, day, dates)
+        warnings += skew_warnings
 
     # signatures cost a small query per feature: run them for the strongest drifts only
     hypotheses: list[Hypothesis] = []
@@ -250,6 +264,7 @@ def explain(
             owners,
             cfg,
             with_signatures=rank < cfg.max_signature_features,
+            skew=skews.get(st.spec.feature),
         )
         if hyp is not None:
             hypotheses.append(hyp)
