@@ -197,6 +197,7 @@ def triage(
             "metrics": str(metrics) if metrics else None,
             "changes": str(changes) if changes else None,
             "owners": str(owners) if owners else None,
+            "offline": offline.spec if offline is not None else None,
         },
         steps=steps,
         timeline=tl,

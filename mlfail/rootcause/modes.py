@@ -10,8 +10,8 @@ distributions) decides first:
   offline pipeline computes. It is **pipeline_drift** when the mismatch *starts inside the
   window* (its first day at that rate is after the first live day: the online computation
   changed, at the change event when one is on record) or when ≥95% of the mismatches *live in
-  one value of a pipeline/transform-version column* (``PIPELINE_COHORT_TOKENS``: a transform
-  version serves it); otherwise — there from the first live day, in no pipeline cohort — it is
+  one value of a pipeline/transform-version column* (``PIPELINE_COHORT_TOKENS``) that not every
+  matched row shares (a transform version serves it, the others don't); otherwise — there from the first live day, in no pipeline cohort — it is
   **training_serving_skew**.
 * **no systematic mismatch** (zero, or below ``max_mismatch``): the offline pipeline computes
   the same values, so the drift is in the data. That is evidence *against* skew: the day-one

@@ -85,7 +85,13 @@ def _evidence(
         for r in f.segments
         if SKEW_DAY not in r.slice and r.mismatches
     ][:TOP_SEGMENTS]
-    conc = [d for d in f.concentrated_in if SKEW_DAY not in d["slice"]]
+    rows = {tuple(r.slice.items()): r.rows for r in f.segments}
+    # a cohort, not a constant: the value holding the mismatches leaves some matched rows out
+    conc = [
+        d
+        for d in f.concentrated_in
+        if SKEW_DAY not in d["slice"] and rows.get(tuple(d["slice"].items()), 0) < f.compared
+    ]
     ev = SkewEvidence(
         kind="skew",
         feature=f.feature,
