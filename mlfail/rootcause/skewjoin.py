@@ -109,11 +109,11 @@ def _evidence(
         offline_null_only=f.offline_null_only,
         text="",
     )
-    ev.text = _text(ev, s, dates)
+    ev.text = _text(ev, s)
     return ev
 
 
-def _text(ev: SkewEvidence, s: SkewSettings, dates: list[dt.date]) -> str:
+def _text(ev: SkewEvidence, s: SkewSettings) -> str:
     head = f"row-by-row join on {', '.join(ev.ids)}: {ev.feature}"
     if ev.mismatches == 0:
         return (
@@ -137,6 +137,6 @@ def _text(ev: SkewEvidence, s: SkewSettings, dates: list[dt.date]) -> str:
         text += (
             f", from the first live day ({ev.onset})"
             if ev.from_first_day
-            else f", starting {ev.onset} (not on the first live day, {dates[0]})"
+            else f", starting {ev.onset}"
         )
     return text
