@@ -178,9 +178,8 @@ def test_skew_mode_rule_each_side() -> None:
 )
 @pytest.mark.parametrize("cmd", ["explain", "triage"])
 def test_offline_errors_are_one_line(cmd: str, extra: list[str], needle: str) -> None:
-    r = runner.invoke(
-        app, [cmd, *SAMPLE_ARGS, *extra, "--no-input"][: None if cmd == "triage" else -1]
-    )
+    prompt = ["--no-input"] if cmd == "triage" else []
+    r = runner.invoke(app, [cmd, *SAMPLE_ARGS, *extra, *prompt])
     assert r.exit_code == 2
     lines = [x for x in r.stderr.splitlines() if x.strip()]
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in r.output

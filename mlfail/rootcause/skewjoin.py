@@ -52,11 +52,12 @@ def join_evidence(
     for the features the offline table lacks."""
     have = set(offline.columns)
     feats = [f for f in features if f in have and f in live.schema and f not in ids]
-    warnings = [
-        f"feature {f!r} is not in --offline; no row-by-row evidence for it"
-        for f in features
-        if f not in have
-    ]
+    lacking = [f for f in features if f not in have]
+    warnings = (
+        [f"no row-by-row evidence for {', '.join(lacking)}: not in --offline {offline.spec}"]
+        if lacking
+        else []
+    )
     if not feats:
         return {}, warnings
     segs = [c for c in dict.fromkeys(segments) if c not in ids and c not in feats]
