@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 from pathlib import Path
 
@@ -17,10 +18,14 @@ from typer.testing import CliRunner
 
 from mlfail.audit import load_reference
 from mlfail.cli.app import app
+from mlfail.config import Roles
 from mlfail.io import open_source
+from mlfail.report.jsonout import dumps
+from mlfail.report.triage_render import triage_html, triage_markdown
 from mlfail.rootcause import Explanation, Hypothesis, explain
 from mlfail.rootcause.evidence import SkewEvidence
 from mlfail.rootcause.modes import _skew_mode
+from mlfail.triage import triage, triage_data
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 SAMPLE_ARGS = [
@@ -95,16 +100,26 @@ def test_sample_amount_carries_the_x100_pattern(sample_explain: dict, sample_tru
 
 
 def test_sample_explain_and_triage_agree(sample_explain: dict) -> None:
-    r = runner.invoke(app, ["triage", *SAMPLE_ARGS, *OFFLINE, "--format", "json", "--no-input"])
-    assert r.exit_code == 1, r.output
-    tri = json.loads(r.stdout)
-    hyps = tri["root_causes"]
-    t = next(h for h in hyps if h["feature"] == "amount")
+    """One triage run (the library, as the CLI calls it): its JSON carries the same skew
+    record as explain's, and step 6 says it in JSON, Markdown and HTML."""
+    roles = Roles(timestamp="ts", label="is_fraud", prediction="score", meta=("pipeline_version",))
+    rep = triage(
+        open_source(str(SAMPLE / "live"), role="--live"),
+        roles=roles,
+        reference=str(SAMPLE / "reference.parquet"),
+        changes=SAMPLE / "changes.csv",
+        offline=open_source(OFFLINE[1], role="--offline"),
+        ids=["event_id"],
+    )
+    tri = json.loads(dumps(triage_data(rep)))
+    t = next(h for h in tri["root_causes"] if h["feature"] == "amount")
     e = next(h for h in sample_explain["hypotheses"] if h["feature"] == "amount")
     assert t["skew"] == e["skew"] and t["failure_mode"] == e["failure_mode"]
     assert tri["inputs"]["offline"] == OFFLINE[1]
     step6 = next(s for s in tri["steps"] if s["step"] == 6)
-    assert "row-by-row join on event_id: amount served ×100" in step6["found"]
+    words = "row-by-row join on event_id: amount served ×100"
+    assert words in step6["found"]
+    assert words in triage_markdown(rep) and words in html.unescape(triage_html(rep))
 
 
 def test_sample_human_and_markdown_show_the_join() -> None:
