@@ -45,7 +45,8 @@ DEMO_ARGS = --reference sample_data/reference.parquet --live sample_data/live \
 	--meta pipeline_version --meta sdk_version \
 	--metrics sample_data/metrics.parquet --changes sample_data/changes.csv \
 	--owners sample_data/owners.toml \
-	--candidate-source sample_data/candidate.parquet --candidate-prediction score --id event_id
+	--candidate-source sample_data/candidate.parquet --candidate-prediction score --id event_id \
+	--offline sample_data/offline.parquet
 
 demo: $(RUNTIME)
 	$(BIN)/mlfail triage $(DEMO_ARGS) --no-input; rc=$$?; [ $$rc -le 1 ] || exit $$rc; \

@@ -35,6 +35,7 @@ from mlfail.report.slices_model import SliceRecord, SliceReport, global_record, 
 from mlfail.report.timeline_model import TimelineReport, infra_record, series_record
 from mlfail.roles import RoleAssignment
 from mlfail.rootcause import ExplainSettings, Explanation, Hypothesis, explain
+from mlfail.rootcause.skewjoin import check_offline
 from mlfail.shadow import ShadowReport, shadow
 from mlfail.slices import SliceSettings, find_slices
 from mlfail.story import Story, relate, story_record
@@ -115,6 +116,8 @@ def triage(
     candidate_prediction: str | None = None,
     candidate_source: str | None = None,
     id_column: str | None = None,
+    offline: Source | None = None,
+    ids: Sequence[str] = (),
     settings: TriageSettings | None = None,
     choose_slice: Callable[[list[SliceRecord]], int | None] | None = None,
     on_step: Callable[[Step], None] | None = None,
@@ -131,6 +134,9 @@ def triage(
         reference, baseline, live_src, roles, bin_settings=cfg.bins, progress=progress
     )
     check_roles_exist(roles, [(ref.name, ref.columns), (live_src.spec, live_src.columns)])
+    ids = list(ids) or ([id_column] if id_column else [])
+    if offline is not None:  # one-line key errors before the walk, not at step 6
+        check_offline(live_src, offline, ids)
     metrics_df = load_metrics(metrics) if metrics else None
     changes_df = load_changes(changes) if changes else None
     owners_obj = load_owners(owners) if owners else None
@@ -174,6 +180,8 @@ def triage(
         metrics=metrics_df,
         settings=cfg.explain,
         progress=progress,
+        offline=offline,
+        ids=ids,
     )
     walk.done(_rootcause_step(ex, changes is not None, owners is not None))
 
@@ -201,6 +209,7 @@ def triage(
             "metrics": str(metrics) if metrics else None,
             "changes": str(changes) if changes else None,
             "owners": str(owners) if owners else None,
+            "offline": offline.spec if offline is not None else None,
         },
         roles=roles.assignment,
         steps=steps,

@@ -44,6 +44,8 @@ DEMO_ARGS = [
     "score",
     "--id",
     "event_id",
+    "--offline",
+    "sample_data/offline.parquet",
     "--no-input",
 ]
 

@@ -10,8 +10,9 @@ import polars as pl
 import pytest
 
 from mlfail.errors import InputError
+from mlfail.factors import snap_factor
 from mlfail.skew import SkewSettings, compare
-from mlfail.skew.patterns import categorical_pattern, name_factor, numeric_pattern
+from mlfail.skew.patterns import categorical_pattern, numeric_pattern
 
 S = SkewSettings()
 
@@ -239,7 +240,7 @@ def test_scale_pattern_names_the_factor(factor: float) -> None:
     b = np.random.default_rng(6).lognormal(2, 1, 2000)
     p = _num(b * factor, b)
     assert p.kind == "scale" and p.factor == pytest.approx(factor, rel=1e-9)
-    assert p.factor_name == name_factor(factor)[1]
+    assert p.factor_name == snap_factor(factor)[1]
     if factor == 100.0:
         assert p.factor_name is not None and p.factor_name.startswith("×100")
     if factor == 2.5:

@@ -30,6 +30,7 @@ from mlfail.cli.options import (
     Meta,
     ModelOutputs,
     Numeric,
+    Offline,
     Prediction,
     Ref,
     StorageOption,
@@ -45,6 +46,7 @@ from mlfail.owners import load_owners
 from mlfail.psi import PsiSettings
 from mlfail.report.explain_render import explain_json, explain_markdown, render_explain
 from mlfail.rootcause import ExplainSettings, explain
+from mlfail.rootcause.skewjoin import open_offline
 
 
 class ExplainFormat(StrEnum):
@@ -94,6 +96,7 @@ def explain_command(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --output.")] = False,
     engine: EngineOpt = EngineChoice.polars,
+    offline: Offline = None,
 ) -> None:
     """Ranked root-cause hypotheses: each drifted feature tied to its onset, the cohort that
     carries it, the change event just before it and its signature, with a failure mode and
@@ -101,6 +104,7 @@ def explain_command(
     polars_only(engine.value, "explain")
     use_storage_options(storage_option)
     check_output(output, force=force)  # before any work
+    offline_src = open_offline(offline, ids)
     roles = Roles.from_flags(
         timestamp=timestamp,
         label=label,
@@ -128,6 +132,8 @@ def explain_command(
         settings=ExplainSettings(
             psi=PsiSettings(threshold=threshold), min_confidence=min_confidence
         ),
+        offline=offline_src,
+        ids=roles.ids,
     )
     for w in ex.warnings:
         warn(w)

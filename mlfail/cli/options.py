@@ -168,3 +168,12 @@ Exclude = Annotated[
         "--exclude", help="Leave COL out everywhere: not a feature, not a slice key (repeatable)."
     ),
 ]
+Offline = Annotated[
+    str | None,
+    typer.Option(
+        "--offline",
+        help="The offline pipeline's features for the same requests (file, glob, hive "
+        "directory or URL), joined row by row to --live on --id: the drifted features get "
+        "skew evidence (mlfail skew).",
+    ),
+]

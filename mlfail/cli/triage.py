@@ -29,10 +29,12 @@ from mlfail.cli.options import (
     Exclude,
     Features,
     Force,
+    Ids,
     Label,
     Live,
     Meta,
     ModelOutputs,
+    Offline,
     Prediction,
     Ref,
     Segment,
@@ -60,6 +62,7 @@ from mlfail.report.triage_render import (
     triage_markdown,
 )
 from mlfail.rootcause import ExplainSettings
+from mlfail.rootcause.skewjoin import open_offline
 from mlfail.triage import Step, TriageReport, TriageSettings, triage
 
 
@@ -183,14 +186,8 @@ def triage_command(
             help="Step 7: Parquet with the candidate's outputs, joined on --id.",
         ),
     ] = None,
-    id_column: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--id",
-            help="Identifier column (repeatable): never a feature nor a slice key; the first "
-            "one also joins --candidate-source (step 7).",
-        ),
-    ] = None,
+    id_column: Ids = None,
+    offline: Offline = None,
     config: Annotated[
         str | None, typer.Option("--config", help="Config file (see mlfail --help).")
     ] = None,
@@ -218,6 +215,7 @@ def triage_command(
     polars_only(engine.value, "triage")
     use_storage_options(storage_option)
     check_output(output, force=force)  # before any work
+    offline_src = open_offline(offline, id_column)
     roles = Roles.from_flags(
         timestamp=timestamp,
         label=label,
@@ -261,6 +259,8 @@ def triage_command(
         candidate_prediction=candidate_prediction,
         candidate_source=candidate_source,
         id_column=roles.ids[0] if roles.ids else None,
+        offline=offline_src,
+        ids=roles.ids,
         settings=settings,
         choose_slice=w.choose_slice if w else None,
         on_step=w.on_step if w else None,

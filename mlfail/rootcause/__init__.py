@@ -29,6 +29,7 @@ Failure-mode rules are written down in docs/failure-modes.md. The package, one s
 
 from __future__ import annotations
 
+from mlfail.factors import NAMED_FACTORS, name_factor
 from mlfail.rootcause.analysis import explain
 from mlfail.rootcause.cohorts import CohortTables, cohort_candidates, shapley_mix_conditional
 from mlfail.rootcause.common import DAY, noisy_or, two_proportion_p
@@ -55,9 +56,7 @@ from mlfail.rootcause.signatures import (
     DECILES,
     DEFAULT_FILLS_CAT,
     DEFAULT_FILLS_NUM,
-    NAMED_FACTORS,
     SIGNATURES,
-    name_factor,
 )
 
 __all__ = [

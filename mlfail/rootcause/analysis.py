@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -27,10 +28,11 @@ from mlfail.reference import Reference, coarsen
 from mlfail.rootcause.cohorts import _count_cohorts
 from mlfail.rootcause.common import DAY, _bh, _day_expr, _FeatureState
 from mlfail.rootcause.concept import _concept_hypothesis
-from mlfail.rootcause.evidence import ExplainSettings, Explanation, Hypothesis
+from mlfail.rootcause.evidence import ExplainSettings, Explanation, Hypothesis, SkewEvidence
 from mlfail.rootcause.hypotheses import _feature_hypothesis, annotate_problems
 from mlfail.rootcause.infra import _infra_hypothesis
 from mlfail.rootcause.model_health import _global_performance, _prediction_drift
+from mlfail.rootcause.skewjoin import check_offline, join_evidence
 from mlfail.rootcause.verdict import _verdict
 from mlfail.timekeys import normalize_timestamp
 
@@ -174,6 +176,26 @@ def _mark_day_one(states: dict[str, _FeatureState], ps: PsiSettings) -> None:
         )
 
 
+def _add_concept(
+    hypotheses: list[Hypothesis],
+    perf_info: dict[str, Any],
+    acc_onset: dt.date | None,
+    states: dict[str, _FeatureState],
+    owners: Owners | None,
+    changes: pl.DataFrame | None,
+    cfg: ExplainSettings,
+) -> None:
+    """Concept drift means "performance fell while no input drifted": it is added when
+    performance degraded, no input drifted significantly above the threshold, and no other
+    hypothesis near the accuracy onset explains the fall."""
+    inputs_drifted = any(
+        st.whole.significant and (st.whole.psi or 0.0) >= cfg.psi.threshold
+        for st in states.values()
+    )
+    if perf_info.get("degraded") and not inputs_drifted and not _explained(hypotheses, acc_onset):
+        hypotheses.append(_concept_hypothesis(perf_info, acc_onset, states, owners, changes, cfg))
+
+
 def _explained(hypotheses: list[Hypothesis], acc_onset: dt.date | None) -> bool:
     """Does a non-consequence, non-data-drift hypothesis of confidence ≥ 0.5 near the accuracy
     onset already explain the degradation? (otherwise: concept drift)"""
@@ -219,10 +241,16 @@ def explain(
     metrics: pl.DataFrame | None = None,
     settings: ExplainSettings | None = None,
     progress: bool | None = None,
+    offline: Source | None = None,
+    ids: Sequence[str] = (),
 ) -> Explanation:
-    """Ranked root-cause hypotheses for what changed between the reference and live."""
+    """Ranked root-cause hypotheses for what changed between the reference and live. With
+    ``offline`` (the offline pipeline's values for the same requests, joined on ``ids``), each
+    drifted feature also gets the row-by-row join as evidence (one join, design §10)."""
     cfg = settings or ExplainSettings()
     ps = cfg.psi
+    if offline is not None:
+        check_offline(live, offline, ids)
     live, day, specs, warnings = _prepare(reference, live, roles)
 
     ref_table = reference.table(())
@@ -255,6 +283,12 @@ def explain(
     )
     if timed:  # day-one skew needs a first day; without time every window is "day one"
         _mark_day_one(states, ps)
+    skews: dict[str, SkewEvidence] = {}
+    if offline is not None:
+        segments = [*roles.meta, *cohorts.live_by]
+        feats = [st.spec.feature for st in ranked_states]
+        skews, skew_warnings = join_evidence(live, offline, ids, feats, segments, day, dates)
+        warnings += skew_warnings
 
     # signatures cost a small query per feature: run them for the strongest drifts only
     hypotheses: list[Hypothesis] = []
@@ -272,24 +306,15 @@ def explain(
             owners,
             cfg,
             with_signatures=rank < cfg.max_signature_features,
+            skew=skews.get(st.spec.feature),
         )
         if hyp is not None:
             hypotheses.append(hyp)
     infra_hyp = _infra_hypothesis(metrics, changes, owners, pred_info, acc_onset, pred_onset, cfg)
     if infra_hyp is not None:
         hypotheses.append(infra_hyp)
-    degraded = has_labels and perf_info is not None and perf_info.get("degraded")
-    # concept drift means "performance fell while no input drifted": never while one did
-    inputs_drifted = any(
-        st.whole.significant and (st.whole.psi or 0.0) >= ps.threshold for st in states.values()
-    )
-    if (
-        degraded
-        and perf_info is not None
-        and not inputs_drifted
-        and not _explained(hypotheses, acc_onset)
-    ):
-        hypotheses.append(_concept_hypothesis(perf_info, acc_onset, states, owners, changes, cfg))
+    if has_labels and perf_info is not None:
+        _add_concept(hypotheses, perf_info, acc_onset, states, owners, changes, cfg)
 
     hypotheses = [h for h in hypotheses if h.confidence >= cfg.min_confidence]
     hypotheses.sort(key=lambda h: (-h.confidence, h.feature or ""))

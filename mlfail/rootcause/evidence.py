@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlfail.psi import PsiSettings
+from mlfail.skew.model import Pattern
 
 if TYPE_CHECKING:
     from mlfail.roles import RoleAssignment
@@ -147,8 +148,35 @@ class OwnershipEvidence:
     text: str
 
 
+@dataclass
+class SkewEvidence:
+    """The row-by-row join of the served feature to its offline value (``--offline``, design
+    §10): how many matched requests were served a different value, and how."""
+
+    kind: str  # "skew"
+    feature: str
+    ids: list[str]  # the join key
+    compared: int  # matched rows the feature was compared on
+    mismatches: int
+    rate: float  # mismatches / compared
+    status: str  # skewed (rate ≥ max_mismatch) | mismatch (some, below) | ok (none)
+    pattern: Pattern | None  # the one explanation of the mismatches (skew/patterns.py)
+    segments_top: list[dict[str, Any]]  # worst segment values: slice, rows, mismatches, rate
+    concentrated_in: list[dict[str, Any]]  # segment values holding ≥95% of the mismatches
+    onset: dt.date | None  # first live day whose mismatch rate reaches max_mismatch
+    from_first_day: bool  # the mismatch is there on the first live day
+    serving_null_only: int
+    offline_null_only: int
+    text: str
+
+    @property
+    def systematic(self) -> bool:
+        return self.status == "skewed"
+
+
 Evidence = (
     PsiEvidence
+    | SkewEvidence
     | OnsetEvidence
     | CohortEvidence
     | ChangeEventEvidence
@@ -175,6 +203,7 @@ class Hypothesis:
     consequence_of: str | None = None  # a column whose mix change explains this drift
     event_note: str | None = None  # "no change event on record before the onset", when none
     problem: int | None = None  # 1-based: hypotheses of one independent problem share it
+    skew: SkewEvidence | None = None  # the --offline join of this feature (also in evidence)
 
     def change_events(self) -> list[ChangeEventEvidence]:
         return [e for e in self.evidence if isinstance(e, ChangeEventEvidence)]

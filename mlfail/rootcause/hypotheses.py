@@ -36,6 +36,7 @@ from mlfail.rootcause.evidence import (
     PerformanceEvidence,
     PsiEvidence,
     SignatureEvidence,
+    SkewEvidence,
 )
 from mlfail.rootcause.model_health import _performance_evidence
 from mlfail.rootcause.modes import NEXT_ACTION, _classify
@@ -153,6 +154,7 @@ def _feature_hypothesis(
     cfg: ExplainSettings,
     *,
     with_signatures: bool = True,
+    skew: SkewEvidence | None = None,
 ) -> Hypothesis | None:
     f = st.spec.feature
     ev: list[Evidence] = []
@@ -183,6 +185,10 @@ def _feature_hypothesis(
     ev.extend(sigs)
     if sigs:
         weights.append(0.25)
+    if skew is not None:  # the --offline join (design §10): outranks distributions
+        ev.append(skew)
+        if skew.systematic:
+            weights.append(0.45)
 
     owner, pager, component, owned = _owner_of(f, owners, "model")
     events = _feature_events(st, changes, onset_date, component, cohort, sigs, cfg)
@@ -205,7 +211,7 @@ def _feature_hypothesis(
         if perf_ev.p_value is not None and perf_ev.p_value < 0.01 and (perf_ev.delta or 0) < 0:
             weights.append(0.25)
 
-    mode = _classify(st, events, cohort, sigs, consequence is not None)
+    mode = _classify(st, events, cohort, sigs, consequence is not None, skew)
     conf = noisy_or(weights)
     if consequence is not None:
         conf *= 0.5
@@ -214,6 +220,9 @@ def _feature_hypothesis(
     summary = _summary(
         f, mode, onset_date, window_text, cohort, events, sigs, perf_ev, owner, pager, consequence
     )
+    if skew is not None:  # the join in words, before the mode
+        cut = summary.rfind(f" — {mode.replace('_', ' ')}")
+        summary = f"{summary[:cut]}; {skew.text}{summary[cut:]}"
     action = NEXT_ACTION[mode].format(
         event=event_id or "the change",
         feature=f,
@@ -233,6 +242,7 @@ def _feature_hypothesis(
         next_action=action,
         evidence=ev,
         consequence_of=consequence,
+        skew=skew,
     )
 
 

@@ -19,6 +19,7 @@ import polars as pl
 
 from mlfail.baseline import NUMERIC_DEFAULTS, QUANTILE_LEVELS, STRING_DEFAULTS, FeatureStats
 from mlfail.binning import BinSpec
+from mlfail.factors import name_factor
 from mlfail.io import Source
 from mlfail.reference import Reference
 from mlfail.rootcause.common import _FeatureState, _fmt_share, _is_value, two_proportion_p
@@ -27,30 +28,6 @@ from mlfail.rootcause.evidence import CohortEvidence, ExplainSettings, Signature
 DEFAULT_FILLS_NUM = tuple(NUMERIC_DEFAULTS.values())
 DEFAULT_FILLS_CAT = STRING_DEFAULTS
 DECILES = [k / 10 for k in range(1, 10)]
-NAMED_FACTORS = {
-    10.0: "×10",
-    100.0: "×100 (units→cents?)",
-    1000.0: "×1000 (e.g. s→ms, kg→g)",
-    60.0: "×60 (minutes→seconds?)",
-    3600.0: "×3600 (hours→seconds?)",
-    0.01: "÷100 (cents→units?)",
-    0.001: "÷1000 (e.g. ms→s)",
-    1 / 60: "÷60 (seconds→minutes?)",
-    1 / 3600: "÷3600 (seconds→hours?)",
-    0.1: "÷10",
-}
-
-
-def name_factor(factor: float, tolerance: float = 0.1) -> str | None:
-    """The familiar unit factor within ``tolerance`` (relative) of ``factor``, if any."""
-    best = min(NAMED_FACTORS, key=lambda k: abs(math.log(factor / k)))
-    if abs(factor / best - 1) <= tolerance:
-        return (
-            NAMED_FACTORS[best]
-            if abs(factor / best - 1) <= 0.02
-            else (f"close to {NAMED_FACTORS[best]}")
-        )
-    return None
 
 
 @dataclass

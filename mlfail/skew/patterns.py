@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from mlfail.rootcause import NAMED_FACTORS
+from mlfail.factors import snap_factor
 from mlfail.skew.model import Pattern, SkewSettings
 
 MAX_DECIMALS = 6
@@ -39,14 +39,6 @@ def _null_pattern(a_null: np.ndarray, b_null: np.ndarray, s: SkewSettings) -> Pa
     return Pattern("null", words, coverage=(served + offline) / n, sampled=n, side=side)
 
 
-def name_factor(factor: float) -> tuple[float, str]:
-    """Snap ``factor`` to a named unit factor (explain's naming) when it is one."""
-    for known, name in NAMED_FACTORS.items():
-        if abs(factor / known - 1) < 1e-6:
-            return known, name
-    return factor, f"×{_fmt(factor)}"
-
-
 def _numeric_candidates(
     x: np.ndarray, y: np.ndarray, offline_range: tuple[float, float] | None
 ) -> list[tuple[str, np.ndarray, dict[str, Any]]]:
@@ -68,7 +60,7 @@ def _numeric_candidates(
         out.append(("rounding", np.round(x, p), {"decimals": p}))
     nz = x != 0
     if nz.any():
-        factor, name = name_factor(float(np.median(y[nz] / x[nz])))
+        factor, name = snap_factor(float(np.median(y[nz] / x[nz])))
         if factor not in (0.0, 1.0):
             out.append(("scale", x * factor, {"factor": factor, "factor_name": name}))
     d = float(np.median(y - x))

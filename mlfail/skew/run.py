@@ -151,7 +151,11 @@ def compare(
     casts = check_keys(srv, off, ids)
     cols = resolve_columns(srv, off, ids, features=features, exclude=exclude, segments=segs)
     join, dup_s, dup_o = join_counts(
-        keyed(srv, casts), keyed(off, casts), ids, duplicates=s.duplicates
+        keyed(srv, casts),
+        keyed(off, casts),
+        ids,
+        duplicates=s.duplicates,
+        roles=(srv.role, off.role),
     )
     first = s.duplicates == "first"
     rows = max(join.serving_rows, join.offline_rows)
