@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from mlfail.report.model import ChangeEvent
 from mlfail.report.slices_model import SliceRecord
 from mlfail.report.timeline_model import Series, TimelineReport, When
 from mlfail.triage import slice_label
@@ -200,6 +201,29 @@ def change_events_of(hypotheses: Sequence[object]) -> list[ChangeEventInput]:
             if e.id not in seen:
                 seen[e.id] = ChangeEventInput(e.id, e.ts, e.description, top=i == 0 and j == 0)
     return sorted(seen.values(), key=lambda e: e.ts)
+
+
+def change_event_inputs(
+    events: Sequence[ChangeEvent], hypotheses: Sequence[object] = ()
+) -> list[ChangeEventInput]:
+    """Every change event of ``--changes`` (those without a time are left out: they have no
+    place on the axis); the top hypothesis's first (best-scored) event is emphasised. Without
+    a changes list, the hypotheses' events (:func:`change_events_of`)."""
+    if not events:
+        return change_events_of(hypotheses)
+    top_id = None
+    if hypotheses:
+        evs = hypotheses[0].change_events()  # type: ignore[attr-defined]
+        top_id = evs[0].id if evs else None
+    out = []
+    for e in events:
+        if e.ts is None:
+            continue
+        what = " · ".join(x for x in (e.kind, e.component, e.description) if x)
+        if e.owner:
+            what += f" (owner {e.owner})"
+        out.append(ChangeEventInput(e.id, e.ts, what or None, top=e.id == top_id))
+    return sorted(out, key=lambda e: e.ts)
 
 
 def _axis(report: TimelineReport) -> tuple[dt.datetime, dt.datetime] | None:

@@ -40,7 +40,7 @@ def bars_svg(
     bw = max(1.0, slot * 0.38)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'role="img" aria-label="{_e(title)}">',
+        f'role="img" aria-label="{_e(title)}" font-family="sans-serif" fill="currentColor">',
         f'<text x="{pad_l}" y="14" font-size="12" font-weight="bold">{_e(title)}</text>',
         f'<line x1="{pad_l}" y1="{pad_t + plot_h}" x2="{width - 8}" y2="{pad_t + plot_h}" '
         'stroke="#999"/>',
@@ -93,7 +93,7 @@ def line_svg(
     plot_w, plot_h = width - pad_l - 8, height - pad_b - pad_t
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'role="img" aria-label="{_e(title)}">',
+        f'role="img" aria-label="{_e(title)}" font-family="sans-serif" fill="currentColor">',
         f'<text x="{pad_l}" y="14" font-size="12" font-weight="bold">{_e(title)}</text>',
     ]
     if not pts or not dates:
