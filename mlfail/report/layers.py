@@ -33,7 +33,7 @@ MAX_SERIES_PER_LAYER = 4
 WIDTH = 1040
 LABEL_W = 230  # series name and value range, left of the plot
 RIGHT_PAD = 16
-TOP = 34  # room for the title and the event labels
+TOP = 50  # room for the title and three rows of event labels
 STRIP_H = 30  # one series
 STRIP_GAP = 6
 LAYER_HEAD = 20  # the layer's title line
@@ -50,6 +50,7 @@ class EventMark:
     label: str  # id and description, for the tooltip
     x: float
     emphasised: bool  # the top hypothesis's change event
+    row: int = 0  # which label row (labels of close events do not overlap)
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,21 @@ class ChangeEventInput:
     ts: dt.datetime
     description: str | None
     top: bool
+
+
+def label_rows(
+    xs: Sequence[float], labels: Sequence[str], rows: int = 3, char_w: float = 6.0
+) -> list[int]:
+    """Layout only: a label row per x (sorted ascending) so that labels of close events do not
+    overlap — the first row whose last label ends left of this x, else the row ending first."""
+    ends = [-math.inf] * rows
+    out = []
+    for x, lab in zip(xs, labels, strict=True):
+        free = [i for i in range(rows) if ends[i] + 4 <= x]
+        i = free[0] if free else min(range(rows), key=lambda k: ends[k])
+        ends[i] = x + 2 + char_w * len(lab)
+        out.append(i)
+    return out
 
 
 def _as_dt(w: When) -> dt.datetime:
@@ -303,6 +319,8 @@ def build_layers(
             )
         )
         y += LAYER_GAP
+    inside = sorted((e for e in events if t0 <= _as_dt(e.ts) <= t1), key=lambda e: _as_dt(e.ts))
+    rows = label_rows([xs(e.ts) for e in inside], [("★ " if e.top else "") + e.id for e in inside])
     marks = [
         EventMark(
             e.id,
@@ -310,9 +328,9 @@ def build_layers(
             f"{e.id}: {e.description}" if e.description else e.id,
             xs(e.ts),
             e.top,
+            row,
         )
-        for e in events
-        if t0 <= _as_dt(e.ts) <= t1
+        for e, row in zip(inside, rows, strict=True)
     ]
     hourly = total < 3 * 86400
     return LayeredTimeline(

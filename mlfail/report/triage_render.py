@@ -425,7 +425,7 @@ def _slices_html(r: TriageReport) -> list[str]:
 
 
 def _root_cause_html(r: TriageReport) -> list[str]:
-    p = ["<h2>Root cause</h2>"]
+    p = ["<h2 id='root-cause'>Root cause</h2>"]
     if not r.root_causes:
         p.append("<p>No hypothesis above the reporting threshold.</p>")
     for i, h in enumerate(r.root_causes[:5], 1):
