@@ -237,7 +237,7 @@ def _strip_svg(v: LayeredTimeline, s: SeriesView, color: str) -> str:
 def _events_svg(v: LayeredTimeline) -> str:
     p = ['<g class="events">']
     for e in v.events:
-        ly = 44 - 10 * e.row
+        ly = 24 + 10 * e.row  # later rows lower: lines pass under earlier labels
         width = "2" if e.emphasised else "1"
         dash = "" if e.emphasised else ' stroke-dasharray="2,3"'
         label = ("★ " if e.emphasised else "") + e.id
