@@ -14,8 +14,11 @@ PYTEST_ARGS ?=
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
+# --no-compile: pip would byte-compile every module of scipy/pyarrow/polars (thousands of files,
+# a large share of the install on a loaded 2-core machine); Python compiles the few the demo
+# imports on first use instead.
 $(RUNTIME): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q --disable-pip-version-check -e .
+	$(BIN)/pip install -q --disable-pip-version-check --no-compile -e .
 	touch $(RUNTIME)
 
 $(STAMP): pyproject.toml $(RUNTIME)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,7 +30,7 @@ from mlfail.io import Source, open_source
 from mlfail.owners import load_owners
 from mlfail.psi import FeaturePsi, PsiSettings, assess_feature, finalize
 from mlfail.reference import Reference, coarsen
-from mlfail.report.model import PSI_SCHEMA_VERSION
+from mlfail.report.model import PSI_SCHEMA_VERSION, ChangeEvent, change_events
 from mlfail.report.slices_model import SliceRecord, SliceReport, global_record, slice_record
 from mlfail.report.timeline_model import TimelineReport, infra_record, series_record
 from mlfail.roles import RoleAssignment
@@ -94,6 +94,7 @@ class TriageReport:
     schema_version: int = TRIAGE_SCHEMA_VERSION
     # every column's role (§9); JSON: inputs.roles
     roles: RoleAssignment | None = field(default=None, repr=False)
+    change_events: list[ChangeEvent] = field(default_factory=list)  # every event of --changes
 
     @property
     def root_causes(self) -> list[Hypothesis]:
@@ -140,6 +141,7 @@ def triage(
     metrics_df = load_metrics(metrics) if metrics else None
     changes_df = load_changes(changes) if changes else None
     owners_obj = load_owners(owners) if owners else None
+    events = change_events(changes_df, owners_obj)
     walk = _Walk(on_step, on_progress)
 
     # 1–2: timeline (signal, infra)
@@ -158,7 +160,7 @@ def triage(
         )
     else:  # no event time: steps 2–6 run without onsets
         tl = untimed_timeline(live_src, ref.name, str(metrics) if metrics else None, cfg.window)
-    walk.done(_signal_step(tl, metrics is not None, has_time))
+    walk.done(replace(_signal_step(tl, metrics is not None, has_time), timeline=tl, events=events))
     walk.done(_infra_step(tl, metrics is not None))
 
     # 3–4: global metric, slices (they need the model's output)
@@ -223,6 +225,7 @@ def triage(
         checklist=_checklist(baseline, metrics, changes, owners, ex, roles, sr),
         warnings=[*tl.warnings, *(sr.warnings if sr else []), *ex.warnings],
         story=story,
+        change_events=events,
     )
     return report
 
@@ -460,4 +463,5 @@ def triage_data(r: TriageReport) -> dict[str, Any]:
         },
         "checklist": r.checklist,
         "warnings": r.warnings,
+        "change_events": plain(r.change_events),
     }

@@ -6,11 +6,12 @@ computes statistics.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mlfail.config import Roles
 from mlfail.psi import FeaturePsi, PsiSettings
+from mlfail.report.model import ChangeEvent
 from mlfail.report.slices_model import SliceRecord, SliceReport
 from mlfail.report.timeline_model import TimelineReport
 from mlfail.rootcause import Explanation
@@ -32,6 +33,10 @@ class Step:
     checked: str
     found: str
     decision: str
+    # step 1 only: what its panel draws (the layers' series and the change events), so a
+    # streaming renderer (``on_step``) can draw the sparklines before the report exists
+    timeline: TimelineReport | None = field(default=None, repr=False, compare=False)
+    events: list[ChangeEvent] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def summary(self) -> str:

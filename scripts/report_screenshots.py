@@ -1,6 +1,8 @@
 """`make report-screenshot`: the HTML triage report of the sample (with --metrics) and of one
 scenario without --metrics (tests/scenarios.py: null_spike, the layers come from the log only),
-each screenshotted by headless Chromium, to look at what a person sees.
+each screenshotted by headless Chromium, to look at what a person sees: the top of each report
+(headline, what to do, the layers), the sample's top in dark mode, and the sample's root-cause
+section (per hypothesis: its feature's bins on its cohort beside its daily PSI).
 
     python scripts/report_screenshots.py [--out out] [--docs]   # --docs: also docs/img/*.png
 
@@ -50,13 +52,26 @@ def _scenario_args(root: Path) -> list[str]:
     return [*args, "--changes", str(p["changes"]), "--owners", str(p["owners"])]
 
 
-def _screenshot(chromium: str, html: Path, png: Path) -> None:
+def _section(page: Path, start: str, stop: str, out: Path) -> Path:
+    """A page holding only one section of ``page`` (same head and styles), to screenshot it."""
+    text = page.read_text(encoding="utf-8")
+    a, b = text.index(start), text.index(stop)
+    out.write_text(text[: text.index("<h1>")] + text[a:b] + "</body></html>\n", encoding="utf-8")
+    return out
+
+
+def _screenshot(
+    chromium: str, html: Path, png: Path, height: int = HEIGHT, dark: bool = False
+) -> None:
+    # dark: the page's prefers-color-scheme: dark styles (Blink's preferredColorScheme 0)
+    flags = ["--force-dark-mode", "--blink-settings=preferredColorScheme=0"] if dark else []
     with tempfile.TemporaryDirectory() as profile:
         cmd = [
             chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
             "--no-first-run", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--hide-scrollbars", f"--user-data-dir={profile}",
-            f"--window-size={WIDTH},{HEIGHT}", f"--screenshot={png}", html.resolve().as_uri(),
+            *flags, f"--window-size={WIDTH},{height}", f"--screenshot={png}",
+            html.resolve().as_uri(),
         ]  # fmt: skip
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if r.returncode != 0 or not png.exists():
@@ -74,10 +89,22 @@ def main() -> int:
         return 2
     a.out.mkdir(parents=True, exist_ok=True)
     runs = [("triage", SAMPLE_ARGS), ("triage-null-spike", _scenario_args(a.out / "null_spike"))]
+    shots: list[tuple[Path, Path]] = []
     for name, args in runs:
         html, png = a.out / f"{name}.html", a.out / f"{name}.png"
         _triage_html(args, html)
         _screenshot(chromium, html, png)
+        shots.append((html, png))
+    sample = a.out / "triage.html"
+    dark = a.out / "triage-dark.png"
+    _screenshot(chromium, sample, dark, height=1150, dark=True)
+    rc_html = _section(
+        sample, "<h2 id='root-cause'>", "<h2>Other drifted", a.out / "triage-root-cause.html"
+    )
+    rc = a.out / "triage-root-cause.png"
+    _screenshot(chromium, rc_html, rc, height=640)
+    shots += [(sample, dark), (rc_html, rc)]
+    for html, png in shots:
         print(f"{png} ({png.stat().st_size // 1024} KB) from {html}")
         if a.docs:
             dest = ROOT / "docs" / "img" / png.name

@@ -24,12 +24,19 @@ from mlfail.report.layers import (
     build_slice_bars,
     change_events_of,
 )
+from mlfail.report.model import ChangeEvent
 from mlfail.report.slices_model import SliceRecord
 from mlfail.report.svg import layers_svg, slice_bars_svg
 from mlfail.report.timeline_model import InfraCheck, Series, TimelineReport, WindowStats
 from mlfail.report.timeline_render import layer_sparklines
-from mlfail.report.triage_render import render_triage, triage_html, triage_markdown
-from mlfail.triage import TriageReport, triage
+from mlfail.report.triage_render import (
+    layered_view,
+    render_triage,
+    triage_html,
+    triage_markdown,
+)
+from mlfail.rootcause import CohortEvidence
+from mlfail.triage import TriageReport, triage, triage_data
 
 ROOT = Path(__file__).resolve().parents[1]
 D0 = dt.date(2026, 9, 1)
@@ -132,13 +139,14 @@ def test_an_onset_marker_on_each_series_with_an_onset(tl: TimelineReport) -> Non
 
 def test_one_event_line_per_change_event_in_range(tl: TimelineReport) -> None:
     view = build_layers(tl, EVENTS)
-    assert [e.id for e in view.events] == ["CHG-1", "CHG-2"]  # CHG-OLD is before the axis
+    # in time order; CHG-OLD is before the axis
+    assert [e.id for e in view.events] == ["CHG-2", "CHG-1"]
     svg = layers_svg(view)
-    assert re.findall(r'data-event="([\w-]+)"', svg) == ["CHG-1", "CHG-2"]
+    assert re.findall(r'data-event="([\w-]+)"', svg) == ["CHG-2", "CHG-1"]
     assert "★ CHG-1" in svg and "★ CHG-2" not in svg  # the top hypothesis's event is starred
     # x is on the same axis as the series (day 7 + 2h lies between day 7 and day 8)
     pts = view.layers[1].series[0].points[0]
-    assert pts[7][0] < view.events[0].x < pts[8][0]
+    assert pts[7][0] < view.events[1].x < pts[8][0]
 
 
 def test_first_fired_layer_is_boxed_and_named(tl: TimelineReport) -> None:
@@ -280,8 +288,10 @@ def test_evidence_with_script_shows_as_text(sample: TriageReport) -> None:
     ev = h.change_events()[0]
     bad = dataclasses.replace(ev, id="CHG-<x>", description="<script>alert('x')</script>")
     h2 = dataclasses.replace(h, evidence=[bad, *[e for e in h.evidence if e is not ev]])
-    r = dataclasses.replace(
-        sample, explanation=dataclasses.replace(sample.explanation, hypotheses=[h2])
+    r = dataclasses.replace(  # no --changes list: the layers draw the hypotheses' events
+        sample,
+        explanation=dataclasses.replace(sample.explanation, hypotheses=[h2]),
+        change_events=[],
     )
     assert r.root_causes[0].change_events()[0].description.startswith("<script>")
     page = triage_html(r)
@@ -346,7 +356,12 @@ def _big(sample: TriageReport) -> TriageReport:
     assert sample.slices is not None
     sl = dataclasses.replace(sample.slices, slices=sample.slices.slices * 30)
     ex = dataclasses.replace(sample.explanation, hypotheses=hyps)
-    return dataclasses.replace(sample, timeline=tl, explanation=ex, features=feats, slices=sl)
+    events = [
+        ChangeEvent(f"EV-{k}", whens[k * 4], "deploy", "svc", "x" * 80, "team") for k in range(500)
+    ]
+    return dataclasses.replace(
+        sample, timeline=tl, explanation=ex, features=feats, slices=sl, change_events=events
+    )
 
 
 def test_html_stays_under_one_megabyte_on_a_large_report(sample: TriageReport) -> None:
@@ -357,3 +372,74 @@ def test_html_stays_under_one_megabyte_on_a_large_report(sample: TriageReport) -
     view = build_layers(big.timeline, change_events_of(big.root_causes))
     assert sum(len(lay.series) for lay in view.layers) == 16  # 4 per layer, not 400
     assert len(view.events) == 200
+    assert len(layered_view(big).events) == 500  # every --changes event is drawn, and fits
+
+
+# ---- change events of --changes, cohort bins, the streaming step 1 ------------------------
+
+
+def test_every_change_event_is_in_the_model_and_the_json(sample: TriageReport) -> None:
+    csv = (ROOT / "sample_data" / "changes.csv").read_text().splitlines()[1:]
+    ids = sorted(line.split(",", 1)[0] for line in csv if line.strip())
+    assert sorted(e.id for e in sample.change_events) == ids
+    by_id = {e.id: e for e in sample.change_events}
+    assert (by_id["CHG-104"].kind, by_id["CHG-104"].component) == ("deploy", "feature-pipeline")
+    assert by_id["CHG-104"].owner == "data-eng"  # from owners.toml's component
+    assert by_id["CHG-107"].owner is None  # risk-policy is not listed there
+    data = triage_data(sample)["change_events"]
+    assert [d["id"] for d in data] == [e.id for e in sample.change_events]
+    assert data[0]["ts"] == sample.change_events[0].ts.isoformat()
+
+
+def test_layers_draw_every_event_in_range_only_and_escape_it(sample: TriageReport) -> None:
+    hyp_ids = {e.id for h in sample.root_causes for e in h.change_events()}
+    assert len(hyp_ids) < len(sample.change_events)  # some events explain nothing
+    extra = [
+        ChangeEvent("OLD-1", dt.datetime(2025, 1, 1), "deploy", "svc", "long before", None),
+        ChangeEvent("NEW-1", dt.datetime(2027, 1, 1), "deploy", "svc", "long after", None),
+        ChangeEvent("EVIL-1", dt.datetime(2026, 9, 10), "config", "x", "<script>alert(1)</script>"),
+    ]
+    r = dataclasses.replace(sample, change_events=[*sample.change_events, *extra])
+    in_range = sorted([*sample.change_events, extra[2]], key=lambda e: e.ts)
+    svg = layers_svg(layered_view(r))
+    assert re.findall(r'data-event="([\w-]+)"', svg) == [e.id for e in in_range]
+    assert "★ CHG-104" in svg and svg.count("★") == 1  # the top hypothesis's event
+    assert [e.id for e in layered_view(r).events if e.emphasised] == ["CHG-104"]
+    page = triage_html(r)
+    assert "<script" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_a_hypothesis_draws_its_feature_bins_on_its_cohort(sample: TriageReport) -> None:
+    h = sample.root_causes[0]
+    cohort = next(e for e in h.evidence if isinstance(e, CohortEvidence))
+    assert (cohort.column, cohort.value) == ("pipeline_version", "1.5")
+    # the within-cohort counts the root cause tested: they add up to the cohort's rows
+    assert sum(b.live_count for b in cohort.bins) == cohort.rows
+    glob = next(f for f in sample.features if f.feature == h.feature and f.slice is None)
+    assert [b.live_share for b in glob.bins] != [b.live_share for b in cohort.bins]
+    page = triage_html(sample)
+    pair = page.split("<div class='pair'>", 1)[1].split("</div></div>", 1)[0]
+    assert "on its cohort pipeline_version=1.5" in pair
+    for b in cohort.bins:
+        assert f"live {100 * b.live_share:.1f}%" in pair
+    assert f"live {100 * glob.bins[-1].live_share:.1f}%" not in pair
+    data = triage_data(sample)["root_causes"][0]["evidence"]
+    assert len(next(e for e in data if e["kind"] == "cohort")["bins"]) == len(cohort.bins)
+
+
+def test_streaming_step_one_draws_the_layers_sparklines(
+    sample: TriageReport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlfail.cli.triage import Walk
+
+    con = Console(width=140, record=True, color_system=None)
+    walk = Walk(con)
+    monkeypatch.setattr(walk, "pause", lambda: None)
+    step1 = sample.steps[0]
+    assert step1.timeline is sample.timeline and step1.events == sample.change_events
+    walk.on_step(step1)
+    out = con.export_text()
+    assert "business" in out and "┃" in out and "onset 2026-09-19" in out
+    assert "CHG-104" in out and "★" not in out  # no hypothesis yet: nothing emphasised
+    walk.on_step(dataclasses.replace(step1, timeline=None))
+    assert con.export_text().count("┃") == 0  # the sparklines come from what the step carries

@@ -55,6 +55,7 @@ from mlfail.report.triage_render import (
     ranked_table,
     render_header,
     render_triage,
+    signal_sparklines,
     slice_table,
     step_panel,
     triage_html,
@@ -107,7 +108,7 @@ class Walk:
         )
 
     def on_step(self, step: Step) -> None:
-        self.console.print(step_panel(step))
+        self.console.print(step_panel(step, signal_sparklines(step)))
         if step.name != "slices":
             self.pause()
 

@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from mlfail.report.model import ChangeEvent
 from mlfail.report.slices_model import SliceRecord
 from mlfail.report.timeline_model import Series, TimelineReport, When
 from mlfail.triage import slice_label
@@ -32,7 +33,7 @@ MAX_SERIES_PER_LAYER = 4
 WIDTH = 1040
 LABEL_W = 230  # series name and value range, left of the plot
 RIGHT_PAD = 16
-TOP = 34  # room for the title and the event labels
+TOP = 50  # room for the title and three rows of event labels
 STRIP_H = 30  # one series
 STRIP_GAP = 6
 LAYER_HEAD = 20  # the layer's title line
@@ -49,6 +50,7 @@ class EventMark:
     label: str  # id and description, for the tooltip
     x: float
     emphasised: bool  # the top hypothesis's change event
+    row: int = 0  # which label row (labels of close events do not overlap)
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,21 @@ class ChangeEventInput:
     ts: dt.datetime
     description: str | None
     top: bool
+
+
+def label_rows(
+    xs: Sequence[float], labels: Sequence[str], rows: int = 3, char_w: float = 6.0
+) -> list[int]:
+    """Layout only: a label row per x (sorted ascending) so that labels of close events do not
+    overlap — the first row whose last label ends left of this x, else the row ending first."""
+    ends = [-math.inf] * rows
+    out = []
+    for x, lab in zip(xs, labels, strict=True):
+        free = [i for i in range(rows) if ends[i] + 4 <= x]
+        i = free[0] if free else min(range(rows), key=lambda k: ends[k])
+        ends[i] = x + 2 + char_w * len(lab)
+        out.append(i)
+    return out
 
 
 def _as_dt(w: When) -> dt.datetime:
@@ -202,6 +219,29 @@ def change_events_of(hypotheses: Sequence[object]) -> list[ChangeEventInput]:
     return sorted(seen.values(), key=lambda e: e.ts)
 
 
+def change_event_inputs(
+    events: Sequence[ChangeEvent], hypotheses: Sequence[object] = ()
+) -> list[ChangeEventInput]:
+    """Every change event of ``--changes`` (those without a time are left out: they have no
+    place on the axis); the top hypothesis's first (best-scored) event is emphasised. Without
+    a changes list, the hypotheses' events (:func:`change_events_of`)."""
+    if not events:
+        return change_events_of(hypotheses)
+    top_id = None
+    if hypotheses:
+        evs = hypotheses[0].change_events()  # type: ignore[attr-defined]
+        top_id = evs[0].id if evs else None
+    out = []
+    for e in events:
+        if e.ts is None:
+            continue
+        what = " · ".join(x for x in (e.kind, e.component, e.description) if x)
+        if e.owner:
+            what += f" (owner {e.owner})"
+        out.append(ChangeEventInput(e.id, e.ts, what or None, top=e.id == top_id))
+    return sorted(out, key=lambda e: e.ts)
+
+
 def _axis(report: TimelineReport) -> tuple[dt.datetime, dt.datetime] | None:
     """From the first window's start to the last window's end (a change event during the
     last day is in range)."""
@@ -279,6 +319,8 @@ def build_layers(
             )
         )
         y += LAYER_GAP
+    inside = sorted((e for e in events if t0 <= _as_dt(e.ts) <= t1), key=lambda e: _as_dt(e.ts))
+    rows = label_rows([xs(e.ts) for e in inside], [("★ " if e.top else "") + e.id for e in inside])
     marks = [
         EventMark(
             e.id,
@@ -286,9 +328,9 @@ def build_layers(
             f"{e.id}: {e.description}" if e.description else e.id,
             xs(e.ts),
             e.top,
+            row,
         )
-        for e in events
-        if t0 <= _as_dt(e.ts) <= t1
+        for e, row in zip(inside, rows, strict=True)
     ]
     hourly = total < 3 * 86400
     return LayeredTimeline(

@@ -10,7 +10,7 @@ import html
 import math
 from collections.abc import Sequence
 
-from mlfail.report.layers import LayeredTimeline, SeriesView, SliceBars
+from mlfail.report.layers import LayeredTimeline, SeriesView, SliceBars, label_rows
 
 REF_COLOR = "#4c78a8"
 LIVE_COLOR = "#e45756"
@@ -34,13 +34,13 @@ def bars_svg(
     """Grouped bars of reference vs live bin shares."""
     n = max(len(labels), 1)
     top = max([*ref, *live, 1e-9])
-    pad_l, pad_b, pad_t = 40, 46, 22
+    pad_l, pad_b, pad_t = 40, 46, 34
     plot_w, plot_h = width - pad_l - 8, height - pad_b - pad_t
     slot = plot_w / n
     bw = max(1.0, slot * 0.38)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'role="img" aria-label="{_e(title)}">',
+        f'role="img" aria-label="{_e(title)}" font-family="sans-serif" fill="currentColor">',
         f'<text x="{pad_l}" y="14" font-size="12" font-weight="bold">{_e(title)}</text>',
         f'<line x1="{pad_l}" y1="{pad_t + plot_h}" x2="{width - 8}" y2="{pad_t + plot_h}" '
         'stroke="#999"/>',
@@ -66,10 +66,10 @@ def bars_svg(
             f"{_e(short)}</text>"
         )
     parts.append(
-        f'<rect x="{width - 150}" y="4" width="10" height="10" fill="{REF_COLOR}"/>'
-        f'<text x="{width - 136}" y="13" font-size="10">reference</text>'
-        f'<rect x="{width - 80}" y="4" width="10" height="10" fill="{LIVE_COLOR}"/>'
-        f'<text x="{width - 66}" y="13" font-size="10">live</text>'
+        f'<rect x="{width - 150}" y="19" width="10" height="10" fill="{REF_COLOR}"/>'
+        f'<text x="{width - 136}" y="28" font-size="10">reference</text>'
+        f'<rect x="{width - 80}" y="19" width="10" height="10" fill="{LIVE_COLOR}"/>'
+        f'<text x="{width - 66}" y="28" font-size="10">live</text>'
     )
     parts.append("</svg>")
     return "".join(parts)
@@ -93,7 +93,7 @@ def line_svg(
     plot_w, plot_h = width - pad_l - 8, height - pad_b - pad_t
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'role="img" aria-label="{_e(title)}">',
+        f'role="img" aria-label="{_e(title)}" font-family="sans-serif" fill="currentColor">',
         f'<text x="{pad_l}" y="14" font-size="12" font-weight="bold">{_e(title)}</text>',
     ]
     if not pts or not dates:
@@ -131,15 +131,16 @@ def line_svg(
             f'<line x1="{pad_l}" y1="{y(threshold):.1f}" x2="{width - 8}" '
             f'y2="{y(threshold):.1f}" stroke="#ccc" stroke-dasharray="2,2"/>'
         )
-    for d, label in events:
-        if d0 <= d <= d1:
-            parts.append(
-                f'<line x1="{x(d):.1f}" y1="{pad_t}" x2="{x(d):.1f}" '
-                f'y2="{pad_t + plot_h}" stroke="{EVENT_COLOR}" stroke-dasharray="1,3">'
-                f"<title>{_e(label)}</title></line>"
-                f'<text x="{x(d) + 2:.1f}" y="{pad_t + 10}" font-size="9" '
-                f'fill="{EVENT_COLOR}">{_e(label)}</text>'
-            )
+    inside = sorted((d, label) for d, label in events if d0 <= d <= d1)
+    rows = label_rows([x(d) for d, _ in inside], [lab for _, lab in inside], char_w=5.0)
+    for (d, label), row in zip(inside, rows, strict=True):
+        parts.append(
+            f'<line x1="{x(d):.1f}" y1="{pad_t}" x2="{x(d):.1f}" '
+            f'y2="{pad_t + plot_h}" stroke="{EVENT_COLOR}" stroke-dasharray="1,3">'
+            f"<title>{_e(label)}</title></line>"
+            f'<text x="{x(d) + 2:.1f}" y="{pad_t + 10 + 10 * row}" font-size="9" '
+            f'fill="{EVENT_COLOR}">{_e(label)}</text>'
+        )
     if onset is not None and d0 <= onset <= d1:
         parts.append(
             f'<line x1="{x(onset):.1f}" y1="{pad_t}" x2="{x(onset):.1f}" '
@@ -235,8 +236,8 @@ def _strip_svg(v: LayeredTimeline, s: SeriesView, color: str) -> str:
 
 def _events_svg(v: LayeredTimeline) -> str:
     p = ['<g class="events">']
-    for i, e in enumerate(v.events):
-        ly = 28 if i % 2 == 0 else 20
+    for e in v.events:
+        ly = 24 + 10 * e.row  # later rows lower: lines pass under earlier labels
         width = "2" if e.emphasised else "1"
         dash = "" if e.emphasised else ' stroke-dasharray="2,3"'
         label = ("★ " if e.emphasised else "") + e.id

@@ -20,7 +20,7 @@ from mlfail.report.layers import (
     LayeredTimeline,
     build_layers,
     build_slice_bars,
-    change_events_of,
+    change_event_inputs,
 )
 from mlfail.report.roles_render import roles_html, roles_human, roles_markdown
 from mlfail.report.slices_model import SliceRecord
@@ -28,6 +28,7 @@ from mlfail.report.slices_render import overlap_line, symptom_note
 from mlfail.report.svg import bars_svg, layers_svg, line_svg, slice_bars_svg
 from mlfail.report.text import md as _md
 from mlfail.report.timeline_render import layer_rows, layer_sparklines
+from mlfail.rootcause import CohortEvidence, Hypothesis
 from mlfail.triage import Step, TriageReport, slice_label, triage_data
 
 STATUS_STYLE = {"ok": "green", "finding": "bold red", "skipped": "dim", "info": "cyan"}
@@ -63,6 +64,14 @@ def step_panel(s: Step, extra: Text | None = None) -> Panel:
         title_align="left",
         border_style=STATUS_STYLE[s.status] if s.status == "finding" else "dim",
     )
+
+
+def signal_sparklines(s: Step) -> Text | None:
+    """Step 1's sparklines from what the step carries (the streaming walk draws them before
+    the report exists; no hypothesis yet, so no event is emphasised)."""
+    if s.name != "signal" or s.timeline is None:
+        return None
+    return layer_sparklines(build_layers(s.timeline, change_event_inputs(s.events)))
 
 
 def slice_table(r: TriageReport, limit: int = 10) -> Table:
@@ -359,7 +368,7 @@ def _todo_box(r: TriageReport) -> list[str]:
 
 def layered_view(r: TriageReport) -> LayeredTimeline:
     """The layered timeline of a triage report (shared by the HTML, Markdown and terminal)."""
-    return build_layers(r.timeline, change_events_of(r.root_causes))
+    return build_layers(r.timeline, change_event_inputs(r.change_events, r.root_causes))
 
 
 def triage_html(r: TriageReport, *, max_features: int = 4) -> str:
@@ -445,7 +454,7 @@ def _slices_html(r: TriageReport) -> list[str]:
 
 
 def _root_cause_html(r: TriageReport) -> list[str]:
-    p = ["<h2>Root cause</h2>"]
+    p = ["<h2 id='root-cause'>Root cause</h2>"]
     if not r.root_causes:
         p.append("<p>No hypothesis above the reporting threshold.</p>")
     for i, h in enumerate(r.root_causes[:5], 1):
@@ -457,37 +466,59 @@ def _root_cause_html(r: TriageReport) -> list[str]:
         p += [f"<li><b>{_e(e.kind)}</b>: {_e(e.text)}</li>" for e in h.evidence]
         p.append(f"</ul><p><b>Next:</b> {_e(h.next_action)}</p>")
         if i <= 3 and h.feature:
-            p += _feature_pair(r, h.feature)
+            p += _feature_pair(r, h)
     return p
 
 
-def _feature_pair(r: TriageReport, feature: str) -> list[str]:
-    """The reference-vs-live bins of a feature and its daily PSI, side by side."""
-    f = next((x for x in r.features if x.feature == feature), None)
+def _feature_pair(r: TriageReport, h: Hypothesis) -> list[str]:
+    """The reference-vs-live bins of a hypothesis's feature on its cohort (the within-cohort
+    counts the root cause tested; the chosen slice's or all rows' when it names no cohort) and
+    its daily PSI with the onset and the change events, side by side."""
+    feature = h.feature
     out = ["<div class='pair'>"]
-    if f is not None:
+    cohort = next((e for e in h.evidence if isinstance(e, CohortEvidence) and e.bins), None)
+    if cohort is not None:
+        ref_what = "the same cohort" if cohort.reference_scope == "slice" else "all rows"
         out.append(
             "<div class='chart'>"
             + bars_svg(
-                [b.bin for b in f.bins],
-                [b.reference_share for b in f.bins],
-                [b.live_share for b in f.bins],
-                title=f"{f.feature} on {slice_label(f.slice)}: PSI {f.psi or 0:.3f}",
+                [b.bin for b in cohort.bins],
+                [b.reference_share for b in cohort.bins],
+                [b.live_share for b in cohort.bins],
+                title=f"{feature} on its cohort {cohort.column}={cohort.value}: PSI "
+                f"{cohort.within_psi:.3f} (reference: {ref_what})",
                 width=520,
             )
             + "</div>"
         )
-    series = r.explanation.daily_psi.get(feature)
+    else:
+        chosen = r.chosen_slice.slice if r.chosen_slice else None
+        recs = [x for x in r.features if x.feature == feature]
+        f = next((x for x in recs if x.slice == chosen), recs[0] if recs else None)
+        if f is not None:
+            out.append(
+                "<div class='chart'>"
+                + bars_svg(
+                    [b.bin for b in f.bins],
+                    [b.reference_share for b in f.bins],
+                    [b.live_share for b in f.bins],
+                    title=f"{f.feature} on {slice_label(f.slice)}: PSI {f.psi or 0:.3f}",
+                    width=520,
+                )
+                + "</div>"
+            )
+    series = r.explanation.daily_psi.get(feature or "")
     if series:
-        onset = next((h.onset for h in r.root_causes if h.feature == feature), None)
-        events = [(e.when.date(), e.id) for e in layered_view(r).events]
+        events = [
+            (e.when.date(), ("★ " if e.emphasised else "") + e.id) for e in layered_view(r).events
+        ]
         out.append(
             "<div class='chart'>"
             + line_svg(
                 r.explanation.days,
                 series,
                 title=f"daily PSI of {feature} (all live rows)",
-                onset=onset,
+                onset=h.onset,
                 events=events,
                 threshold=0.25,
                 width=520,

@@ -204,7 +204,8 @@ def _cohort_records(
                     continue
                 rv = ref_vals.get(v)
                 rvec = rv if rv is not None and rv.sum() >= cfg.min_cohort_rows else ref_vec
-                rec = assess_feature(spec, rvec, mat[i], ps, slice_={col: v})
+                scope = "global" if rvec is ref_vec else "slice"
+                rec = assess_feature(spec, rvec, mat[i], ps, slice_={col: v}, reference_scope=scope)
                 crecs.append(rec)
                 out.append((v, rec))
             cohort_records[(spec.feature, col)] = out
@@ -336,6 +337,8 @@ def _cohort_evidence(
                     f"rows with {col}={_value_str(v)} carry {max(ef, 0):.0%} of the drift "
                     f"(PSI {rec.psi:.2f} within, {n_rows} rows){timing}"
                 ),
+                bins=rec.bins,
+                reference_scope=rec.reference_scope,
             )
             if best is None or score > best[0]:
                 best = (score, ev)

@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from mlfail.psi import PsiSettings
+from mlfail.psi import BinShare, PsiSettings
 from mlfail.skew.model import Pattern
 
 if TYPE_CHECKING:
@@ -88,6 +88,11 @@ class CohortEvidence:
     jumped: bool
     rows: int
     text: str
+    # the within-cohort reference-vs-live bins behind within_psi (the reports draw them), and
+    # which reference they compare with: "slice" = the same cohort, "global" = all reference
+    # rows (the cohort had too few rows there)
+    bins: list[BinShare] = field(default_factory=list)
+    reference_scope: str = "global"
 
 
 @dataclass
