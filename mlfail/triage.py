@@ -146,20 +146,7 @@ def triage(
 
     # 1–2: timeline (signal, infra)
     has_time = bool(roles.timestamp)
-    if has_time:
-        walk.say("reading the timeline: onsets per layer, infra band")
-        tl = build_timeline(
-            live_src,
-            roles=roles,
-            reference=ref,
-            metrics=metrics_df,
-            window=cfg.window,
-            task=cfg.task,
-            threshold=cfg.threshold,
-            progress=progress,
-        )
-    else:  # no event time: steps 2–6 run without onsets
-        tl = untimed_timeline(live_src, ref.name, str(metrics) if metrics else None, cfg.window)
+    tl = _timeline(walk, live_src, roles, ref, metrics, metrics_df, cfg, progress)
     walk.done(replace(_signal_step(tl, metrics is not None, has_time), timeline=tl, events=events))
     walk.done(_infra_step(tl, metrics is not None))
 
@@ -228,6 +215,32 @@ def triage(
         change_events=events,
     )
     return report
+
+
+def _timeline(
+    walk: _Walk,
+    live_src: Source,
+    roles: Roles,
+    ref: Reference,
+    metrics: str | Path | None,
+    metrics_df: pl.DataFrame | None,
+    cfg: TriageSettings,
+    progress: bool | None,
+) -> TimelineReport:
+    """Steps 1–2's timeline; without event time, an empty one (steps 2–6 run without onsets)."""
+    if not roles.timestamp:
+        return untimed_timeline(live_src, ref.name, str(metrics) if metrics else None, cfg.window)
+    walk.say("reading the timeline: onsets per layer, infra band")
+    return build_timeline(
+        live_src,
+        roles=roles,
+        reference=ref,
+        metrics=metrics_df,
+        window=cfg.window,
+        task=cfg.task,
+        threshold=cfg.threshold,
+        progress=progress,
+    )
 
 
 @dataclass
