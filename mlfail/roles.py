@@ -478,7 +478,7 @@ def _check_flags(flags: RoleFlags, names: Sequence[str]) -> dict[str, tuple[Role
     given: dict[str, tuple[Role, str]] = {}
     have = set(names)
     for col, role, flag in flags.assigned():
-        if col not in have:
+        if col not in have and flag != "--features":  # --features: its own check and message
             raise UsageError(f"{flag} {col}: no such column in the reference or the live data")
         if col in given and given[col][1] != flag:
             raise UsageError(f"column {col!r} is given to both {given[col][1]} and {flag}")

@@ -190,14 +190,18 @@ def test_bad_flag_values(drift_pair: tuple[Path, Path]) -> None:
     assert r.exit_code == 2
 
 
-def test_default_feature_absent_from_live_is_all_missing(
+def test_default_feature_absent_from_live_is_a_missing_column_not_a_drift(
     drift_pair: tuple[Path, Path], tmp_path: Path
 ) -> None:
+    """Issue 14 / §9: a column on the reference side only is a schema finding (mlfail check
+    quality), never a PSI row."""
     ref, live = drift_pair
     slim = tmp_path / "slim.parquet"
     pl.read_parquet(live).drop("y").write_parquet(slim)
     r = run("psi", "-r", str(ref), "-l", str(slim), "-f", "json")
-    assert r.exit_code == 1
-    y = next(f for f in json.loads(r.stdout)["features"] if f["feature"] == "y")
-    assert y["live_null_rate"] == 1.0 and y["status"] == "drifted"
-    assert "feature 'y' is not in --live" in r.stderr
+    assert r.exit_code == 1  # x still drifts
+    d = json.loads(r.stdout)
+    assert "y" not in {f["feature"] for f in d["features"]}
+    y = next(c for c in d["inputs"]["roles"]["columns"] if c["column"] == "y")
+    assert y["role"] == "one_sided" and y["present"] == "reference"
+    assert "column 'y' is on the reference side only: a missing column" in r.stderr

@@ -277,7 +277,7 @@ def test_exclude_and_flag_errors() -> None:
 def test_from_roles_carries_todays_flags() -> None:
     from mlfail.config import Roles
 
-    roles = Roles(timestamp="ts", label="y", prediction="p", meta=("v",), extra_roles=("q",))
+    roles = Roles(timestamp="ts", label="y", prediction="p", meta=("v",), outputs=("q",))
     f = RoleFlags.from_roles(roles, ids=["a,b"], outputs=["r"], exclude=["z"])
     assert (f.timestamp, f.label, f.prediction, f.meta) == ("ts", "y", "p", ("v",))
     assert (f.ids, f.outputs, f.exclude, f.features) == (("a", "b"), ("q", "r"), ("z",), None)
@@ -316,7 +316,7 @@ def test_note_lines_and_json_say_why_and_which_flag() -> None:
     roles = _roles(ref, label="y")
     lines = roles.note_lines()
     assert any("n" in ln and "identifier: integer" in ln and "--features n" in ln for ln in lines)
-    assert any("y" in ln and "label: given by --label" in ln for ln in lines)
+    assert any("y (--label)" in ln and ln.startswith("  by flags:") for ln in lines)
     assert any("k" in ln and "constant" in ln for ln in lines)
     assert lines[-1].startswith("  features (1): x")
     d = roles.to_dict()

@@ -105,6 +105,12 @@ def _key_columns(
         # once resolved, every identifier, output, time key, one-sided and constant column too
         never = excluded | roles.never_slice_keys()
         cols = [c for c in live.columns if c not in never]
+        if roles.assignment is not None:
+            notes += [
+                f"{c.column}: {c.role.replace('_', ' ')} ({c.reason}), not a slice key"
+                for c in roles.assignment.columns
+                if c.source == "inferred" and c.column in never and c.column in live.columns
+            ]
     schema = live.schema
 
     cat_cols: list[str] = []
