@@ -231,7 +231,8 @@ def window_grid(t: _Log) -> None:
 def choose_features(t: _Log, roles: Roles) -> None:
     """Reference specs when there is a reference; else the live columns."""
     schema = t.schema
-    never = set(roles.role_columns()) if roles.assignment is not None else set()
+    # the flags' roles on every engine; inferred ones where the engine reads Polars rows
+    never = set(roles.role_columns())
     if t.ref is not None:
         t.specs = [s for s in t.ref.specs if s.feature not in never]
         t.features = [s.feature for s in t.specs]
