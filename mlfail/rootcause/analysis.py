@@ -201,15 +201,19 @@ def explain(
     metrics: pl.DataFrame | None = None,
     settings: ExplainSettings | None = None,
     progress: bool | None = None,
+    live_day: pl.DataFrame | None = None,
 ) -> Explanation:
-    """Ranked root-cause hypotheses for what changed between the reference and live."""
+    """Ranked root-cause hypotheses for what changed between the reference and live.
+    ``live_day``: live's (day, feature, bin) counts when the caller already has them (triage's
+    shared table, mlfail/walkcounts.py); counted here otherwise."""
     cfg = settings or ExplainSettings()
     ps = cfg.psi
     live, day, specs, warnings = _prepare(reference, live, roles)
 
     ref_table = reference.table(())
     assert ref_table is not None
-    live_day = count_source(live, specs, [day], progress=progress)
+    if live_day is None:
+        live_day = count_source(live, specs, [day], progress=progress)
     dates: list[dt.date] = sorted(d for d in live_day[DAY].unique().to_list() if d is not None)
     if not dates:
         raise UsageError(f"--live {live.spec}: no rows with a {roles.timestamp} value")
