@@ -8,6 +8,7 @@ Python API (the CLI is a thin shell over these)::
     timeline = mlfail.build_timeline("logs/", roles=mlfail.Roles(timestamp="ts"), metrics="m.csv")
 """
 
+from mlfail import scantrace as _scantrace
 from mlfail._version import __version__
 from mlfail.audit import psi
 from mlfail.baseline import Baseline, build_baseline, load_baseline, merge_baselines
@@ -55,3 +56,5 @@ __all__ = [
     "skew",
     "triage",
 ]
+
+_scantrace.install_from_env()

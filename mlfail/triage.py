@@ -24,12 +24,12 @@ from mlfail._version import __version__
 from mlfail.audit import check_roles_exist, reference_and_roles
 from mlfail.binning import BinSettings
 from mlfail.config import Roles
-from mlfail.counts import count_frame, count_source, dense
+from mlfail.counts import count_frame, dense
 from mlfail.events import load_changes, load_metrics
 from mlfail.io import Source, open_source
 from mlfail.owners import load_owners
 from mlfail.psi import FeaturePsi, PsiSettings, assess_feature, finalize
-from mlfail.reference import Reference, coarsen
+from mlfail.reference import Reference
 from mlfail.report.model import PSI_SCHEMA_VERSION, ChangeEvent, change_events
 from mlfail.report.slices_model import SliceRecord, SliceReport, global_record, slice_record
 from mlfail.report.timeline_model import TimelineReport, infra_record, series_record
@@ -57,9 +57,9 @@ from mlfail.triage_steps import (
     since_of,
 )
 from mlfail.triage_steps import slice_label as slice_label
+from mlfail.walkcounts import WalkCounts, count_walk
 
 TRIAGE_SCHEMA_VERSION = 1
-IN_SLICE = "_mlfail_in_slice"
 
 
 @dataclass
@@ -155,7 +155,8 @@ def triage(
 
     # 5: PSI audit on the chosen slice and globally
     walk.say("PSI audit on " + (slice_label(chosen.slice) if chosen else "all rows"))
-    features = psi_on_slice(ref, live_src, sr, chosen, cfg.psi)
+    counts = count_walk(live_src, ref.specs, roles, _slice_mask(sr, chosen), progress=progress)
+    features = psi_on_slice(ref, live_src, sr, chosen, cfg.psi, counts)
     walk.done(_psi_step(features, chosen, cfg.psi))
 
     # 6: root cause
@@ -171,6 +172,7 @@ def triage(
         progress=progress,
         offline=offline,
         ids=ids,
+        live_day=counts.per_day([s.feature for s in ref.specs]),
     )
     walk.done(_rootcause_step(ex, changes is not None, owners is not None))
 
@@ -340,31 +342,35 @@ def _run_shadow(
     )
 
 
+def _slice_mask(sr: SliceReport | None, chosen: SliceRecord | None) -> pl.Expr | None:
+    return sr.mask(chosen.slice) if chosen is not None and sr is not None else None
+
+
 def psi_on_slice(
     ref: Reference,
     live: Source,
     sr: SliceReport | None,
     chosen: SliceRecord | None,
     ps: PsiSettings,
+    counts: WalkCounts | None = None,
 ) -> list[FeaturePsi]:
-    """Step 5: PSI of every feature on the whole live window and on the chosen slice, in one
-    pass over live (keyed by slice membership); BH across all of them."""
+    """Step 5: PSI of every feature on the whole live window and on the chosen slice, from
+    one count table over live keyed by slice membership (``counts``: the walk's shared table,
+    counted here when not given); BH across all of them."""
     specs = ref.specs
     ref_table = ref.table(())
     assert ref_table is not None
+    if counts is None:
+        counts = count_walk(live, specs, Roles(), _slice_mask(sr, chosen))
     records: list[FeaturePsi] = []
+    live_all = counts.overall()
     if chosen is None or sr is None:
-        live_table = count_source(live, specs)
-        records = [assess_feature(s, dense(ref_table, s), dense(live_table, s), ps) for s in specs]
+        records = [assess_feature(s, dense(ref_table, s), dense(live_all, s), ps) for s in specs]
         return finalize(records, ps)
-    mask = sr.mask(chosen.slice).fill_null(False).alias(IN_SLICE)
-    live_table = count_source(live, specs, [mask])
-    inside = live_table.filter(pl.col(IN_SLICE))
+    inside = counts.inside()
     ref_in, scope = _reference_slice(ref, sr, chosen, specs)
     for s in specs:
-        records.append(
-            assess_feature(s, dense(ref_table, s), dense(coarsen(live_table, []), s), ps)
-        )
+        records.append(assess_feature(s, dense(ref_table, s), dense(live_all, s), ps))
         rvec = dense(ref_in, s) if ref_in is not None else dense(ref_table, s)
         records.append(
             assess_feature(

@@ -243,10 +243,13 @@ def explain(
     progress: bool | None = None,
     offline: Source | None = None,
     ids: Sequence[str] = (),
+    live_day: pl.DataFrame | None = None,
 ) -> Explanation:
     """Ranked root-cause hypotheses for what changed between the reference and live. With
     ``offline`` (the offline pipeline's values for the same requests, joined on ``ids``), each
-    drifted feature also gets the row-by-row join as evidence (one join, design §10)."""
+    drifted feature also gets the row-by-row join as evidence (one join, design §10).
+    ``live_day``: live's (day, feature, bin) counts when the caller already has them (triage's
+    shared table, mlfail/walkcounts.py); counted here otherwise."""
     cfg = settings or ExplainSettings()
     ps = cfg.psi
     if offline is not None:
@@ -255,7 +258,8 @@ def explain(
 
     ref_table = reference.table(())
     assert ref_table is not None
-    live_day = count_source(live, specs, [day], progress=progress)
+    if live_day is None:
+        live_day = count_source(live, specs, [day], progress=progress)
     dates: list[dt.date] = sorted(d for d in live_day[DAY].unique().to_list() if d is not None)
     if not dates:
         raise UsageError(f"--live {live.spec}: no rows with a {roles.timestamp} value")

@@ -1,0 +1,104 @@
+"""The walk's shared live count table (mlfail/walkcounts.py) and the scan trace (scantrace.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from mlfail.binning import build_specs
+from mlfail.config import Roles
+from mlfail.counts import count_frame, merge
+from mlfail.io import open_source
+from mlfail.rootcause.common import DAY
+from mlfail.walkcounts import count_walk
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _frame(n: int, seed: int) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    start = dt.datetime(2026, 11, 1)
+    x = rng.normal(size=n)
+    x[rng.random(n) < 0.05] = np.nan
+    return pl.DataFrame(
+        {
+            "ts": [start + dt.timedelta(hours=int(h)) for h in rng.integers(0, 24 * 6, n)],
+            "x": x,
+            "k": rng.integers(0, 50, n),
+            "cat": rng.choice(["a", "b", "c", "d"], n).tolist(),
+            "seg": rng.choice(["s1", "s2", "s3"], n).tolist(),
+        }
+    ).with_columns(pl.when(pl.col("x").is_nan()).then(None).otherwise(pl.col("x")).alias("x"))
+
+
+def _canon(t: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    return merge([t]).select([*keys, "feature", "bin", "n"]).sort([*keys, "feature", "bin"])
+
+
+def test_views_equal_the_passes_they_replace(tmp_path: Path) -> None:
+    ref = _frame(3000, 1)
+    live = _frame(4000, 2)
+    live_path = tmp_path / "live.parquet"
+    live.write_parquet(live_path)
+    specs = build_specs(ref.lazy(), ["x", "k", "cat"], categorical=["cat"])
+    src = open_source(str(live_path))
+    mask = pl.col("seg") == "s2"
+    wc = count_walk(src, specs, Roles(timestamp="ts"), mask)
+
+    lf = live.lazy()
+    whole = count_frame(lf, specs)
+    inside = count_frame(lf.filter(mask), specs)
+    per_day = count_frame(lf, specs, [pl.col("ts").dt.date().alias(DAY)])
+
+    assert _canon(wc.overall(), []).equals(_canon(whole, []))
+    got_in = _canon(wc.inside().group_by(["feature", "bin"]).agg(pl.col("n").sum()), [])
+    assert got_in.equals(_canon(inside, []))
+    day_view = wc.per_day([s.feature for s in specs])
+    assert day_view is not None
+    assert _canon(day_view, [DAY]).equals(_canon(per_day, [DAY]))
+    # the slice really is a strict part of live: the views are not all the same table
+    assert int(got_in["n"].sum()) < int(_canon(whole, [])["n"].sum())
+    # a feature left out of root cause's set is left out of its view
+    only_x = wc.per_day(["x"])
+    assert only_x is not None and set(only_x["feature"].unique()) == {"x"}
+
+
+def test_without_timestamp_or_slice_the_table_is_plain(tmp_path: Path) -> None:
+    live = _frame(500, 3)
+    path = tmp_path / "live.parquet"
+    live.write_parquet(path)
+    specs = build_specs(live.lazy(), ["x"])
+    wc = count_walk(open_source(str(path)), specs, Roles())
+    assert wc.per_day(["x"]) is None
+    assert int(wc.overall()["n"].sum()) == live.height
+
+
+def _run(code: str, trace: bool) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("MLFAIL_TRACE_SCANS", None)
+    if trace:
+        env["MLFAIL_TRACE_SCANS"] = "1"
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+
+
+def test_scan_trace_names_the_file_and_counts_collections(tmp_path: Path) -> None:
+    path = tmp_path / "traced_live.parquet"
+    pl.DataFrame({"a": [1, 2, 3]}).write_parquet(path)
+    code = (
+        "import mlfail, polars as pl\n"
+        f"lf = pl.scan_parquet({str(path)!r})\n"
+        "lf.collect(); pl.collect_all([lf, lf.select(pl.len())])\n"
+    )
+    on = _run(code, trace=True)
+    assert on.stderr.count("traced_live.parquet") == 3  # two collections + the summary line
+    assert "traced_live.parquet: 2 collection(s)" in on.stderr
+    off = _run(code, trace=False)
+    assert "[scan" not in off.stderr
