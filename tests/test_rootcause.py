@@ -262,3 +262,39 @@ def test_an_accuracy_step_must_hold_on_the_counts() -> None:
     p_small = stats.chi2_contingency([[2, 33], [0, 35]], correction=False)[1]
     p_big = stats.chi2_contingency([[100, 3400], [0, 3500]], correction=False)[1]
     assert p_small > cfg.psi.alpha > p_big
+
+
+@pytest.mark.parametrize(
+    ("factor", "share", "expect"),
+    [(100.0, 0.5, 100.0), (1000.0, 0.1, 1000.0), (0.01, 0.3, 0.01), (1.0, 0.5, None)],
+)
+def test_partial_scale_signature(factor: float, share: float, expect: float | None) -> None:
+    """A unit bug on part of the rows (×100 on half, ×1000 on a tenth, ÷100 on 30%): the
+    out-of-range values that the factor maps back into the reference's range are counted by
+    hand with numpy; no change (factor 1) finds nothing."""
+    import polars as pl
+
+    from mlfail.binning import BinSpec
+    from mlfail.io import Source
+    from mlfail.rootcause.signatures import _partial_scale, _Rows
+
+    rng = np.random.default_rng(11)
+    ref = rng.uniform(10, 40, 5000)
+    live = rng.uniform(10, 40, 4000)
+    hit = rng.random(4000) < share
+    live = np.where(hit, live * factor, live)
+    lf = pl.LazyFrame({"x": live})
+    src = Source(spec="live", role="--live", files=[], lf=lf, schema=lf.collect_schema())
+    spec = BinSpec(feature="x", kind="numeric", edges=(20.0, 30.0))
+    r = {"min": float(ref.min()), "max": float(ref.max())}
+    rows = _Rows(spec, r, {"max": float(live.max())}, 5000, 4000, src, pl.lit(True))
+    ev = _partial_scale(rows, [])
+    if expect is None:
+        assert ev is None
+        return
+    assert ev is not None and ev.signature == "scale_change" and ev.factor == expect
+    lo, hi = r["min"], r["max"]
+    out = (live > hi * 1.5) | ((live < lo / 1.5) & (live > 0))
+    back = out & (live / expect >= lo) & (live / expect <= hi)
+    assert ev.live == pytest.approx(back.sum() / 4000)
+    assert abs(ev.live - share) < 0.03

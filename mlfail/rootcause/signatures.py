@@ -19,7 +19,7 @@ import polars as pl
 
 from mlfail.baseline import NUMERIC_DEFAULTS, QUANTILE_LEVELS, STRING_DEFAULTS, FeatureStats
 from mlfail.binning import BinSpec
-from mlfail.factors import name_factor
+from mlfail.factors import NAMED_FACTORS, name_factor
 from mlfail.io import Source
 from mlfail.reference import Reference
 from mlfail.rootcause.common import _FeatureState, _fmt_share, _is_value, two_proportion_p
@@ -179,6 +179,60 @@ def _affine_change(q: _Rows, found: list[SignatureEvidence]) -> SignatureEvidenc
     return None
 
 
+PARTIAL_MIN_SHARE = 0.01  # of the affected live rows
+PARTIAL_MAPS_BACK = 0.9  # of the out-of-range values, back inside the reference range
+
+
+def _partial_scale(q: _Rows, found: list[SignatureEvidence]) -> SignatureEvidence | None:
+    """A unit change on part of the rows: live values beyond the reference's range (above its
+    max ×1.5, or below its min ÷1.5 for a positive feature) that a named factor (×100, ×1000,
+    ÷100 …) maps back inside the range — at least 1% of the rows, and 90% of the out-of-range
+    ones for one factor. The quantiles of such a mixture move unevenly, so the whole-column
+    scale signature misses it. One small query on the affected live rows."""
+    if not q.numeric or _found(found, "scale_change") or _found(found, "affine_change"):
+        return None
+    lo, hi = q.r.get("min"), q.r.get("max")
+    if lo is None or hi is None or not (hi > lo) or q.lv.get("max") is None:
+        return None
+    x = pl.col(q.spec.feature).cast(pl.Float64)
+    up = x > hi * 1.5 if hi > 0 else x > hi + (hi - lo)
+    down = (x < lo / 1.5) & (x > 0) if lo > 0 else pl.lit(False)
+    out = up | down
+    factors = [f for f in NAMED_FACTORS if f > 1] + [f for f in NAMED_FACTORS if f < 1]
+    row = (
+        q.live.lf.filter(q.live_filter)
+        .select(
+            out.sum().alias("out"),
+            *[
+                (out & (x / f).is_between(lo, hi)).sum().alias(f"f{i}")
+                for i, f in enumerate(factors)
+            ],
+        )
+        .collect(engine="streaming")
+        .row(0, named=True)
+    )
+    n_out = int(row["out"] or 0)
+    if n_out < PARTIAL_MIN_SHARE * q.n_l:
+        return None
+    i, back = max(
+        enumerate(int(row[f"f{i}"] or 0) for i in range(len(factors))), key=lambda t: t[1]
+    )
+    if back < PARTIAL_MAPS_BACK * n_out:
+        return None
+    factor, share = factors[i], back / q.n_l
+    return SignatureEvidence(
+        "signature",
+        "scale_change",
+        None,
+        share,
+        factor,
+        None,
+        f"{_fmt_share(share)} of the live values lie outside the reference's range "
+        f"[{lo:.4g}, {hi:.4g}] and are {NAMED_FACTORS[factor]} values inside it — a unit or "
+        "scale change on part of the rows",
+    )
+
+
 def _clipping(q: _Rows, found: list[SignatureEvidence]) -> SignatureEvidence | None:
     """Live values pile up at a maximum below the reference's 90th percentile."""
     r, lv, n_r, n_l = q.r, q.lv, q.n_r, q.n_l
@@ -269,6 +323,7 @@ SIGNATURES: list[Signature] = [
     _numeric_frozen,
     _scale_change,
     _affine_change,
+    _partial_scale,
     _clipping,
     _unseen_or_recasing,
     _categorical_frozen,
