@@ -28,7 +28,13 @@ from mlfail.reference import Reference, coarsen
 from mlfail.rootcause.cohorts import _count_cohorts
 from mlfail.rootcause.common import DAY, _bh, _day_expr, _FeatureState
 from mlfail.rootcause.concept import _concept_hypothesis
-from mlfail.rootcause.evidence import ExplainSettings, Explanation, Hypothesis, SkewEvidence
+from mlfail.rootcause.evidence import (
+    ExplainSettings,
+    Explanation,
+    Hypothesis,
+    PsiEvidence,
+    SkewEvidence,
+)
 from mlfail.rootcause.hypotheses import _feature_hypothesis, annotate_problems
 from mlfail.rootcause.infra import _infra_hypothesis
 from mlfail.rootcause.model_health import _global_performance, _prediction_drift
@@ -176,6 +182,11 @@ def _mark_day_one(states: dict[str, _FeatureState], ps: PsiSettings) -> None:
         )
 
 
+def _strength(h: Hypothesis) -> float:
+    """The largest PSI among a hypothesis's PSI evidence (0 without any)."""
+    return max((float(e.psi or 0.0) for e in h.evidence if isinstance(e, PsiEvidence)), default=0.0)
+
+
 def _add_concept(
     hypotheses: list[Hypothesis],
     perf_info: dict[str, Any],
@@ -321,7 +332,8 @@ def explain(
         _add_concept(hypotheses, perf_info, acc_onset, states, owners, changes, cfg)
 
     hypotheses = [h for h in hypotheses if h.confidence >= cfg.min_confidence]
-    hypotheses.sort(key=lambda h: (-h.confidence, h.feature or ""))
+    # equal confidence: the stronger drift first (PSI 9.3 before 0.19), then by name
+    hypotheses.sort(key=lambda h: (-h.confidence, -_strength(h), h.feature or ""))
     annotate_problems(hypotheses, changes is not None)
     verdict, reason = _verdict(hypotheses, perf_info, pred_info, has_labels)
     daily_psi = {

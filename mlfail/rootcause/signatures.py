@@ -42,6 +42,7 @@ class _Rows:
     n_l: int
     live: Source
     live_filter: pl.Expr
+    psi: float = math.inf  # the feature's strongest PSI (the drift the signatures explain)
 
     @property
     def numeric(self) -> bool:
@@ -150,11 +151,17 @@ def _scale_change(q: _Rows, found: list[SignatureEvidence]) -> SignatureEvidence
     return None
 
 
+AFFINE_MIN_PSI = 0.25  # an affine transform is named only on a feature that drifted
+
+
 def _affine_change(q: _Rows, found: list[SignatureEvidence]) -> SignatureEvidence | None:
     """Live quantiles are a linear function of the reference's (least squares, R² > 0.995)
-    that is not the identity; only when no pure scale change was found."""
+    that is not the identity, on a feature that drifted (PSI ≥ 0.25 on its strongest window):
+    a location-scale move too small to be a drift is what a natural population shift looks
+    like (older patients' s1 on diabetes: PSI 0.19), not a transform. Only when no pure scale
+    change was found."""
     pair = _quantile_pair(q, found)
-    if pair is None or _found(found, "scale_change"):
+    if pair is None or _found(found, "scale_change") or q.psi < AFFINE_MIN_PSI:
         return None
     a_ref, a_live = pair
     if np.all(np.isfinite(a_ref)) and np.all(np.isfinite(a_live)):
@@ -452,7 +459,7 @@ def _signatures(
     n_r, n_l = max(r["n"], 1), max(lv["n"], 1)
     if lv["n"] < cfg.min_cohort_rows:
         return out
-    rows = _Rows(spec, r, lv, n_r, n_l, live, live_filter)
+    rows = _Rows(spec, r, lv, n_r, n_l, live, live_filter, float(st.max_psi))
     for signature in SIGNATURES:
         ev = signature(rows, out)
         if ev is not None:
