@@ -216,6 +216,10 @@ class RoleAssignment:
     """Every column of the reference and live sources with its role, in schema order."""
 
     columns: list[ColumnRole] = field(default_factory=list)
+    # exact distinct values (a null counts as one) of the live side's non-float columns, from
+    # the roles query: root cause's cohort candidates reuse them instead of counting again.
+    # Not stored with a baseline, not in the JSON.
+    live_distinct: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def get(self, column: str) -> ColumnRole | None:
         return next((c for c in self.columns if c.column == column), None)
@@ -463,7 +467,16 @@ def infer_roles(
                     name, "excluded", "inferred", "not named in --features",
                     f"--features {name}", c.present,
                 )  # fmt: skip
-    return RoleAssignment([decided[n] for n in names])
+    distinct = (
+        {
+            n: s.distinct + (1 if s.nulls else 0)
+            for n, s in live_st.items()
+            if not live_schema[n].is_float()
+        }
+        if live_st is not None
+        else {}
+    )
+    return RoleAssignment([decided[n] for n in names], live_distinct=distinct)
 
 
 def _present(name: str, ref: pl.Schema, live: pl.Schema) -> Literal["both", "reference", "live"]:

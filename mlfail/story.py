@@ -11,7 +11,7 @@ slice while the cohort is another column).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import polars as pl
@@ -48,7 +48,8 @@ class Story:
         return self.cohort if self.cohort else self.worst_slice
 
 
-def _label(sl: dict[str, Any] | None) -> str:
+def slice_label(sl: dict[str, Any] | None) -> str:
+    """``k=v, k2=v2``, or "all rows" for the whole window."""
     return ", ".join(f"{k}={v}" for k, v in sl.items()) if sl else "all rows"
 
 
@@ -74,7 +75,7 @@ def overlap_counts(
             in_cohort.cast(pl.Int64).sum().alias("c"),
             (in_slice & in_cohort).cast(pl.Int64).sum().alias("b"),
         )
-        .collect()
+        .collect(engine="streaming")
         .row(0)
     )
     return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
@@ -104,7 +105,7 @@ def relate(
     n_s, n_c, n_b = overlap_counts(live, sr, worst, cohort)
     share = n_b / n_s if n_s else 0.0
     rel: Relation
-    sl, co = _label(worst), _label(cohort)
+    sl, co = slice_label(worst), slice_label(cohort)
     if share >= INSIDE_FROM:
         rel = "inside"
         text = f"the worst slice {sl} lies inside {co} ({share:.0%} of its live rows)"
@@ -121,15 +122,5 @@ def relate(
 
 
 def story_record(s: Story) -> dict[str, Any]:
-    """The JSON ``story`` block of triage (docs/triage-json.md)."""
-    return {
-        "headline_cause": s.headline_cause,
-        "cohort": s.cohort,
-        "worst_slice": s.worst_slice,
-        "relation": s.relation,
-        "overlap": s.overlap,
-        "slice_rows": s.slice_rows,
-        "cohort_rows": s.cohort_rows,
-        "both_rows": s.both_rows,
-        "sentence": s.sentence,
-    }
+    """The JSON ``story`` block of triage (docs/triage-json.md): every field, in order."""
+    return asdict(s)

@@ -17,7 +17,7 @@ from mlfail.report.timeline_model import TimelineReport
 from mlfail.rootcause import Explanation
 from mlfail.rootcause.hypotheses import problem_lead_text
 from mlfail.shadow import ShadowReport
-from mlfail.story import Story, cause_label
+from mlfail.story import Story, cause_label, slice_label
 
 StepStatus = Literal["ok", "finding", "skipped", "info"]
 
@@ -51,10 +51,6 @@ def _metric(v: float | None, metric: str) -> str:
     if v is None:
         return "n/a"
     return _pct(v) if metric == "accuracy" else f"{v:.4g}"
-
-
-def slice_label(sl: dict[str, Any] | None) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sl.items()) if sl else "all rows"
 
 
 # ---- steps ------------------------------------------------------------------------------

@@ -344,3 +344,17 @@ def test_a_live_side_with_one_predicted_class_does_not_unmake_an_output() -> Non
     live = ref.with_columns(score=pl.col("score") * 0.1 + 0.9, y_pred=pl.lit(True))
     c = _roles(ref, live, prediction="score").get("y_pred")
     assert c.role == "output" and "live too" not in c.reason
+
+
+def test_live_distinct_counts_equal_polars_n_unique_with_nulls() -> None:
+    """Root cause's cohort candidates reuse the roles query's distinct counts: they must equal
+    a direct ``n_unique`` (a null counts as a value) for strings, integers and booleans, and
+    floats are left out (the roles query only tells "two or more" for them)."""
+    ref = pl.DataFrame({"s": ["a", "b", None] * 40, "i": [1, 2, 3] * 40, "f": [0.5, 1.5, 2.5] * 40})
+    live = pl.DataFrame(
+        {"s": ["a", "c", "d", None] * 30, "i": [1, None, 7, 9] * 30, "f": [0.1, 0.2, 0.3, 0.4] * 30,
+         "b": [True, False, None, True] * 30}
+    )  # fmt: skip
+    got = infer_roles(ref.lazy(), live.lazy()).live_distinct
+    assert "f" not in got
+    assert got == {c: live[c].n_unique() for c in ("s", "i", "b")} == {"s": 4, "i": 4, "b": 3}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console, Group
@@ -13,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mlfail._version import __version__
-from mlfail.psi import FeaturePsi
+from mlfail.psi import BinShare, FeaturePsi
 from mlfail.report.explain_render import _hyp_panel
 from mlfail.report.jsonout import dumps
 from mlfail.report.layers import (
@@ -479,34 +480,17 @@ def _feature_pair(r: TriageReport, h: Hypothesis) -> list[str]:
     cohort = next((e for e in h.evidence if isinstance(e, CohortEvidence) and e.bins), None)
     if cohort is not None:
         ref_what = "the same cohort" if cohort.reference_scope == "slice" else "all rows"
-        out.append(
-            "<div class='chart'>"
-            + bars_svg(
-                [b.bin for b in cohort.bins],
-                [b.reference_share for b in cohort.bins],
-                [b.live_share for b in cohort.bins],
-                title=f"{feature} on its cohort {cohort.column}={cohort.value}: PSI "
-                f"{cohort.within_psi:.3f} (reference: {ref_what})",
-                width=520,
-            )
-            + "</div>"
+        title = (
+            f"{feature} on its cohort {cohort.column}={cohort.value}: PSI "
+            f"{cohort.within_psi:.3f} (reference: {ref_what})"
         )
+        out.append(_bins_chart(cohort.bins, title, width=520))
     else:
         chosen = r.chosen_slice.slice if r.chosen_slice else None
         recs = [x for x in r.features if x.feature == feature]
         f = next((x for x in recs if x.slice == chosen), recs[0] if recs else None)
         if f is not None:
-            out.append(
-                "<div class='chart'>"
-                + bars_svg(
-                    [b.bin for b in f.bins],
-                    [b.reference_share for b in f.bins],
-                    [b.live_share for b in f.bins],
-                    title=f"{f.feature} on {slice_label(f.slice)}: PSI {f.psi or 0:.3f}",
-                    width=520,
-                )
-                + "</div>"
-            )
+            out.append(_feature_chart(f, width=520))
     series = r.explanation.daily_psi.get(feature or "")
     if series:
         events = [
@@ -520,7 +504,7 @@ def _feature_pair(r: TriageReport, h: Hypothesis) -> list[str]:
                 title=f"daily PSI of {feature} (all live rows)",
                 onset=h.onset,
                 events=events,
-                threshold=0.25,
+                threshold=float(r.explanation.settings.get("threshold", 0.25)),
                 width=520,
                 height=200,
             )
@@ -528,6 +512,19 @@ def _feature_pair(r: TriageReport, h: Hypothesis) -> list[str]:
         )
     out.append("</div>")
     return out if len(out) > 2 else []
+
+
+def _bins_chart(bins: Sequence[BinShare], title: str, **size: int) -> str:
+    """One reference-vs-live bars chart of ``bins`` (the model's shares, drawn as they are)."""
+    ref = [b.reference_share for b in bins]
+    live = [b.live_share for b in bins]
+    return f"<div class='chart'>{bars_svg([b.bin for b in bins], ref, live, title=title, **size)}</div>"
+
+
+def _feature_chart(f: FeaturePsi, **size: int) -> str:
+    return _bins_chart(
+        f.bins, f"{f.feature} on {slice_label(f.slice)}: PSI {f.psi or 0:.3f}", **size
+    )
 
 
 def _feature_charts(r: TriageReport, limit: int, skip: set[str | None]) -> list[str]:
@@ -541,16 +538,7 @@ def _feature_charts(r: TriageReport, limit: int, skip: set[str | None]) -> list[
         if f.feature in shown or len(shown) >= limit:
             continue
         shown.add(f.feature)
-        out.append(
-            "<div class='chart'>"
-            + bars_svg(
-                [b.bin for b in f.bins],
-                [b.reference_share for b in f.bins],
-                [b.live_share for b in f.bins],
-                title=f"{f.feature} on {slice_label(f.slice)}: PSI {f.psi or 0:.3f}",
-            )
-            + "</div>"
-        )
+        out.append(_feature_chart(f))
     if not out:
         out.append("<p>No other feature drifted.</p>")
     return out

@@ -99,12 +99,18 @@ def cohort_candidates(live: Source, roles: Roles, max_values: int) -> dict[str, 
     cands = list(dict.fromkeys([*(m for m in roles.meta if m in live.columns), *cands]))
     if not cands:
         return {}
-    row = (
-        live.lf.select([pl.col(c).n_unique().alias(c) for c in cands])
-        .collect(engine="streaming")
-        .row(0, named=True)
-    )
-    return {c: int(n) for c, n in row.items() if 2 <= int(n) <= max_values}
+    # the roles query already counted the live side's distinct values (one query per source)
+    known = roles.assignment.live_distinct if roles.assignment is not None else {}
+    counts = {c: known[c] for c in cands if c in known}
+    todo = [c for c in cands if c not in known]
+    if todo:
+        row = (
+            live.lf.select([pl.col(c).n_unique().alias(c) for c in todo])
+            .collect(engine="streaming")
+            .row(0, named=True)
+        )
+        counts.update({c: int(n) for c, n in row.items()})
+    return {c: counts[c] for c in cands if 2 <= counts[c] <= max_values}
 
 
 def _group_columns(card: dict[str, int], limit: int = 5000) -> list[list[str]]:
