@@ -51,7 +51,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import polars as pl
 
@@ -300,48 +300,59 @@ class _Stats:
 
 
 def _stat_exprs(i: int, name: str, dtype: pl.DataType) -> list[pl.Expr]:
+    """Streaming-friendly aggregates only: a ``filter`` inside an aggregation (or
+    ``drop_nulls().n_unique()``) makes the streaming engine hold the whole column, which at
+    5M rows cost seconds and gigabytes; ``when/then`` and the null-inclusive ``n_unique``
+    (its null corrected for in :func:`_stats_of`) stream."""
     col = pl.col(name)
     out = [col.null_count().alias(f"{i}n")]
     if dtype.is_float():
         # floats are never identifiers: only "none / one / two or more" values is needed,
-        # from min and max, sparing an exact distinct count
-        col = col.filter(col.is_finite())
-        many = pl.when(col.max() > col.min()).then(2).otherwise(col.count().clip(0, 1))
-        out.append(many.alias(f"{i}u"))
-    else:
-        out.append(col.drop_nulls().n_unique().alias(f"{i}u"))
+        # from the finite min and max and the finite count, sparing an exact distinct count
+        finite = pl.when(col.is_finite()).then(col)
+        out += [
+            col.is_finite().sum().alias(f"{i}k"),
+            finite.min().alias(f"{i}lo"),
+            finite.max().alias(f"{i}hi"),
+        ]
+        return out
+    out.append(col.n_unique().alias(f"{i}u"))
     if dtype.is_numeric() or dtype == pl.String:
         out += [col.min().alias(f"{i}lo"), col.max().alias(f"{i}hi")]
     return out
 
 
+def _stats_of(row: dict[str, Any], i: int) -> _Stats:
+    nulls = int(row[f"{i}n"])
+    lo, hi = row.get(f"{i}lo"), row.get(f"{i}hi")
+    if f"{i}k" in row:  # a float: none / one / two or more finite values
+        distinct = 2 if lo is not None and hi is not None and hi > lo else min(row[f"{i}k"], 1)
+    else:  # n_unique counts a null as one value
+        distinct = int(row[f"{i}u"]) - (1 if nulls else 0)
+    return _Stats(int(row["rows"]), nulls, int(distinct), lo, hi)
+
+
+_STATS_CHUNK = 12
+
+
 def collect_stats(frames: Sequence[pl.LazyFrame]) -> list[dict[str, _Stats]]:
     """Per source, per binnable (or time) column: rows, nulls, distinct (for floats capped at
-    2: "two or more"), min, max — one aggregation query per source, collected together."""
-    queries, layouts = [], []
+    2: "two or more"), min, max — one streaming aggregation per source. The sources are
+    collected one after the other, a dozen columns per query: together (``collect_all``, every
+    column in one query) they held both files' columns at once (5M rows × 40: 5.7 GB and 16 s;
+    this way 1.2 GB and 6.8 s)."""
+    out = []
     for lf in frames:
         schema = lf.collect_schema()
         names = [n for n, dt in schema.items() if is_binnable(dt) or dt.is_temporal()]
-        exprs = [pl.len().alias("rows")]
-        for i, n in enumerate(names):
-            exprs += _stat_exprs(i, n, schema[n])
-        queries.append(lf.select(exprs))
-        layouts.append(names)
-    out = []
-    for frame, names in zip(pl.collect_all(queries, engine="streaming"), layouts, strict=True):
-        row = frame.row(0, named=True)
-        out.append(
-            {
-                n: _Stats(
-                    int(row["rows"]),
-                    int(row[f"{i}n"]),
-                    int(row[f"{i}u"]),
-                    row.get(f"{i}lo"),
-                    row.get(f"{i}hi"),
-                )
-                for i, n in enumerate(names)
-            }
-        )
+        row: dict[str, Any] = {"rows": 0}
+        # a dozen columns per query: one query of every column decoded them all at once
+        for at in range(0, max(len(names), 1), _STATS_CHUNK):
+            exprs = [pl.len().alias("rows")]
+            for i in range(at, min(at + _STATS_CHUNK, len(names))):
+                exprs += _stat_exprs(i, names[i], schema[names[i]])
+            row.update(lf.select(exprs).collect(engine="streaming").row(0, named=True))
+        out.append({n: _stats_of(row, i) for i, n in enumerate(names)})
     return out
 
 

@@ -45,6 +45,7 @@ from mlfail.performance import Task
 from mlfail.psi import psi_scale
 from mlfail.reference import Reference
 from mlfail.report.timeline_model import (
+    DailyCounts,
     InfraCheck,
     Series,
     TimelineReport,
@@ -314,7 +315,17 @@ def build_timeline(
         notes=t.notes,
         warnings=t.warnings,
         roles=roles.assignment,
+        _daily_counts=_daily_counts(t),
     )
+
+
+def _daily_counts(t: _Log) -> DailyCounts | None:
+    """Pass 3's table for triage's later steps, when its windows are days from midnight."""
+    if t.live_table is None or not t.on_polars or t.width != DAY:
+        return None
+    if t.start != dt.datetime.combine(t.start.date(), dt.time()):
+        return None
+    return DailyCounts(t.live_table, t.start.date(), tuple(s.feature for s in t.specs))
 
 
 def _windows(t: _Log) -> list[WindowStats]:

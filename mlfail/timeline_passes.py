@@ -113,6 +113,7 @@ class _Log:
     pred_psi: np.ndarray = field(default_factory=lambda: np.zeros(0))
     pred_spec: BinSpec | None = None
     n_ref: int = 0
+    live_table: pl.DataFrame | None = None  # pass 3's table as counted (window index, nulls)
 
     @property
     def on_polars(self) -> bool:
@@ -338,7 +339,8 @@ def count_pass(t: _Log, pred: str | None) -> None:
     if ref is not None:
         assert t.key is not None
         all_specs = specs + ([pred_spec] if pred_spec is not None else [])
-        live_table = _window_index(t.eng.count(t.live_src, all_specs, [t.key]), t.key, t.start)
+        t.live_table = t.eng.count(t.live_src, all_specs, [t.key])
+        live_table = _window_index(t.live_table, t.key, t.start)
         ref_table = ref.table(())
         assert ref_table is not None
         for k, spec in enumerate(specs):

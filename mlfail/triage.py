@@ -57,7 +57,7 @@ from mlfail.triage_steps import (
     since_of,
 )
 from mlfail.triage_steps import slice_label as slice_label
-from mlfail.walkcounts import WalkCounts, count_walk
+from mlfail.walkcounts import WalkCounts, count_walk, from_timeline
 
 TRIAGE_SCHEMA_VERSION = 1
 
@@ -155,7 +155,10 @@ def triage(
 
     # 5: PSI audit on the chosen slice and globally
     walk.say("PSI audit on " + (slice_label(chosen.slice) if chosen else "all rows"))
-    counts = count_walk(live_src, ref.specs, roles, _slice_mask(sr, chosen), progress=progress)
+    mask = _slice_mask(sr, chosen)
+    counts = from_timeline(tl._daily_counts, live_src, ref.specs, roles, mask, progress=progress)
+    if counts is None:
+        counts = count_walk(live_src, ref.specs, roles, mask, progress=progress)
     features = psi_on_slice(ref, live_src, sr, chosen, cfg.psi, counts)
     walk.done(_psi_step(features, chosen, cfg.psi))
 

@@ -12,10 +12,16 @@ coarsening or filtering keys (design §1: every view is a count table):
 Counts are integers, so every view equals the table its own pass would have produced (the
 values downstream are bit-identical). Without a usable timestamp the day key is left out and
 root cause counts on its own, as before.
+
+When the timeline already counted every feature per daily window (``--window 1d``, the
+default: :class:`mlfail.report.timeline_model.DailyCounts`), that table *is* the per-day table,
+and only the chosen slice's rows are counted again (:func:`from_timeline`: one pass that
+reads the predicate's columns for every row and the others only where it holds).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,7 +33,9 @@ from mlfail.counts import count_source
 from mlfail.errors import UsageError
 from mlfail.io import Source
 from mlfail.reference import coarsen
+from mlfail.report.timeline_model import DailyCounts
 from mlfail.rootcause.common import DAY, _day_expr
+from mlfail.timeline_passes import WIDX
 
 IN_SLICE = "_mlfail_in_slice"
 
@@ -40,11 +48,14 @@ class WalkCounts:
     table: pl.DataFrame
     by_day: bool
     by_slice: bool
+    inside_table: pl.DataFrame | None = None  # the chosen slice's rows, counted on their own
 
     def overall(self) -> pl.DataFrame:
         return coarsen(self.table, []) if (self.by_day or self.by_slice) else self.table
 
     def inside(self) -> pl.DataFrame:
+        if self.inside_table is not None:
+            return self.inside_table
         assert self.by_slice
         return self.table.filter(pl.col(IN_SLICE))
 
@@ -84,3 +95,34 @@ def count_walk(
         keys.append(mask.fill_null(False).alias(IN_SLICE))
     table = count_source(live, specs, keys, progress=progress)
     return WalkCounts(table, by_day=day is not None, by_slice=mask is not None)
+
+
+def from_timeline(
+    daily: DailyCounts | None,
+    live: Source,
+    specs: Sequence[BinSpec],
+    roles: Roles,
+    mask: pl.Expr | None = None,
+    *,
+    progress: bool | None = None,
+) -> WalkCounts | None:
+    """The walk's counts from the timeline's daily table (its window index → root cause's day:
+    both are the naive timestamp's date), plus one pass over the chosen slice's rows; None when
+    the timeline's table cannot stand in (other windows, a feature it did not count)."""
+    if daily is None or day_key(live, roles) is None:
+        return None
+    dtype = live.schema[roles.timestamp or ""]
+    if not (dtype == pl.Date or (isinstance(dtype, pl.Datetime) and dtype.time_zone is None)):
+        return None
+    wanted = [s.feature for s in specs]
+    if not set(wanted) <= set(daily.features):
+        return None
+    epoch_day = (daily.first_day - dt.date(1970, 1, 1)).days
+    day = (pl.col(WIDX) + epoch_day).cast(pl.Int32).cast(pl.Date).alias(DAY)
+    table = daily.table.filter(pl.col("feature").is_in(wanted)).select(day, "feature", "bin", "n")
+    inside = None
+    if mask is not None:
+        keep = mask.fill_null(False)
+        rows = live.map_frames(lambda lf: lf.filter(keep))
+        inside = count_source(rows, specs, [], progress=progress)
+    return WalkCounts(table, by_day=True, by_slice=False, inside_table=inside)

@@ -15,8 +15,10 @@ from mlfail.binning import build_specs
 from mlfail.config import Roles
 from mlfail.counts import count_frame, merge
 from mlfail.io import open_source
+from mlfail.reference import SourceReference
 from mlfail.rootcause.common import DAY
-from mlfail.walkcounts import count_walk
+from mlfail.timeline import build_timeline
+from mlfail.walkcounts import count_walk, from_timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,6 +69,37 @@ def test_views_equal_the_passes_they_replace(tmp_path: Path) -> None:
     # a feature left out of root cause's set is left out of its view
     only_x = wc.per_day(["x"])
     assert only_x is not None and set(only_x["feature"].unique()) == {"x"}
+
+
+def test_the_timelines_daily_table_stands_in_for_the_day_pass(tmp_path: Path) -> None:
+    """Triage's step 5 and root cause read the timeline's daily windows instead of counting
+    live again; every view equals its own pass, rows without a timestamp included."""
+    ref = _frame(3000, 4)
+    live = _frame(4000, 5).with_columns(
+        pl.when(pl.int_range(pl.len()) % 37 == 0).then(None).otherwise(pl.col("ts")).alias("ts")
+    )
+    path = tmp_path / "live.parquet"
+    live.write_parquet(path)
+    specs = build_specs(ref.lazy(), ["x", "k", "cat"], categorical=["cat"])
+    src = open_source(str(path))
+    roles = Roles(timestamp="ts")
+    ref_path = tmp_path / "ref.parquet"
+    ref.write_parquet(ref_path)
+    reference = SourceReference(open_source(str(ref_path)), specs)
+    tl = build_timeline(src, roles=roles, reference=reference)
+    mask = pl.col("seg") == "s2"
+    wc = from_timeline(tl._daily_counts, src, specs, roles, mask)
+    assert wc is not None and wc.inside_table is not None
+    lf = live.lazy()
+    assert _canon(wc.overall(), []).equals(_canon(count_frame(lf, specs), []))
+    assert _canon(wc.inside(), []).equals(_canon(count_frame(lf.filter(mask), specs), []))
+    per_day = count_frame(lf, specs, [pl.col("ts").dt.date().alias(DAY)])
+    day_view = wc.per_day([s.feature for s in specs])
+    assert day_view is not None and day_view[DAY].null_count() > 0  # the untimed rows
+    assert _canon(day_view, [DAY]).equals(_canon(per_day, [DAY]))
+    # other windows are not days: the walk counts on its own
+    tl2 = build_timeline(src, roles=roles, reference=reference, window="12h")
+    assert from_timeline(tl2._daily_counts, src, specs, roles, mask) is None
 
 
 def test_without_timestamp_or_slice_the_table_is_plain(tmp_path: Path) -> None:

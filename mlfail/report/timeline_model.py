@@ -10,6 +10,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import polars as pl
+
 from mlfail._version import __version__
 from mlfail.report.jsonout import dumps, inputs_roles, plain
 
@@ -73,6 +75,18 @@ class InfraCheck:
     onset: When | None = None
 
 
+@dataclass(frozen=True)
+class DailyCounts:
+    """The timeline's live count table when its windows are days from midnight (``--window
+    1d`` on Polars): keyed by the window index ``__window`` (null: no timestamp), for the
+    reference's ``features`` and the prediction. Triage's step 5 and root cause read views of
+    it instead of counting live again (:func:`mlfail.walkcounts.from_timeline`)."""
+
+    table: pl.DataFrame
+    first_day: dt.date
+    features: tuple[str, ...]
+
+
 @dataclass
 class TimelineReport:
     live: str
@@ -93,6 +107,8 @@ class TimelineReport:
     warnings: list[str] = field(default_factory=list)
     schema_version: int = TIMELINE_SCHEMA_VERSION
     roles: RoleAssignment | None = field(default=None, repr=False)  # JSON inputs.roles (§9)
+    # the live count table of daily windows, for triage's later steps (never in JSON)
+    _daily_counts: DailyCounts | None = field(default=None, repr=False, compare=False)
 
     def onsets(self) -> list[Series]:
         return [s for s in self.series if s.onset is not None]
