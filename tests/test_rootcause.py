@@ -298,3 +298,28 @@ def test_partial_scale_signature(factor: float, share: float, expect: float | No
     back = out & (live / expect >= lo) & (live / expect <= hi)
     assert ev.live == pytest.approx(back.sum() / 4000)
     assert abs(ev.live - share) < 0.03
+
+
+def test_categorical_signature_summary_matches_a_row_by_row_count() -> None:
+    """The categorical summary is computed from one value-count table; every number equals a
+    plain count over the rows (nulls, unseen values, defaults written with case and spaces)."""
+    import polars as pl
+
+    from mlfail.binning import build_specs
+    from mlfail.rootcause.signatures import DEFAULT_FILLS_CAT, _query
+
+    rng = np.random.default_rng(7)
+    vals = ["a", "b", "c", " Unknown", "NONE", "", "n/a ", "zz", None]
+    col = rng.choice(len(vals), 5000, p=[0.3, 0.2, 0.2, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05])
+    df = pl.DataFrame({"k": [vals[i] for i in col], "g": rng.integers(0, 2, 5000)})
+    spec = build_specs(pl.DataFrame({"k": ["a", "b", "c"] * 10}).lazy(), ["k"], categorical=["k"])
+    got = _query(spec[0], [])(df.lazy(), pl.col("g") == 1)
+    rows = [vals[i] for i, g in zip(col, df["g"], strict=True) if g == 1]
+    assert got["n"] == len(rows)
+    assert got["missing"] == sum(v is None for v in rows)
+    assert got["unseen"] == sum(v is not None and v not in ("a", "b", "c") for v in rows)
+    assert got["distinct"] == len(set(rows))  # a null counts as one value
+    for i, fill in enumerate(DEFAULT_FILLS_CAT):
+        want = sum(v is not None and v.strip().lower() == fill for v in rows)
+        assert got[f"fill_{i}"] == want
+    assert got["fill_1"] > 0 and got["fill_2"] > 0  # " Unknown" and "NONE" were normalised
