@@ -49,6 +49,24 @@ def key_names(keys: Sequence[Key]) -> list[str]:
     return names
 
 
+def joint_groups(card: dict[str, int], limit: int = 5000) -> list[list[str]]:
+    """Greedy groups of key columns (``card``: column → distinct values) whose joint
+    cardinality stays under ``limit``, fewest values first: each group is counted in one pass
+    (a small cube) and coarsened per column, exactly (counts are integers)."""
+    groups: list[list[str]] = []
+    cur: list[str] = []
+    prod = 1
+    for c, n in sorted(card.items(), key=lambda kv: kv[1]):
+        if cur and prod * n > limit:
+            groups.append(cur)
+            cur, prod = [], 1
+        cur.append(c)
+        prod *= n
+    if cur:
+        groups.append(cur)
+    return groups
+
+
 def empty_table(keys: Sequence[str] = (), key_schema: pl.Schema | None = None) -> pl.DataFrame:
     schema: dict[str, pl.DataType] = {}
     for k in keys:

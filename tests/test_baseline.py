@@ -487,3 +487,29 @@ def test_sources_are_recorded(sample_baseline: Baseline) -> None:
     assert sample_baseline.content_hash == content_hash(
         [(f, Path(f).stat().st_size) for f in src.files]
     )
+
+
+@pytest.mark.parametrize("limit", [1, 20, 5000])
+def test_segment_tables_from_grouped_cubes_equal_one_pass_per_segment(
+    monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    """Segments are counted in cubes of few combinations (``MAX_JOINT_GROUPS``) and coarsened;
+    whatever the grouping (each alone, two groups, all together), every segment's table is the
+    count of its own pass."""
+    import mlfail.baseline.build as build
+    from mlfail.counts import joint_groups
+
+    monkeypatch.setattr(build, "MAX_JOINT_GROUPS", limit)
+    segs = ["geo", "channel", "user_segment"]
+    b = build_baseline(str(SAMPLE_REF), SAMPLE_ROLES, segments=segs, with_performance=False)
+    card = {s: pl.read_parquet(SAMPLE_REF)[s].n_unique() for s in segs}
+    groups = joint_groups(card, limit)
+    assert sorted(c for g in groups for c in g) == sorted(segs)
+    assert len(groups) == {1: 3, 20: 2, 5000: 1}[limit]
+    lf = pl.scan_parquet(SAMPLE_REF)
+    assert b.prediction_spec is not None
+    specs = [*b.specs, b.prediction_spec]
+    for seg in segs:
+        want = count_frame(lf, specs, [seg]).sort([seg, "feature", "bin"])
+        got = b.tables[(seg,)].select(want.columns).sort([seg, "feature", "bin"])
+        assert got.equals(want), seg

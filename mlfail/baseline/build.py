@@ -15,6 +15,7 @@ from mlfail.baseline.model import Baseline, content_hash, now, segment_dtype_ok
 from mlfail.baseline.reference import BaselineReference, load_baseline_reference
 from mlfail.binning import BinSettings, BinSpec
 from mlfail.config import Roles, check_role_conflicts
+from mlfail.counts import joint_groups
 from mlfail.engines import Engine, get_engine
 from mlfail.engines.polars import PolarsEngine
 from mlfail.errors import UsageError
@@ -33,7 +34,7 @@ from mlfail.featurestats import (
     mean_tolerance,
 )
 from mlfail.io import Source
-from mlfail.performance import Task, TaskSpec, infer_task, performance_table
+from mlfail.performance import Task, TaskSpec, infer_task, performance_tables
 from mlfail.reference import SourceReference, reference_from_source
 from mlfail.roles import resolve_roles
 from mlfail.timekeys import normalize_timestamp
@@ -395,9 +396,11 @@ def _count_tables(
     """The reference count tables without keys and by each segment."""
     counter = SourceReference(source, all_specs, progress=progress, engine=eng)
     tables: dict[tuple[str, ...], pl.DataFrame] = {}
-    if len(segments) > 1 and math.prod(n_values.values()) <= MAX_JOINT_GROUPS:
-        # one pass by every segment together; each single segment and () are sums of it
-        counter.prefetch(segments)
+    # one pass per group of segments whose combinations are few (all of them together when
+    # they fit); each single segment and () are sums of a group's cube
+    for group in joint_groups({s: n_values[s] for s in segments}, MAX_JOINT_GROUPS):
+        if len(group) > 1:
+            counter.prefetch(group)
     for seg in segments:
         t = counter.table((seg,))
         assert t is not None
@@ -426,8 +429,8 @@ def _reference_performance(
         origin=f"--reference {source.spec}",
     )
     perf: dict[tuple[str, ...], pl.DataFrame] = {}
-    for keys in [[], *([s] for s in segments)]:
-        p = performance_table(source.lf, task_spec, keys)
+    key_sets = [[], *([s] for s in segments)]
+    for keys, p in zip(key_sets, performance_tables(source.lf, task_spec, key_sets), strict=True):
         p = p.with_columns(pl.col(c).cast(pl.Int64) for c in ADDITIVE_PERF[:4] if c in p.columns)
         perf[tuple(keys)] = _add_scored(p, tables[tuple(keys)], keys, pred_spec)
     return task_spec, perf

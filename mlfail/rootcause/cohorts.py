@@ -17,7 +17,7 @@ import polars as pl
 
 from mlfail.binning import BinSpec
 from mlfail.config import Roles
-from mlfail.counts import count_source, dense, matrix
+from mlfail.counts import count_source, dense, joint_groups, matrix
 from mlfail.io import Source
 from mlfail.performance import TaskSpec, performance_tables
 from mlfail.psi import FeaturePsi, assess_feature, enough_rows, psi_value
@@ -68,7 +68,7 @@ def _reference_by(
     out: dict[str, pl.DataFrame | None] = dict.fromkeys(card)
     present = {c: n for c, n in card.items() if c in reference.columns}
     source = getattr(reference, "source", None)
-    for group in _group_columns(present):
+    for group in joint_groups(present):
         if isinstance(source, Source):
             cube = count_source(source, specs, group, progress=progress)
             for col in group:
@@ -113,23 +113,6 @@ def cohort_candidates(live: Source, roles: Roles, max_values: int) -> dict[str, 
     return {c: counts[c] for c in cands if 2 <= counts[c] <= max_values}
 
 
-def _group_columns(card: dict[str, int], limit: int = 5000) -> list[list[str]]:
-    """Greedy groups of cohort columns whose joint cardinality stays under ``limit``: each
-    group is counted in one pass (a small cube) and coarsened per column."""
-    groups: list[list[str]] = []
-    cur: list[str] = []
-    prod = 1
-    for c, n in sorted(card.items(), key=lambda kv: kv[1]):
-        if cur and prod * n > limit:
-            groups.append(cur)
-            cur, prod = [], 1
-        cur.append(c)
-        prod *= n
-    if cur:
-        groups.append(cur)
-    return groups
-
-
 @dataclass
 class CohortTables:
     """The per-cohort counts every feature hypothesis reads: live and reference count tables
@@ -158,7 +141,7 @@ def _count_cohorts(
     per group of cohort columns, then within-cohort PSI (its own BH family)."""
     card = cohort_candidates(live, roles, cfg.max_cohort_values) if cohort_specs else {}
     live_by: dict[str, pl.DataFrame] = {}
-    for group in _group_columns(card):
+    for group in joint_groups(card):
         cube = count_source(live, cohort_specs, group, progress=progress)
         for col in group:
             live_by[col] = coarsen(cube, [col]) if len(group) > 1 else cube
