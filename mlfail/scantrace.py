@@ -4,7 +4,12 @@ Each line names the mlfail function that collected, the files its plan scans, an
 
     [scan  3] 1.84 s  mlfail.timeline_passes:count_pass  live.parquet
 
-and one summary line per file at exit (how many collections read it, and for how long). It
+and one summary line per file at exit (how many collections read it, and for how long), and a
+line where each stage of a walk begins (:func:`stage`: triage's progress messages)::
+
+    [stage]  12.31 s  slicing: every 1- and 2-predicate segment
+
+(seconds since the trace was installed), so a stage's time is the difference of two lines. It
 exists to count how often a command reads the live log (issue 15: the walk should read it once
 or twice); it never changes a result. Off unless the variable is set; the wrapper is installed
 by ``mlfail/__init__`` so the API and the CLI are traced alike.
@@ -29,6 +34,13 @@ _lock = threading.Lock()
 _calls = 0
 _per_file: dict[str, list[float]] = {}
 _installed = False
+_t0 = time.perf_counter()
+
+
+def stage(label: str) -> None:
+    """Mark where a stage begins (a no-op unless the trace is on)."""
+    if _installed:
+        print(f"[stage] {time.perf_counter() - _t0:7.2f} s  {label}", file=sys.stderr)
 
 
 def _files(lf: pl.LazyFrame) -> list[str]:
@@ -62,6 +74,7 @@ def _record(files: Iterable[str], where: str, secs: float, what: str) -> None:
 
 
 def _summary() -> None:
+    stage("end")
     for name, times in sorted(_per_file.items()):
         print(
             f"[scan] {name}: {len(times)} collection(s), {sum(times):.2f} s",
@@ -71,10 +84,10 @@ def _summary() -> None:
 
 def install_from_env() -> None:
     """Wrap ``LazyFrame.collect`` and ``pl.collect_all`` when ``MLFAIL_TRACE_SCANS`` is set."""
-    global _installed
+    global _installed, _t0
     if _installed or not os.environ.get(ENV):
         return
-    _installed = True
+    _installed, _t0 = True, time.perf_counter()
     collect: Callable[..., Any] = pl.LazyFrame.collect
     collect_all: Callable[..., Any] = pl.collect_all
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import polars as pl
 
+from mlfail import scantrace
 from mlfail._version import __version__
 from mlfail.audit import check_roles_exist, reference_and_roles
 from mlfail.binning import BinSettings
@@ -130,6 +131,7 @@ def triage(
     cfg = settings or TriageSettings()
     live_src = live if isinstance(live, Source) else open_source(live, role="--live")
     live_src = normalize_timestamp(live_src, roles.timestamp)
+    scantrace.stage("roles and the reference: statistics, bin specs")
     # roles resolved once here (§9); every step below gets the resolved roles, none re-infers
     ref, _skipped, roles = reference_and_roles(
         reference, baseline, live_src, roles, bin_settings=cfg.bins, progress=progress
@@ -180,6 +182,7 @@ def triage(
     walk.done(_rootcause_step(ex, changes is not None, owners is not None))
 
     # 7: shadow
+    scantrace.stage("shadow, the story, the report")
     cmd = shadow_command(
         live_src.spec, roles, chosen, candidate_prediction, candidate_source, id_column
     )
@@ -257,6 +260,7 @@ class _Walk:
     steps: list[Step] = field(default_factory=list)
 
     def say(self, msg: str) -> None:
+        scantrace.stage(msg)
         if self.on_progress is not None:
             self.on_progress(msg)
 

@@ -129,9 +129,11 @@ def test_scan_trace_names_the_file_and_counts_collections(tmp_path: Path) -> Non
         "import mlfail, polars as pl\n"
         f"lf = pl.scan_parquet({str(path)!r})\n"
         "lf.collect(); pl.collect_all([lf, lf.select(pl.len())])\n"
+        "mlfail.scantrace.stage('counting the slice')\n"
     )
     on = _run(code, trace=True)
     assert on.stderr.count("traced_live.parquet") == 3  # two collections + the summary line
     assert "traced_live.parquet: 2 collection(s)" in on.stderr
+    assert "s  counting the slice" in on.stderr and "s  end" in on.stderr  # stage marks
     off = _run(code, trace=False)
-    assert "[scan" not in off.stderr
+    assert "[scan" not in off.stderr and "[stage]" not in off.stderr
