@@ -16,13 +16,18 @@ nothing else — a day without labels yet is never read as a day of zero accurac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, ParamSpec, TypeVar
 
 import polars as pl
 
 from mlfail.errors import UsageError
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 Task = Literal["classification", "regression"]
 
@@ -81,6 +86,33 @@ def infer_task(
     return spec
 
 
+# Inside :func:`values_checked_once` (one command's walk), the (origin, label, prediction,
+# threshold) combinations whose values already passed: each source is checked once.
+_CHECKED: list[set[tuple[str, str, str, float]]] = []
+
+
+@contextmanager
+def values_checked_once() -> Iterator[None]:
+    """Within the block, :func:`check_values` reads each source's label and score once: the
+    walk's steps infer the task on the same data several times (timeline, slices, root cause)."""
+    _CHECKED.append(set())
+    try:
+        yield
+    finally:
+        _CHECKED.pop()
+
+
+def values_once(fn: Callable[P, R]) -> Callable[P, R]:
+    """``fn`` run inside :func:`values_checked_once`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with values_checked_once():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def check_values(lf: pl.LazyFrame, schema: pl.Schema, spec: TaskSpec, origin: str = "") -> None:
     """Refuse label and score values a classification would silently misread.
 
@@ -93,6 +125,15 @@ def check_values(lf: pl.LazyFrame, schema: pl.Schema, spec: TaskSpec, origin: st
     """
     if spec.task != "classification" or not spec.is_score:
         return
+    key = (origin, spec.label, spec.prediction, spec.threshold)
+    if origin and _CHECKED and key in _CHECKED[-1]:
+        return
+    _check_values(lf, schema, spec, origin)
+    if origin and _CHECKED:
+        _CHECKED[-1].add(key)
+
+
+def _check_values(lf: pl.LazyFrame, schema: pl.Schema, spec: TaskSpec, origin: str) -> None:
     where = f" in {origin}" if origin else ""
     ldt = schema[spec.label]
     if ldt == pl.String or isinstance(ldt, pl.Categorical | pl.Enum):

@@ -29,6 +29,7 @@ from mlfail.counts import count_frame, dense
 from mlfail.events import load_changes, load_metrics
 from mlfail.io import Source, open_source
 from mlfail.owners import load_owners
+from mlfail.performance import values_once
 from mlfail.psi import FeaturePsi, PsiSettings, assess_feature, finalize
 from mlfail.reference import Reference
 from mlfail.report.model import PSI_SCHEMA_VERSION, ChangeEvent, change_events
@@ -105,6 +106,7 @@ class TriageReport:
 # ---- the walk ---------------------------------------------------------------------------
 
 
+@values_once  # the label/score values of each source are checked once for every step
 def triage(
     live: str | Source,
     *,

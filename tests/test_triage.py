@@ -267,3 +267,28 @@ def test_sample_html_under_one_megabyte(tmp_path: Path) -> None:
     assert 10_000 < size < 1_000_000
     page = out.read_text()
     assert "CHG-104" in page and "pipeline_version=1.5" in page and "onset 2026-09-19" in page
+
+
+def test_label_and_score_values_are_read_once_per_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The timeline, the slices and root cause each infer the task on live; the values check
+    (a scan of label and score) runs once for the walk, and again for each new call."""
+    import mlfail.performance as perf
+    from mlfail import triage
+    from mlfail.config import Roles
+
+    seen: list[str] = []
+    real = perf._check_values
+
+    def spy(lf: Any, schema: Any, spec: Any, origin: str) -> None:
+        seen.append(origin)
+        real(lf, schema, spec, origin)
+
+    monkeypatch.setattr(perf, "_check_values", spy)
+    root = Path(__file__).resolve().parent.parent / "sample_data"
+    roles = Roles(timestamp="ts", label="is_fraud", prediction="score")
+    kw: dict[str, Any] = {"roles": roles, "reference": str(root / "reference.parquet")}
+    triage(str(root / "live"), **kw)
+    assert seen and len(seen) == len(set(seen)), seen  # each source once
+    first = list(seen)
+    triage(str(root / "live"), **kw)
+    assert seen == first + first  # a new walk checks again: nothing is cached across calls
