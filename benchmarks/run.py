@@ -6,10 +6,16 @@ around the process) and peak RSS (``/usr/bin/time -v`` when present, else
 ``resource.getrusage(RUSAGE_CHILDREN)`` in a fresh helper process). One warm-up run, then the
 median of ``--runs`` runs. The cases:
 
-* the limit: a bare Polars streaming scan of live alone and of reference + live;
+* the limit: a bare Polars streaming scan of live alone, of the reference alone and of
+  reference + live (always run: every ratio is to one of them, in the same run);
 * ``mlfail psi --reference``, and — data-driven: a case whose command's ``--help`` fails is
-  reported "not available" — ``mlfail baseline create``, ``mlfail psi --baseline``,
-  ``mlfail slices``, ``mlfail triage --no-input --format json``;
+  reported "not available" — ``mlfail baseline create`` (a ratio to the reference scan),
+  ``mlfail psi --baseline``, ``mlfail slices``, ``mlfail triage --reference`` and
+  ``mlfail triage --baseline`` (``--no-input --format json``, stdout to a file; ratios to the
+  live scan). ``--only triage`` runs the limits, ``baseline create`` (the baseline the
+  ``--baseline`` cases read: a case's ``needs`` are always pulled in) and the two triage cases;
+* a scaling table of the triage cases and ``baseline create`` per 40-feature size: seconds,
+  ratio, peak RSS and seconds per million rows;
 * peers (Evidently 0.7.23 ``psi_stat_test`` and ``Report``, feature-engine 1.9.4
   ``DropHighPSIFeatures``) from ``benchmarks/.peers-venv``, which the runner creates from
   ``peers-requirements.txt``. A peer run slower than ``--peer-single`` seconds is run once (no
@@ -751,6 +757,8 @@ def evaluate(data: dict) -> None:
                 continue
             if t is None or not limit:
                 st = results.get((ds, case), {}).get("status", "not run")
+                if t is not None:  # measured, but its scan was not (older results)
+                    st = f"no `{lim_case}` in this run"
                 targets.append(
                     {"target": f"{ds}: `{case}` ≤ {goal}× {name}", "measured": "—", "status": st}
                 )
@@ -933,8 +941,9 @@ def main(argv: list[str] | None = None) -> int:
         "notes": [
             "limit = `pl.scan_parquet(files).select(pl.all().null_count())"
             '.collect(engine="streaming")` (all columns), as a separate process.',
-            "mlfail runs with `--features` (the 40 or 160 features), `--timestamp ts --label "
-            "label --prediction score`, `--format json`.",
+            "mlfail runs with `--timestamp ts --label label --prediction score`, `--format json`; "
+            "psi and baseline create with `--features` (the 40 or 160 features), triage and "
+            "slices with `--segment` (the 8 segment columns), triage with `--no-input`.",
             "peers load the same files with pandas and get the same features; a peer slower "
             "than 60 s per run is run once (its margin to the target is far larger than "
             "run-to-run noise).",
