@@ -6,10 +6,16 @@ around the process) and peak RSS (``/usr/bin/time -v`` when present, else
 ``resource.getrusage(RUSAGE_CHILDREN)`` in a fresh helper process). One warm-up run, then the
 median of ``--runs`` runs. The cases:
 
-* the limit: a bare Polars streaming scan of live alone and of reference + live;
+* the limit: a bare Polars streaming scan of live alone, of the reference alone and of
+  reference + live (always run: every ratio is to one of them, in the same run);
 * ``mlfail psi --reference``, and — data-driven: a case whose command's ``--help`` fails is
-  reported "not available" — ``mlfail baseline create``, ``mlfail psi --baseline``,
-  ``mlfail slices``, ``mlfail triage --no-input --format json``;
+  reported "not available" — ``mlfail baseline create`` (a ratio to the reference scan),
+  ``mlfail psi --baseline``, ``mlfail slices``, ``mlfail triage --reference`` and
+  ``mlfail triage --baseline`` (``--no-input --format json``, stdout to a file; ratios to the
+  live scan). ``--only triage`` runs the limits, ``baseline create`` (the baseline the
+  ``--baseline`` cases read: a case's ``needs`` are always pulled in) and the two triage cases;
+* a scaling table of the triage cases and ``baseline create`` per 40-feature size: seconds,
+  ratio, peak RSS and seconds per million rows;
 * peers (Evidently 0.7.23 ``psi_stat_test`` and ``Report``, feature-engine 1.9.4
   ``DropHighPSIFeatures``) from ``benchmarks/.peers-venv``, which the runner creates from
   ``peers-requirements.txt``. A peer run slower than ``--peer-single`` seconds is run once (no
@@ -53,11 +59,22 @@ MLFAIL = [sys.executable, "-m", "mlfail"]
 TARGETS = {
     "psi_reference": 2.0,  # × bare scan of reference + live
     "psi_baseline": 1.5,  # × bare scan of live
-    "triage": 10.0,  # × bare scan of live
+    "triage": 10.0,  # × bare scan of live: the single "mlfail triage" case of older results
+    "triage_reference": 10.0,  # `triage --reference` × bare scan of live, at 5M × 40
+    "triage_baseline": 8.0,  # `triage --baseline` × bare scan of live, at 5M × 40
+    "baseline_create": 5.0,  # × bare scan of the reference, at 5M × 40
     "slices": 5.0,  # × bare scan of live
     "peer_speedup": 10.0,  # peer time / mlfail time, at 5M × 40
     "psi_rss_gb": 1.5,  # peak RSS of psi and baseline create at 5M × 40
+    "triage_rss_gb": 1.5,  # peak RSS of each triage case at 5M × 40
 }
+
+# the triage scaling table: (case, its limit case, column label)
+TRIAGE_SCALING = (
+    ("mlfail triage --reference", "limit: scan live", "triage --reference"),
+    ("mlfail triage --baseline", "limit: scan live", "triage --baseline"),
+    ("mlfail baseline create", "limit: scan reference", "baseline create"),
+)
 
 
 @dataclass
@@ -100,6 +117,7 @@ class Case:
     stdout: Path | None = None
     ok_codes: tuple[int, ...] = (0,)
     env: dict[str, str] | None = None
+    needs: tuple[str, ...] = ()  # cases that must run before it (their output is its input)
 
 
 # --------------------------------------------------------------------------- measuring
@@ -302,6 +320,7 @@ def mlfail_cases(d: Path, work: Path, before: Path | None = None) -> list[Case]:
     ref, live = str(d / "reference.parquet"), str(d / "live.parquet")
     feats = ",".join(m["numeric"] + m["categorical"])
     roles = ["--timestamp", "ts", "--label", "label", "--prediction", "score"]
+    roles_flags = [("--timestamp", ["ts"]), ("--label", ["label"]), ("--prediction", ["score"])]
     baseline = work / "baseline.json"
     psi_out = work / "psi.json"
     cases = [
@@ -310,6 +329,11 @@ def mlfail_cases(d: Path, work: Path, before: Path | None = None) -> list[Case]:
             "limit: scan reference+live",
             "limit",
             [sys.executable, str(HERE / "cases/limit.py"), ref, live],
+        ),
+        Case(
+            "limit: scan reference",  # what baseline create is compared with
+            "limit",
+            [sys.executable, str(HERE / "cases/limit.py"), ref],
         ),
         Case(
             "mlfail psi --reference",
@@ -377,34 +401,81 @@ def mlfail_cases(d: Path, work: Path, before: Path | None = None) -> list[Case]:
             [*MLFAIL, "psi", "--baseline", str(baseline), "--live", live, "--format", "json"],
             available=have_baseline,
             ok_codes=(0, 1),
+            needs=("mlfail baseline create",),
         )
     )
-    for cmd, extra in (("slices", []), ("triage", [("--no-input", [])])):
-        ok, text = _help_ok([cmd])
-        side = [("--baseline", [str(baseline)])] if "--baseline" in text else []
-        wanted = [
-            *side,
-            ("--live", [live]),
-            ("--timestamp", ["ts"]),
-            ("--label", ["label"]),
-            ("--prediction", ["score"]),
-            ("--segment", list(SEGMENTS)),
-            *extra,
-            ("--format", ["json"]),
-        ]
-        argv = [*MLFAIL, cmd, *_flags(text, wanted)]
+    ok, text = _help_ok(["slices"])
+    side = [("--baseline", [str(baseline)])] if "--baseline" in text else []
+    slices_flags = _flags(
+        text,
+        [*side, ("--live", [live]), *roles_flags, ("--segment", list(SEGMENTS)),
+         ("--format", ["json"])],
+    )  # fmt: skip
+    if not side:  # no --baseline: use the reference
+        slices_flags = ["--reference", ref, *slices_flags]
 
-        def avail(ok: bool = ok, cmd: str = cmd, side: list = side) -> str | None:
+    def slices_avail(ok: bool = ok, side: list = side) -> str | None:
+        if not ok:
+            return "`mlfail slices --help` fails"
+        if side and not baseline.exists():
+            return "no baseline file (baseline create not available)"
+        return None
+
+    cases.append(
+        Case(
+            "mlfail slices",
+            "mlfail",
+            [*MLFAIL, "slices", *slices_flags],
+            available=slices_avail,
+            ok_codes=(0, 1),
+            needs=("mlfail baseline create",) if side else (),
+        )
+    )
+
+    # triage against the reference (reads both sides) and against the baseline (live only)
+    ok, text = _help_ok(["triage"])
+    tail = _flags(text, [("--segment", list(SEGMENTS)), ("--no-input", []), ("--format", ["json"])])
+    for side_flag, source in (("--reference", ref), ("--baseline", str(baseline))):
+        argv = [*MLFAIL, "triage", side_flag, source, "--live", live, *roles, *tail]
+
+        def triage_avail(ok: bool = ok, text: str = text, side_flag: str = side_flag) -> str | None:
             if not ok:
-                return f"`mlfail {cmd} --help` fails"
-            if side and not baseline.exists():
+                return "`mlfail triage --help` fails"
+            if side_flag not in text:
+                return f"`mlfail triage` has no {side_flag}"
+            if side_flag == "--baseline" and not baseline.exists():
                 return "no baseline file (baseline create not available)"
             return None
 
-        if not side:  # no --baseline: use the reference
-            argv[len(MLFAIL) + 1 : len(MLFAIL) + 1] = ["--reference", ref]
-        cases.append(Case(f"mlfail {cmd}", "mlfail", argv, available=avail, ok_codes=(0, 1)))
+        cases.append(
+            Case(
+                f"mlfail triage {side_flag}",
+                "mlfail",
+                argv,
+                available=triage_avail,
+                stdout=work / f"triage{side_flag.replace('--', '-')}.json",
+                ok_codes=(0, 1),
+                needs=("mlfail baseline create",) if side_flag == "--baseline" else (),
+            )
+        )
     return cases
+
+
+def select_cases(cases: list[Case], only: list[str]) -> list[Case]:
+    """The cases ``--only`` asks for (a name containing one of ``only``; all when it is empty),
+    plus every limit case (the ratios are to them) and, transitively, the cases they ``need``
+    (``triage --baseline`` needs ``baseline create``), in their original order."""
+    if not only:
+        return list(cases)
+    by_name = {c.name: c for c in cases}
+    want = {c.name for c in cases if c.group == "limit" or any(o in c.name for o in only)}
+    todo = list(want)
+    while todo:
+        for dep in by_name[todo.pop()].needs:
+            if dep in by_name and dep not in want:
+                want.add(dep)
+                todo.append(dep)
+    return [c for c in cases if c.name in want]
 
 
 def ensure_peers(log: Callable[[str], None]) -> Path:
@@ -555,6 +626,7 @@ def write_report(path: Path, data: dict) -> None:
         lines += [f"## {ds}", ""]
         lim_both = by.get((ds, "limit: scan reference+live"))
         lim_live = by.get((ds, "limit: scan live"))
+        lim_ref = by.get((ds, "limit: scan reference"))
         psi = by.get((ds, "mlfail psi --reference"))
         lines += [
             "| case | median s | best s | runs s | peak RSS MB | × limit (median; best) | status |",
@@ -563,10 +635,13 @@ def write_report(path: Path, data: dict) -> None:
         for r in results:
             if r.dataset != ds:
                 continue
-            limit = lim_both if r.case.startswith("mlfail psi --reference") else lim_live
+            limit, side = lim_live, "live"
+            if r.case.startswith("mlfail psi --reference"):
+                limit, side = lim_both, "ref+live"
+            elif r.case == "mlfail baseline create" and lim_ref is not None:
+                limit, side = lim_ref, "reference"  # older results have no reference scan
             ratio = "—"
             if r.group in ("mlfail", "before") and r.median and limit and limit.median:
-                side = "ref+live" if limit is lim_both else "live"
                 best = r.best / limit.best if r.best and limit.best else float("nan")
                 ratio = f"{r.median / limit.median:.2f}×; {best:.2f}× {side}"
             if r.group == "peer" and r.median and psi and psi.median:
@@ -596,10 +671,52 @@ def write_report(path: Path, data: dict) -> None:
                 f"{s['per_unit']:.2f} | {s['ratio']:.2f}× |"
             )
         lines.append("")
+    if data.get("triage_scaling"):
+        lines += triage_scaling_table(data["triage_scaling"])
     lines += ["## Notes", "", *[f"- {n}" for n in data.get("notes", [])], ""]
     if data.get("appendix"):
         lines += [data["appendix"].rstrip(), ""]
     path.write_text("\n".join(lines))
+
+
+def triage_scaling_table(rows: list[dict]) -> list[str]:
+    """Markdown for ``triage_scaling``: read "linear in time" off the s per M rows columns and
+    "flat in memory" off the peak MB columns."""
+
+    def num(x: float | None, f: str) -> str:
+        return "—" if x is None else format(x, f)
+
+    head = ["rows", "live scan s"]
+    for _, lim_case, label in TRIAGE_SCALING:
+        if lim_case == "limit: scan reference":
+            head.append("reference scan s")
+        scan = lim_case.removeprefix("limit: scan ")
+        head += [f"{label} s", f"× {scan} scan", "peak MB", "s per M rows"]
+    out = [
+        "## Scaling: triage and baseline create (40 features)",
+        "",
+        "Each ratio is to the bare scan of the same dataset in the same run (medians). Linear "
+        "in time: the s per M rows columns stay level as rows grow; flat in memory: the peak MB "
+        "columns do.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for r in rows:
+        cells = [f"{r['rows']:,}", fmt_s(r["scan_live"])]
+        for case, lim_case, _ in TRIAGE_SCALING:
+            if lim_case == "limit: scan reference":
+                cells.append(fmt_s(r["scan_reference"]))
+            c = r.get(case) or {}
+            ratio = c.get("ratio")
+            cells += [
+                fmt_s(c.get("s")),
+                "—" if ratio is None else f"{ratio:.2f}×",
+                num(c.get("peak_mb"), ".0f"),
+                num(c.get("s_per_m_rows"), ".2f"),
+            ]
+        out.append("| " + " | ".join(cells) + " |")
+    return [*out, ""]
 
 
 def evaluate(data: dict) -> None:
@@ -621,26 +738,32 @@ def evaluate(data: dict) -> None:
 
     targets = []
     big = max(data["datasets"], key=lambda d: (d.endswith("_c40"), parse_ds(d)[0]))
+    both, live, ref = "limit: scan reference+live", "limit: scan live", "limit: scan reference"
     for ds in data["datasets"]:
-        both, live = med(ds, "limit: scan reference+live"), med(ds, "limit: scan live")
-        for case, limit, key, name in (
+        for case, lim_case, key, name in (
             ("mlfail psi --reference", both, "psi_reference", "ref+live scan"),
             ("mlfail psi --baseline", live, "psi_baseline", "live scan"),
-            ("mlfail triage", live, "triage", "live scan"),
+            ("mlfail triage", live, "triage", "live scan"),  # older results: one triage case
+            ("mlfail triage --reference", live, "triage_reference", "live scan"),
+            ("mlfail triage --baseline", live, "triage_baseline", "live scan"),
+            ("mlfail baseline create", ref, "baseline_create", "reference scan"),
             ("mlfail slices", live, "slices", "live scan"),
         ):
-            t = med(ds, case)
+            t, limit = med(ds, case), med(ds, lim_case)
             goal = TARGETS[key]
             if ds != big and key != "psi_reference":
                 continue
+            if key == "triage" and (ds, case) not in results:
+                continue
             if t is None or not limit:
                 st = results.get((ds, case), {}).get("status", "not run")
+                if t is not None:  # measured, but its scan was not (older results)
+                    st = f"no `{lim_case}` in this run"
                 targets.append(
                     {"target": f"{ds}: `{case}` ≤ {goal}× {name}", "measured": "—", "status": st}
                 )
                 continue
             ratio = t / limit
-            lim_case = "limit: scan reference+live" if limit is both else "limit: scan live"
             best = mn(ds, case) / mn(ds, lim_case)
             targets.append(
                 {
@@ -668,16 +791,25 @@ def evaluate(data: dict) -> None:
                 "status": "met" if sp >= TARGETS["peer_speedup"] else "MISSED",
             }
         )
-    for case in ("mlfail psi --reference", "mlfail baseline create"):
-        p = peak(big, case)
+    for case, key in (
+        ("mlfail psi --reference", "psi_rss_gb"),
+        ("mlfail baseline create", "psi_rss_gb"),
+        ("mlfail triage --reference", "triage_rss_gb"),
+        ("mlfail triage --baseline", "triage_rss_gb"),
+    ):
+        p, goal = peak(big, case), TARGETS[key]
+        target = f"{big}: peak RSS of `{case}` ≤ {goal} GB"
         if p is not None:
             targets.append(
                 {
-                    "target": f"{big}: peak RSS of `{case}` ≤ {TARGETS['psi_rss_gb']} GB",
+                    "target": target,
                     "measured": f"{p / 1024:.2f} GB",
-                    "status": "met" if p / 1024 <= TARGETS["psi_rss_gb"] else "MISSED",
+                    "status": "met" if p / 1024 <= goal else "MISSED",
                 }
             )
+        elif key == "triage_rss_gb":  # the psi rows keep their old behaviour: absent when not run
+            st = results.get((big, case), {}).get("status", "not run")
+            targets.append({"target": target, "measured": "—", "status": st})
     scaling = []
     base = None
     for ds in sorted(data["datasets"], key=parse_ds):
@@ -691,6 +823,40 @@ def evaluate(data: dict) -> None:
                         "ratio": t / lim})  # fmt: skip
     data["targets"] = targets
     data["scaling"] = scaling
+    data["triage_scaling"] = triage_scaling(data, med, peak)
+
+
+def triage_scaling(
+    data: dict,
+    med: Callable[[str, str], float | None],
+    peak: Callable[[str, str], float | None],
+) -> list[dict]:
+    """One row per 40-feature dataset (by rows): the triage cases and baseline create, each with
+    its seconds, ratio to its bare scan in the same run, peak RSS and seconds per million rows."""
+    rows_out = []
+    for ds in sorted((d for d in data["datasets"] if parse_ds(d)[1] == 40), key=parse_ds):
+        rows = parse_ds(ds)[0]
+        row: dict = {
+            "dataset": ds,
+            "rows": rows,
+            "scan_live": med(ds, "limit: scan live"),
+            "scan_reference": med(ds, "limit: scan reference"),
+        }
+        for case, lim_case, _ in TRIAGE_SCALING:
+            t, lim = med(ds, case), med(ds, lim_case)
+            row[case] = (
+                None
+                if t is None
+                else {
+                    "s": t,
+                    "ratio": t / lim if lim else None,
+                    "peak_mb": peak(ds, case),
+                    "s_per_m_rows": t / (rows / 1e6) if rows else None,
+                }
+            )
+        if any(row[c] for c, _, _ in TRIAGE_SCALING):
+            rows_out.append(row)
+    return rows_out
 
 
 def parse_ds(name: str) -> tuple[int, int]:
@@ -775,8 +941,9 @@ def main(argv: list[str] | None = None) -> int:
         "notes": [
             "limit = `pl.scan_parquet(files).select(pl.all().null_count())"
             '.collect(engine="streaming")` (all columns), as a separate process.',
-            "mlfail runs with `--features` (the 40 or 160 features), `--timestamp ts --label "
-            "label --prediction score`, `--format json`.",
+            "mlfail runs with `--timestamp ts --label label --prediction score`, `--format json`; "
+            "psi and baseline create with `--features` (the 40 or 160 features), triage and "
+            "slices with `--segment` (the 8 segment columns), triage with `--no-input`.",
             "peers load the same files with pandas and get the same features; a peer slower "
             "than 60 s per run is run once (its margin to the target is far larger than "
             "run-to-run noise).",
@@ -795,9 +962,7 @@ def main(argv: list[str] | None = None) -> int:
             cases = mlfail_cases(d, work, a.before)
             if peers_py and rows in peer_sizes and cols == 40 and not a.peers_from:
                 cases += peer_cases(d, peers_py, work)
-            chosen = [
-                c for c in cases if not only or c.group == "limit" or any(o in c.name for o in only)
-            ]
+            chosen = select_cases(cases, only)
             local = [c for c in chosen if c.group != "peer"]
             for res in run_cases(local, ds, a.runs, timeout=a.timeout, log=log):
                 data["results"].append(asdict(res))

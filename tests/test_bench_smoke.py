@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -49,7 +50,7 @@ def test_runner_writes_a_results_table(tmp_path: Path) -> None:
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=False,
     )
     assert out.returncode == 0, out.stderr
@@ -62,13 +63,38 @@ def test_runner_writes_a_results_table(tmp_path: Path) -> None:
     psi = rows["mlfail psi --reference"].split("|")
     assert float(psi[2]) >= float(psi[3]) > 0  # median ≥ best run
     assert psi[6].strip().endswith("ref+live")  # × the limit
-    for case in (
-        "mlfail baseline create",
-        "mlfail psi --baseline",
-        "mlfail slices",
-        "mlfail triage",
-    ):
+    for case in ("mlfail psi --baseline", "mlfail slices"):
         assert case in rows  # measured once merged, "not available" until then
+    assert "| ok |" in rows["limit: scan reference"], report
+    # each row's "× limit" cell ends with the scan it is a ratio to
+    for case, side in (
+        ("mlfail baseline create", "reference"),
+        ("mlfail triage --reference", "live"),
+        ("mlfail triage --baseline", "live"),
+    ):
+        cells = rows[case].split("|")
+        assert "| ok |" in rows[case], report
+        assert re.fullmatch(rf"\d+\.\d\d×; \d+\.\d\d× {side}", cells[6].strip()), rows[case]
+    for target in (
+        "`mlfail triage --reference` ≤ 10.0× live scan",
+        "`mlfail triage --baseline` ≤ 8.0× live scan",
+        "`mlfail baseline create` ≤ 5.0× reference scan",
+        "peak RSS of `mlfail triage --reference` ≤ 1.5 GB",
+        "peak RSS of `mlfail triage --baseline` ≤ 1.5 GB",
+    ):
+        line = next((x for x in report.splitlines() if target in x), "")
+        assert re.search(r"\| (met|MISSED) \|$", line), (target, report)
+    assert "## Scaling: triage and baseline create" in report
+    scaling = [r for r in report.splitlines() if r.startswith("| 20,000 |")]
+    assert len(scaling) == 1, report
+    cells = [c.strip() for c in scaling[0].split("|")[1:-1]]
+    assert len(cells) == 15 and "—" not in cells, scaling  # every column measured
+    assert [c for c in cells if c.endswith("×")] == [cells[3], cells[7], cells[12]]
     assert "## Targets" in report and "≤ 2.0× ref+live scan" in report
     raw = json.loads((tmp_path / "res" / "2000-01-01.json").read_text())
     assert raw["machine"]["cores"] and raw["versions"]["polars"]
+    (row,) = raw["triage_scaling"]
+    for case in ("mlfail triage --reference", "mlfail triage --baseline", "mlfail baseline create"):
+        c = row[case]
+        assert c["ratio"] > 0 and c["peak_mb"] > 0, row
+        assert abs(c["s_per_m_rows"] - c["s"] / 0.02) < 1e-9  # 20k rows = 0.02 M
