@@ -34,7 +34,7 @@ from mlfail.featurestats import (
     mean_tolerance,
 )
 from mlfail.io import Source
-from mlfail.performance import Task, TaskSpec, infer_task, performance_tables
+from mlfail.performance import Task, TaskSpec, infer_task, performance_table
 from mlfail.reference import SourceReference, reference_from_source
 from mlfail.roles import resolve_roles
 from mlfail.timekeys import normalize_timestamp
@@ -429,8 +429,10 @@ def _reference_performance(
         origin=f"--reference {source.spec}",
     )
     perf: dict[tuple[str, ...], pl.DataFrame] = {}
-    key_sets = [[], *([s] for s in segments)]
-    for keys, p in zip(key_sets, performance_tables(source.lf, task_spec, key_sets), strict=True):
+    # one query per key set, one after the other: the AUC ranks hold the label and score of
+    # every row, so collected together (collect_all) they held them once per segment
+    for keys in [[], *([s] for s in segments)]:
+        p = performance_table(source.lf, task_spec, keys)
         p = p.with_columns(pl.col(c).cast(pl.Int64) for c in ADDITIVE_PERF[:4] if c in p.columns)
         perf[tuple(keys)] = _add_scored(p, tables[tuple(keys)], keys, pred_spec)
     return task_spec, perf
