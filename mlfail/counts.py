@@ -49,6 +49,17 @@ def key_names(keys: Sequence[Key]) -> list[str]:
     return names
 
 
+def distinct_counts(lf: pl.LazyFrame, columns: Sequence[str]) -> dict[str, int]:
+    """Distinct values per column (a null counts as one, as ``n_unique``), in one streaming
+    collection whose memory is the distinct values: ``select(col.n_unique())`` holds every row
+    of the columns instead (5M rows × 24 columns: 1.75 GB against 0.15 GB, the same time)."""
+    if not columns:
+        return {}
+    queries = [lf.select(pl.col(c)).unique().select(pl.len()) for c in columns]
+    frames = pl.collect_all(queries, engine="streaming")
+    return {c: int(f.item()) for c, f in zip(columns, frames, strict=True)}
+
+
 def joint_groups(card: dict[str, int], limit: int = 5000) -> list[list[str]]:
     """Greedy groups of key columns (``card``: column → distinct values) whose joint
     cardinality stays under ``limit``, fewest values first: each group is counted in one pass

@@ -161,3 +161,25 @@ def test_streamed_counting_equals_count_frame(monkeypatch: pytest.MonkeyPatch) -
     assert got.sort(got.columns).equals(want.sort(want.columns))
     empty = count_streamed(df.lazy().filter(pl.lit(False)), specs, keys)
     assert empty.height == 0 and empty.columns == want.columns
+
+
+def test_distinct_counts_equal_n_unique_nulls_included() -> None:
+    """The streaming distinct count is ``n_unique`` (a null is one value) on every type."""
+    from mlfail.counts import distinct_counts
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    df = pl.DataFrame(
+        {
+            "s": rng.choice(["a", "b", "c", None], n).tolist(),
+            "i": rng.integers(0, 700, n),
+            "b": rng.random(n) > 0.5,
+            "d": pl.date_range(pl.date(2026, 1, 1), pl.date(2026, 1, 10), eager=True).sample(
+                n, with_replacement=True, seed=1
+            ),
+        }
+    )
+    got = distinct_counts(df.lazy(), df.columns)
+    assert got == {c: df[c].n_unique() for c in df.columns}
+    assert got["s"] == 4 and 600 < got["i"] <= 700  # the null counted; many integer values
+    assert distinct_counts(df.lazy(), []) == {}

@@ -284,9 +284,10 @@ def test_from_roles_carries_todays_flags() -> None:
 
 
 def test_one_aggregation_per_source_and_one_output_query(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The cost contract: one streaming query per source (per dozen columns) for the
-    statistics, one after the other so that two files' columns are never held at once, and one
-    collect_all for output detection (one query per side, only with --prediction)."""
+    """The cost contract: per source, one streaming query (per dozen columns) for the
+    statistics and one collect_all of its distinct counts, source after source so that two
+    files' columns are never held at once; one collect_all for output detection (one query
+    per side, only with --prediction)."""
     rng = np.random.default_rng(20)
     df = _scored(rng).with_columns(y_pred=pl.col("score") >= 0.5, n=pl.int_range(0, 2000))
     calls: list[str] = []
@@ -305,10 +306,12 @@ def test_one_aggregation_per_source_and_one_output_query(monkeypatch: pytest.Mon
     roles = infer_roles(df.lazy(), df.lazy(), RoleFlags(label="label", prediction="score"))
     assert roles.get("y_pred").role == "output" and roles.get("n").role == "identifier"
     assert df.width <= 12
-    assert calls == ["collect", "collect", "collect_all(2)"]  # stats per side; output columns
+    k = sum(not dt.is_float() for dt in df.schema.values())  # the exact distinct counts
+    side = ["collect", f"collect_all({k})"]
+    assert calls == [*side, *side, "collect_all(2)"]  # stats per side; output columns
     calls.clear()
     infer_roles(df.lazy(), df.lazy(), RoleFlags(label="label"))
-    assert calls == ["collect", "collect"]
+    assert calls == [*side, *side]
 
 
 def test_note_lines_and_json_say_why_and_which_flag() -> None:

@@ -15,7 +15,7 @@ from mlfail.baseline.model import Baseline, content_hash, now, segment_dtype_ok
 from mlfail.baseline.reference import BaselineReference, load_baseline_reference
 from mlfail.binning import BinSettings, BinSpec
 from mlfail.config import Roles, check_role_conflicts
-from mlfail.counts import joint_groups
+from mlfail.counts import distinct_counts, joint_groups
 from mlfail.engines import Engine, get_engine
 from mlfail.engines.polars import PolarsEngine
 from mlfail.errors import UsageError
@@ -300,14 +300,7 @@ def _check_segments(
             )
     n_values: dict[str, int] = {}
     if segments:
-        if on_polars:
-            nu = (
-                source.lf.select([pl.col(s).n_unique().alias(s) for s in segments])
-                .collect(engine="streaming")
-                .row(0, named=True)
-            )
-        else:
-            nu = source.n_unique(segments)
+        nu = distinct_counts(source.lf, segments) if on_polars else source.n_unique(segments)
         for s in segments:
             n_values[s] = int(nu[s])
             if nu[s] > MAX_SEGMENT_VALUES:

@@ -17,7 +17,7 @@ import polars as pl
 
 from mlfail.binning import BinSpec
 from mlfail.config import Roles
-from mlfail.counts import count_source, dense, joint_groups, matrix
+from mlfail.counts import count_source, dense, distinct_counts, joint_groups, matrix
 from mlfail.io import Source
 from mlfail.performance import TaskSpec, performance_tables
 from mlfail.psi import FeaturePsi, assess_feature, enough_rows, psi_value
@@ -104,12 +104,7 @@ def cohort_candidates(live: Source, roles: Roles, max_values: int) -> dict[str, 
     counts = {c: known[c] for c in cands if c in known}
     todo = [c for c in cands if c not in known]
     if todo:
-        row = (
-            live.lf.select([pl.col(c).n_unique().alias(c) for c in todo])
-            .collect(engine="streaming")
-            .row(0, named=True)
-        )
-        counts.update({c: int(n) for c, n in row.items()})
+        counts.update(distinct_counts(live.lf, todo))
     return {c: counts[c] for c in cands if 2 <= counts[c] <= max_values}
 
 
