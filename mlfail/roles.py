@@ -27,9 +27,10 @@ and the flag that changes it:
    prediction is itself a decision — the score it thresholds.
 7. **excluded** – not named when ``--features`` lists the features; else **feature**.
 
-Costs: one aggregation query per source (row count, and per column null count, distinct count,
-min, max), collected together; and, for output detection, one query on the prediction and the
-candidate columns (at most :data:`OUTPUT_ROWS` reference rows).
+Costs: per source, one source after the other, streaming aggregations of a dozen columns each
+(row count, and per column null count, min, max) and one collection of exact distinct counts
+(:func:`mlfail.counts.distinct_counts`); and, for output detection, one query on the prediction
+and the candidate columns (at most :data:`OUTPUT_ROWS` reference rows).
 
 ``RoleAssignment.to_dict()`` is the JSON object reports carry as ``inputs.roles``::
 

@@ -99,7 +99,7 @@ def cohort_candidates(live: Source, roles: Roles, max_values: int) -> dict[str, 
     cands = list(dict.fromkeys([*(m for m in roles.meta if m in live.columns), *cands]))
     if not cands:
         return {}
-    # the roles query already counted the live side's distinct values (one query per source)
+    # the roles statistics already counted the live side's distinct values
     known = roles.assignment.live_distinct if roles.assignment is not None else {}
     counts = {c: known[c] for c in cands if c in known}
     todo = [c for c in cands if c not in known]
