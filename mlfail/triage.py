@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from mlfail import scantrace
+import mlfail.scantrace as scantrace
 from mlfail._version import __version__
 from mlfail.audit import check_roles_exist, reference_and_roles
 from mlfail.binning import BinSettings

@@ -40,7 +40,7 @@ from mlfail.roles import resolve_roles
 from mlfail.timekeys import normalize_timestamp
 
 MAX_SEGMENT_VALUES = 1000
-MAX_JOINT_GROUPS = 5000  # count all segments in one pass when their combinations are few
+MAX_JOINT_GROUPS = 5000  # segments are counted together in groups of at most this many cells
 ADDITIVE_PERF = ("rows", "labelled", "errors", "positives", "abs_error_sum", "scored")
 
 

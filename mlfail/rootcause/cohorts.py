@@ -68,14 +68,24 @@ def _reference_by(
     out: dict[str, pl.DataFrame | None] = dict.fromkeys(card)
     present = {c: n for c, n in card.items() if c in reference.columns}
     source = getattr(reference, "source", None)
-    for group in joint_groups(present):
-        if isinstance(source, Source):
-            cube = count_source(source, specs, group, progress=progress)
-            for col in group:
-                out[col] = coarsen(cube, [col]) if len(group) > 1 else cube
-        else:
-            for col in group:
-                out[col] = reference.table([col])
+    if isinstance(source, Source):
+        out.update(_tables_by_column(source, specs, present, progress))
+    else:
+        for col in present:
+            out[col] = reference.table([col])
+    return out
+
+
+def _tables_by_column(
+    source: Source, specs: list[BinSpec], card: dict[str, int], progress: bool | None
+) -> dict[str, pl.DataFrame]:
+    """A count table per column of ``card``: one pass per group of columns whose joint
+    cardinality is small (:func:`mlfail.counts.joint_groups`), coarsened per column."""
+    out: dict[str, pl.DataFrame] = {}
+    for group in joint_groups(card):
+        cube = count_source(source, specs, group, progress=progress)
+        for col in group:
+            out[col] = coarsen(cube, [col]) if len(group) > 1 else cube
     return out
 
 
@@ -135,11 +145,7 @@ def _count_cohorts(
     """Per-cohort counts for ``cohort_specs`` (the strongest population-level drifts): a pass
     per group of cohort columns, then within-cohort PSI (its own BH family)."""
     card = cohort_candidates(live, roles, cfg.max_cohort_values) if cohort_specs else {}
-    live_by: dict[str, pl.DataFrame] = {}
-    for group in joint_groups(card):
-        cube = count_source(live, cohort_specs, group, progress=progress)
-        for col in group:
-            live_by[col] = coarsen(cube, [col]) if len(group) > 1 else cube
+    live_by = _tables_by_column(live, cohort_specs, card, progress)
     ref_by = _reference_by(reference, card, cohort_specs, progress)
     shares_day: dict[str, pl.DataFrame] = {}
     perf_by: dict[str, pl.DataFrame] = {}
