@@ -273,7 +273,7 @@ def merge(tables: Sequence[pl.DataFrame]) -> pl.DataFrame:
     )
 
 
-def _interactive() -> bool:
+def interactive() -> bool:
     return sys.stderr.isatty()
 
 
@@ -289,7 +289,7 @@ def count_source(
     Rich progress bar on stderr) and merge; otherwise one pass over the whole scan. An
     object-store source is streamed once in row batches (see :func:`count_streamed`)."""
     if progress is None:
-        progress = _interactive()
+        progress = interactive()
     origin = f"{source.role} {source.spec}"
     check_types(source.schema, specs, origin)
     if source.remote and any(s.kind == "categorical" for s in specs):

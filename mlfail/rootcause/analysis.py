@@ -287,15 +287,13 @@ def explain(
     perf_info, acc_onset = _global_performance(reference, roles, task, perf_day, dates, cfg)
     _mark_significant(states, records, cfg)
 
-    # Per-cohort counts cost a pass per group of cohort columns: count the features that
+    # The per-cohort counts (one pass per source) grow with the features: count the ones that
     # drifted (the strongest ``max_cohort_features``), not all of them.
     ranked_states = sorted(
         (st for st in states.values() if st.significant), key=lambda st: -st.max_psi
     )
     cohort_specs = [st.spec for st in ranked_states[: cfg.max_cohort_features]]
-    cohorts = _count_cohorts(
-        reference, live, roles, cohort_specs, ref_table, day, task, cfg, progress
-    )
+    cohorts = _count_cohorts(reference, live, roles, cohort_specs, ref_table, day, task, cfg, dates)
     if timed:  # day-one skew needs a first day; without time every window is "day one"
         _mark_day_one(states, ps)
     skews: dict[str, SkewEvidence] = {}

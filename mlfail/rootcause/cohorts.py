@@ -17,11 +17,12 @@ import polars as pl
 
 from mlfail.binning import BinSpec
 from mlfail.config import Roles
-from mlfail.counts import count_source, dense, distinct_counts, joint_groups, matrix
+from mlfail.counts import dense, distinct_counts, matrix
 from mlfail.io import Source
-from mlfail.performance import TaskSpec, performance_tables
+from mlfail.performance import TaskSpec
 from mlfail.psi import FeaturePsi, assess_feature, enough_rows, psi_value
-from mlfail.reference import Reference, coarsen
+from mlfail.reference import Reference
+from mlfail.rootcause.cohort_pass import DayPerf, cohort_pass
 from mlfail.rootcause.common import DAY, _bh, _FeatureState, _fmt_share, _is_value, _value_str
 from mlfail.rootcause.evidence import CohortEvidence, ExplainSettings
 
@@ -61,31 +62,19 @@ def shapley_mix_conditional(
 
 
 def _reference_by(
-    reference: Reference, card: dict[str, int], specs: list[BinSpec], progress: bool | None
+    reference: Reference, card: dict[str, int], specs: list[BinSpec]
 ) -> dict[str, pl.DataFrame | None]:
-    """Reference count tables per cohort column: from data, one pass per group of columns
-    for ``specs`` only; from a baseline, its stored segment tables."""
+    """Reference count tables per cohort column: from data, one pass for ``specs`` only;
+    from a baseline, its stored segment tables."""
     out: dict[str, pl.DataFrame | None] = dict.fromkeys(card)
-    present = {c: n for c, n in card.items() if c in reference.columns}
+    present = [c for c in card if c in reference.columns]
     source = getattr(reference, "source", None)
     if isinstance(source, Source):
-        out.update(_tables_by_column(source, specs, present, progress))
+        by_col, _ = cohort_pass(source.lf, specs, present, origin=f"--reference {source.spec}")
+        out.update(by_col)
     else:
         for col in present:
             out[col] = reference.table([col])
-    return out
-
-
-def _tables_by_column(
-    source: Source, specs: list[BinSpec], card: dict[str, int], progress: bool | None
-) -> dict[str, pl.DataFrame]:
-    """A count table per column of ``card``: one pass per group of columns whose joint
-    cardinality is small (:func:`mlfail.counts.joint_groups`), coarsened per column."""
-    out: dict[str, pl.DataFrame] = {}
-    for group in joint_groups(card):
-        cube = count_source(source, specs, group, progress=progress)
-        for col in group:
-            out[col] = coarsen(cube, [col]) if len(group) > 1 else cube
     return out
 
 
@@ -140,26 +129,26 @@ def _count_cohorts(
     day: pl.Expr,
     task: TaskSpec | None,
     cfg: ExplainSettings,
-    progress: bool | None,
+    dates: list[dt.date],
 ) -> CohortTables:
-    """Per-cohort counts for ``cohort_specs`` (the strongest population-level drifts): a pass
-    per group of cohort columns, then within-cohort PSI (its own BH family)."""
+    """Per-cohort counts for ``cohort_specs`` (the strongest population-level drifts): one
+    pass per source (:mod:`mlfail.rootcause.cohort_pass`), then within-cohort PSI (its own BH
+    family)."""
     card = cohort_candidates(live, roles, cfg.max_cohort_values) if cohort_specs else {}
-    live_by = _tables_by_column(live, cohort_specs, card, progress)
-    ref_by = _reference_by(reference, card, cohort_specs, progress)
-    shares_day: dict[str, pl.DataFrame] = {}
-    perf_by: dict[str, pl.DataFrame] = {}
-    cols = list(card)
-    if task is not None:
-        tables = performance_tables(live.lf, task, [[day, pl.col(c)] for c in cols], auc=False)
-        for col, t in zip(cols, tables, strict=True):
-            perf_by[col] = t
-            shares_day[col] = t.select(DAY, col, pl.col("rows").alias("len"))
-    elif cols:
-        frames = pl.collect_all(
-            [live.lf.group_by([day, pl.col(c)]).len() for c in cols], engine="streaming"
-        )
-        shares_day = dict(zip(cols, frames, strict=True))
+    live_by, by_day = cohort_pass(
+        live.lf,
+        cohort_specs,
+        list(card),
+        per_day=DayPerf(day, dates, task),
+        origin=f"--live {live.spec}",
+    )
+    ref_by = _reference_by(reference, card, cohort_specs)
+    perf_by = by_day if task is not None else {}
+    shares_day = (
+        {c: t.select(DAY, c, pl.col("rows").alias("len")) for c, t in by_day.items()}
+        if task is not None
+        else by_day
+    )
     records = _cohort_records(live_by, ref_by, cohort_specs, ref_table, cfg)
     return CohortTables(live_by, ref_by, shares_day, perf_by, records)
 

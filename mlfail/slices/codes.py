@@ -6,7 +6,9 @@ per pair of blocks. See the package docstring, "Counting".
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +79,9 @@ BLOCK_CELLS = 1 << 18  # cells of one block × block table: np.bincount stays in
 
 
 PAIR_CELLS = 1 << 22  # a block pair beyond this is summed pair by pair
+
+
+WORKERS = max(1, min(os.cpu_count() or 1, 4))  # threads counting the block pairs
 
 
 def key_code(c: Candidate, schema: pl.Schema) -> tuple[pl.Expr, int]:
@@ -204,7 +209,9 @@ class _Coded:
         with S = 1 when not ``states``.
 
         One ``np.bincount`` per block (its candidates and the pairs inside it) and one per
-        pair of blocks (every pair across them), marginalised with ``ndarray.sum``."""
+        pair of blocks (every pair across them), marginalised with ``ndarray.sum``. The
+        tables of one block run on :data:`WORKERS` threads (numpy releases the GIL while it
+        counts); each table is written by one thread, so the sums do not depend on them."""
         S = self.n_states if states else 1
         w = [self.weights[m] for m in weights]
         M = len(w) + (1 if states else 0)
@@ -213,55 +220,63 @@ class _Coded:
         size = [math.prod(s) for s in shape]
         one: dict[int, np.ndarray] = {}
         two: dict[tuple[int, int], np.ndarray] = {}
-        key = np.empty(len(self.state), dtype=np.int64)
-        for i, bi in enumerate(blocks):
-            later = [
-                (j, [(x, y) for x in bi for y in blocks[j] if _pair(x, y) in pairs])
-                for j in range(i + 1, len(blocks))
-            ]
-            inside = [
-                (p, q)
-                for p in range(len(bi))
-                for q in range(p + 1, len(bi))
-                if (bi[p], bi[q]) in pairs
-            ]
-            here = [p for p, x in enumerate(bi) if x in singles]
-            if not (here or inside or any(want for _, want in later)):
-                continue
-            ui = self.bcodes[i].astype(np.int64)
-            if states:
-                ui *= S
-                ui += self.state
-            if here or inside:
-                cube = _sums(ui, size[i] * S, w, rows=states).reshape([*shape[i], S, M])
-                for p in here:
-                    one[bi[p]] = _marginal(cube, [p], len(bi))
-                for p, q in inside:
-                    two[(bi[p], bi[q])] = _marginal(cube, [p, q], len(bi))
-            for j, want in later:
-                if not want:
+
+        def inside(i: int, ui: np.ndarray, here: list[int], within: list[tuple[int, int]]) -> None:
+            bi = blocks[i]
+            cube = _sums(ui, size[i] * S, w, rows=states).reshape([*shape[i], S, M])
+            for p in here:
+                one[bi[p]] = _marginal(cube, [p], len(bi))
+            for p, q in within:
+                two[(bi[p], bi[q])] = _marginal(cube, [p, q], len(bi))
+
+        def across(i: int, ui: np.ndarray, j: int, want: list[tuple[int, int]]) -> None:
+            bi, bj = blocks[i], blocks[j]
+            if size[i] * S * size[j] > PAIR_CELLS:  # one pair at a time
+                for x, y in want:
+                    k = self.code_of(x) * cards[y] + self.code_of(y)
+                    if states:
+                        k = k * S + self.state
+                    t = _sums(k, cards[x] * cards[y] * S, w, rows=states)
+                    _put(two, x, y, t.reshape(cards[x], cards[y], S, M))
+                return
+            key = ui * size[j]
+            key += self.bcodes[j]
+            cube = _sums(key, size[i] * S * size[j], w, rows=states)
+            del key
+            cube = cube.reshape([*shape[i], S, *shape[j], M])
+            for p, x in enumerate(bi):
+                if not any(a == x for a, _ in want):
                     continue
-                bj = blocks[j]
-                if size[i] * S * size[j] > PAIR_CELLS:  # one pair at a time
-                    for x, y in want:
-                        k = self.code_of(x) * cards[y] + self.code_of(y)
-                        if states:
-                            k = k * S + self.state
-                        t = _sums(k, cards[x] * cards[y] * S, w, rows=states)
-                        _put(two, x, y, t.reshape(cards[x], cards[y], S, M))
+                part = _marginal(cube, [p], len(bi))  # (k_x, S, block j…, M)
+                part = np.moveaxis(part, 1, -2)  # (k_x, block j…, S, M)
+                for q, y in enumerate(bj):
+                    if _pair(x, y) in pairs:
+                        _put(two, x, y, _marginal(part, [0, 1 + q], 1 + len(bj)))
+
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            for i, bi in enumerate(blocks):
+                later = [
+                    (j, want)
+                    for j in range(i + 1, len(blocks))
+                    if (want := [(x, y) for x in bi for y in blocks[j] if _pair(x, y) in pairs])
+                ]
+                within = [
+                    (p, q)
+                    for p in range(len(bi))
+                    for q in range(p + 1, len(bi))
+                    if (bi[p], bi[q]) in pairs
+                ]
+                here = [p for p, x in enumerate(bi) if x in singles]
+                if not (here or within or later):
                     continue
-                np.multiply(ui, size[j], out=key)
-                np.add(key, self.bcodes[j], out=key)
-                cube = _sums(key, size[i] * S * size[j], w, rows=states)
-                cube = cube.reshape([*shape[i], S, *shape[j], M])
-                for p, x in enumerate(bi):
-                    if not any(a == x for a, _ in want):
-                        continue
-                    part = _marginal(cube, [p], len(bi))  # (k_x, S, block j…, M)
-                    part = np.moveaxis(part, 1, -2)  # (k_x, block j…, S, M)
-                    for q, y in enumerate(bj):
-                        if _pair(x, y) in pairs:
-                            _put(two, x, y, _marginal(part, [0, 1 + q], 1 + len(bj)))
+                ui = self.bcodes[i].astype(np.int64)
+                if states:
+                    ui *= S
+                    ui += self.state
+                jobs = [pool.submit(inside, i, ui, here, within)] if here or within else []
+                jobs += [pool.submit(across, i, ui, j, want) for j, want in later]
+                for job in jobs:
+                    job.result()  # the block's tables, before the next block's codes
         return one, two
 
 

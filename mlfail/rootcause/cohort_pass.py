@@ -1,0 +1,230 @@
+"""Root cause's per-cohort counts in one streaming pass per source (design §7, issue 15).
+
+Cohort attribution needs, for every cohort column ``c`` and every counted feature ``f``, the
+(c value, f bin) counts, and on the live side the rows and labelled performance per (day,
+c value). Counted with one Polars query per group of columns and one per (day, column), that
+was a dozen full passes per source. Here each row is read once as small integers — each
+cohort value's code in Polars' global categories, each feature's bin (:func:`bin_index`, the
+count core's bins), the day's offset — in streamed batches, and every table is an
+``np.bincount`` of a code pair summed over the batches. Memory stays one batch, whatever the
+rows. The tables are the ones :func:`mlfail.counts.count_frame` (keys ``[c]``) and
+:func:`mlfail.performance.performance_tables` (keys ``[day, c]``, no AUC) give; tests compare
+them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from mlfail.binning import BinSpec
+from mlfail.counts import check_types
+from mlfail.performance import TaskSpec, finish, is_error
+from mlfail.rootcause.common import DAY
+from mlfail.slices.candidates import bin_index
+
+_EPOCH = dt.date(1970, 1, 1)
+
+
+def _code(name: str, dtype: pl.DataType) -> pl.Expr:
+    """1 + the value's id in Polars' global categories (booleans: 1 + 0/1); 0 for null."""
+    col = pl.col(name)
+    if dtype == pl.Boolean:
+        code = col.cast(pl.UInt32) + 1
+    else:
+        text = col if dtype == pl.String else col.cast(pl.String)
+        code = text.cast(pl.Categorical).to_physical().cast(pl.UInt32) + 1
+    return code.fill_null(0).alias(f"__c_{name}")
+
+
+def _decode(codes: np.ndarray, dtype: pl.DataType, name: str) -> pl.Series:
+    """The column's values for ``codes`` (0 → null), in its own dtype."""
+    if dtype == pl.Boolean:
+        return pl.Series(name, [None if k == 0 else bool(k - 1) for k in codes], dtype=pl.Boolean)
+    words = pl.Categorical().categories.to_series()
+    text = pl.Series(name, [None if k == 0 else words[int(k) - 1] for k in codes], pl.String)
+    return text if dtype == pl.String else text.cast(dtype)
+
+
+def _add(acc: dict[str, np.ndarray], key: str, counts: np.ndarray) -> None:
+    """acc[key] += counts, padding whichever is shorter with zeros."""
+    old = acc.get(key)
+    if old is None:
+        acc[key] = counts
+        return
+    if len(old) < len(counts):
+        old, counts = counts, old
+    old[: len(counts)] += counts
+    acc[key] = old
+
+
+@dataclass
+class DayPerf:
+    """What the live side also counts per (day, cohort value)."""
+
+    day: pl.Expr
+    dates: list[dt.date]
+    task: TaskSpec | None
+    span: int = field(init=False)
+    first: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.first = (self.dates[0] - _EPOCH).days if self.dates else 0
+        self.span = ((self.dates[-1] - self.dates[0]).days + 1 if self.dates else 0) + 1
+
+    def exprs(self, schema: pl.Schema) -> list[pl.Expr]:
+        """The day code (0 for null) and the additive per-row measures of metric_aggs."""
+        day = (self.day.cast(pl.Int32) - self.first + 1).fill_null(0).cast(pl.UInt32)
+        out = [day.alias("__day")]
+        t = self.task
+        if t is None:
+            return out
+        y, p = pl.col(t.label), pl.col(t.prediction)
+        labelled = y.is_not_null() & p.is_not_null()
+        out.append(labelled.cast(pl.Float64).alias("labelled"))
+        if t.is_score or t.task == "regression":
+            s = p.cast(pl.Float64, strict=False)
+            out += [
+                s.fill_null(0.0).alias("__ssum"),
+                s.is_not_null().cast(pl.Float64).alias("__sn"),
+            ]
+        if t.task == "regression":
+            err = (y.cast(pl.Float64) - p.cast(pl.Float64)).abs()
+            out.append(
+                pl.when(labelled).then(err).otherwise(0.0).fill_null(0.0).alias("abs_error_sum")
+            )
+            return out
+        truth = y.cast(pl.Float64) >= 0.5 if t.is_score else y.cast(pl.String) == "1"
+        for name, e in (("errors", is_error(t) == 1), ("positives", truth)):
+            out.append(
+                pl.when(labelled)
+                .then(e)
+                .otherwise(False)
+                .fill_null(False)
+                .cast(pl.Float64)
+                .alias(name)
+            )
+        return out
+
+    def measures(self) -> list[str]:
+        t = self.task
+        if t is None:
+            return []
+        out = ["labelled"]
+        if t.is_score or t.task == "regression":
+            out += ["__ssum", "__sn"]
+        return out + (["abs_error_sum"] if t.task == "regression" else ["errors", "positives"])
+
+
+def cohort_pass(
+    lf: pl.LazyFrame,
+    specs: Sequence[BinSpec],
+    cols: Sequence[str],
+    *,
+    per_day: DayPerf | None = None,
+    origin: str = "",
+) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
+    """(col → (col, feature, bin, n)) for every column of ``cols`` and spec of ``specs``, and
+    with ``per_day`` (col → the (day, col) performance table, or (day, col, len) without a
+    task) — one streaming read of ``lf``."""
+    schema = lf.collect_schema()
+    check_types(schema, specs, origin)
+    cols = [c for c in cols if c in schema]
+    if not cols:
+        return {}, {}
+    bins = [
+        bin_index(s).alias(f"__b{i}")
+        if s.feature in schema
+        else pl.lit(s.missing_index, dtype=pl.UInt32).alias(f"__b{i}")
+        for i, s in enumerate(specs)
+    ]
+    exprs = [*(_code(c, schema[c]) for c in cols), *bins]
+    measures = per_day.measures() if per_day is not None else []
+    if per_day is not None:
+        exprs += per_day.exprs(schema)
+    acc: dict[str, np.ndarray] = {}
+    for batch in lf.select(exprs).collect_batches(engine="streaming"):
+        b = [batch[f"__b{i}"].to_numpy().astype(np.int64) for i in range(len(specs))]
+        day = batch["__day"].to_numpy().astype(np.int64) if per_day is not None else None
+        weights = {m: batch[m].to_numpy() for m in measures}
+        for c in cols:
+            code = batch[f"__c_{c}"].to_numpy().astype(np.int64)
+            for i, s in enumerate(specs):
+                _add(acc, f"{c}\0{i}", np.bincount(code * s.n_bins + b[i]))
+            if per_day is not None and day is not None:
+                key = code * per_day.span + day
+                _add(acc, f"{c}\0rows", np.bincount(key))
+                for m, w in weights.items():
+                    _add(acc, f"{c}\0{m}", np.bincount(key, weights=w))
+    by_col = {c: _feature_table(c, schema[c], specs, acc) for c in cols}
+    by_day = {} if per_day is None else {c: _day_table(c, schema[c], per_day, acc) for c in cols}
+    return by_col, by_day
+
+
+def _feature_table(
+    c: str, dtype: pl.DataType, specs: Sequence[BinSpec], acc: dict[str, np.ndarray]
+) -> pl.DataFrame:
+    parts = []
+    for i, s in enumerate(specs):
+        counts = acc.get(f"{c}\0{i}", np.zeros(0, dtype=np.int64))
+        cell = np.flatnonzero(counts)
+        parts.append(
+            pl.DataFrame(
+                [
+                    _decode(cell // s.n_bins, dtype, c),
+                    pl.Series("feature", [s.feature] * len(cell), dtype=pl.String),
+                    pl.Series("bin", cell % s.n_bins, dtype=pl.UInt32),
+                    pl.Series("n", counts[cell], dtype=pl.UInt64),
+                ]
+            )
+        )
+    return pl.concat(parts)
+
+
+def _day_table(
+    c: str, dtype: pl.DataType, per_day: DayPerf, acc: dict[str, np.ndarray]
+) -> pl.DataFrame:
+    """(day, c, …): the rows per (day, value) — ``len`` without a task, else the columns of
+    :func:`mlfail.performance.performance_tables` without the AUC."""
+    rows = acc.get(f"{c}\0rows", np.zeros(0, dtype=np.int64))
+    cell = np.flatnonzero(rows)
+    d = cell % per_day.span
+    days = [None if k == 0 else int(k) - 1 + per_day.first for k in d]
+    frame = pl.DataFrame(
+        [
+            pl.Series(DAY, days, dtype=pl.Int32).cast(pl.Date),
+            _decode(cell // per_day.span, dtype, c),
+        ]
+    )
+    n = pl.Series("rows", rows[cell], dtype=pl.UInt32)
+    t = per_day.task
+    if t is None:
+        return frame.with_columns(n.alias("len"))
+
+    def total(m: str) -> np.ndarray:
+        v = acc.get(f"{c}\0{m}", np.zeros(0))
+        return np.pad(v, (0, max(0, len(rows) - len(v))))[cell]
+
+    def whole(m: str) -> pl.Series:
+        return pl.Series(m, np.rint(total(m)).astype(np.int64), dtype=pl.Int64)
+
+    mean = pl.Series("mean_score", [None] * len(cell), dtype=pl.Float64)
+    if t.is_score or t.task == "regression":
+        sn = total("__sn")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = total("__ssum") / sn
+        mean = pl.Series(
+            "mean_score",
+            [float(r) if k > 0 else None for r, k in zip(ratio, sn, strict=True)],
+            dtype=pl.Float64,
+        )
+    frame = frame.with_columns(n, whole("labelled"), mean)
+    if t.task == "regression":
+        frame = frame.with_columns(pl.Series("abs_error_sum", total("abs_error_sum")))
+    else:
+        frame = frame.with_columns(whole("errors"), whole("positives"))
+    return finish(frame, t)

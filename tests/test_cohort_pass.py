@@ -1,0 +1,98 @@
+"""Root cause's one-pass cohort counts (mlfail/rootcause/cohort_pass.py) against the queries
+they replace: count_frame keyed by one column, and performance_tables keyed by (day, column)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from mlfail.binning import BinSettings, build_specs
+from mlfail.counts import count_frame
+from mlfail.performance import TaskSpec, performance_tables
+from mlfail.rootcause.cohort_pass import DayPerf, cohort_pass
+from mlfail.rootcause.common import DAY
+
+
+def _frames(n: int = 3000, seed: int = 5) -> tuple[pl.DataFrame, pl.DataFrame]:
+    rng = np.random.default_rng(seed)
+
+    def one(shift: float, extra: str) -> pl.DataFrame:
+        x = rng.normal(shift, 1, n)
+        x[rng.random(n) < 0.03] = np.nan
+        cat = rng.choice(["a", "b", "c", "d", extra], n)
+        day = [dt.date(2026, 1, 1) + dt.timedelta(days=int(k)) for k in rng.integers(0, 9, n)]
+        return pl.DataFrame(
+            {
+                "x": x,
+                "cat": cat,
+                "seg": rng.choice(["s1", "s2", "s3"], n),
+                "tier": rng.integers(1, 5, n),
+                "flag": rng.random(n) < 0.4,
+                "day": day,
+                "score": rng.random(n),
+                "label": rng.integers(0, 2, n),
+            }
+        ).with_columns(
+            # nulls in every kind of column, a day of null, a score of null
+            pl.when(pl.int_range(pl.len()) % 17 == 0).then(None).otherwise(pl.col(c)).alias(c)
+            for c in ("cat", "seg", "tier", "flag", "day", "score", "label")
+        )
+
+    return one(0.0, "a"), one(0.6, "new")
+
+
+COLS = ["seg", "tier", "flag", "cat"]
+
+
+def _specs(ref: pl.DataFrame) -> list:
+    return build_specs(ref.lazy(), ["x", "cat"], settings=BinSettings(bins=6, max_categories=3))
+
+
+def _sorted(t: pl.DataFrame) -> pl.DataFrame:
+    return t.sort(t.columns[:-1], nulls_last=True)
+
+
+def test_feature_tables_equal_count_frame_by_column() -> None:
+    ref, live = _frames()
+    specs = _specs(ref)
+    assert any(s.kind == "categorical" and s.other for s in specs)  # other and unseen bins
+    by_col, by_day = cohort_pass(live.lazy(), specs, [*COLS, "absent"])
+    assert set(by_col) == set(COLS) and by_day == {}
+    for c in COLS:
+        want = count_frame(live.lazy(), specs, [c])
+        got = by_col[c]
+        assert got.schema == want.schema, c
+        assert _sorted(got).equals(_sorted(want)), c
+
+
+@pytest.mark.parametrize("task", ["score", "regression", None])
+def test_day_tables_equal_performance_tables(task: str | None) -> None:
+    _, live = _frames()
+    spec = {
+        "score": TaskSpec("classification", "label", "score", threshold=0.4),
+        "regression": TaskSpec("regression", "label", "score"),
+        None: None,
+    }[task]
+    day = pl.col("day").alias(DAY)
+    dates = sorted(d for d in live["day"].unique().to_list() if d is not None)
+    _, by_day = cohort_pass(live.lazy(), _specs(live), COLS, per_day=DayPerf(day, dates, spec))
+    for c in COLS:
+        if spec is None:
+            want = live.lazy().group_by([day, pl.col(c)]).len().collect()
+        else:
+            want = performance_tables(live.lazy(), spec, [[day, pl.col(c)]], auc=False)[0]
+        got = by_day[c]
+        assert got.columns == want.columns and got.schema == want.schema, c
+        got, want = _sorted(got), _sorted(want)
+        for name in want.columns:
+            a, b = got[name], want[name]
+            if a.dtype == pl.Float64:
+                assert np.allclose(
+                    a.to_numpy(), b.to_numpy(), rtol=1e-12, atol=0, equal_nan=True
+                ), (c, name)
+                assert a.is_null().equals(b.is_null()), (c, name)
+            else:
+                assert a.equals(b), (c, name)
