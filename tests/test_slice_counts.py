@@ -135,17 +135,30 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 @pytest.mark.parametrize(
     "cells",
     [
-        (sl.BLOCK_CELLS, sl.PAIR_CELLS),  # several keys per block
-        (4, sl.PAIR_CELLS),  # one key per block
-        (sl.BLOCK_CELLS, 1),  # every pair of blocks summed pair by pair
+        (sl.BLOCK_CELLS, sl.PAIR_CELLS, sl.BATCH_ROWS, sl.LATE_MASKS),  # several keys per block
+        (4, sl.PAIR_CELLS, sl.BATCH_ROWS, sl.LATE_MASKS),  # one key per block
+        (sl.BLOCK_CELLS, 1, sl.BATCH_ROWS, sl.LATE_MASKS),  # every pair of blocks pair by pair
+        # rows counted 333 at a time and summed; the late sums as one masked sum per slice
+        (sl.BLOCK_CELLS, sl.PAIR_CELLS, 333, 10**6),
     ],
 )
 @pytest.mark.parametrize("side", ["live", "ref"])
 def test_count_slices_equals_a_group_by_per_slice(
-    data: dict[str, Any], side: str, cells: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+    data: dict[str, Any],
+    side: str,
+    cells: tuple[int, int, int, int],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sl, "BLOCK_CELLS", cells[0])
-    monkeypatch.setattr(sl, "PAIR_CELLS", cells[1])
+    for name, value in zip(("BLOCK_CELLS", "PAIR_CELLS", "BATCH_ROWS", "LATE_MASKS"), cells):
+        monkeypatch.setattr(sl, name, value)
+    chunks: list[int] = []
+    tables = sl.codes._Coded.tables
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        chunks.append(len(self.state))
+        return tables(self, *args, **kwargs)
+
+    monkeypatch.setattr(sl.codes._Coded, "tables", counted)
     cands = data["cands"]
     kinds = {c.name: c.kind for c in cands}
     assert kinds == {
@@ -167,6 +180,9 @@ def test_count_slices_equals_a_group_by_per_slice(
     lf = data[side]
     counts = count_slices(lf, cands, measures, max_predicates=2)
     got, natives, tot = counts.table, counts.natives, counts.totals
+    # every row counted once, in chunks of at most BATCH_ROWS rows
+    assert sum(chunks) == lf.select(pl.len()).collect().item()
+    assert max(chunks) <= cells[2] and len(chunks) >= (2 if cells[2] < 1000 else 1)
     keep = {
         c.name: set(c.levels.cast(pl.String).fill_null(NULL_KEY).to_list())  # type: ignore[union-attr]
         for c in cands

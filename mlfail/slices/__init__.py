@@ -13,11 +13,13 @@ Counting
     into mixed-radix *block* codes, and a *state* code folding the row's 0/1 measures (labelled,
     error, has a score) and, without labels, its prediction bin; float measures (absolute and
     squared errors, score sums) are kept as they are. Every 1- and 2-predicate slice is then
-    summed exactly by one ``np.bincount`` per block and per pair of blocks over that narrow
-    in-memory frame, marginalised to each pair of keys (:func:`count_slices`). The reference is
-    counted the same way with the live codes (a value only the reference has is never compared).
-    Score sums (only shown: the mean score) are summed for the listed slices alone. Cost and
-    measurements: docs/slices-json.md, "How the slices are counted".
+    summed exactly by one ``np.bincount`` per block and per pair of blocks over each chunk of
+    about a million coded rows (``BATCH_ROWS``), marginalised to each pair of keys and added
+    chunk by chunk (:func:`count_slices`): memory is a chunk, whatever the rows. The reference
+    is counted the same way with the live codes (a value only the reference has is never
+    compared). Score sums (only shown: the mean score) are summed for the listed slices alone,
+    in one more narrow pass. Cost and measurements: docs/slices-json.md, "How the slices are
+    counted".
 
 Statistics (with labels)
     error rate e/n (classification: the prediction thresholded, or the class as is) or MAE
@@ -52,8 +54,10 @@ from typing import Any
 from mlfail.slices import codes
 from mlfail.slices.candidates import bin_index, choose_candidates, cohort_expr, quintile_spec
 from mlfail.slices.codes import (
+    BATCH_ROWS,
     BLOCK_CELLS,
     COUNTED,
+    LATE_MASKS,
     PAIR_CELLS,
     SliceCounts,
     _measures,
@@ -93,6 +97,7 @@ from mlfail.slices.stats import (
 __all__ = [
     "ABS",
     "AUC_SIG_FIGS",
+    "BATCH_ROWS",
     "BLOCK_CELLS",
     "COUNTED",
     "ERR",
@@ -100,6 +105,7 @@ __all__ = [
     "GLOBAL",
     "KEY_COLS",
     "LAB",
+    "LATE_MASKS",
     "NO_KEY",
     "NULL_KEY",
     "PAIR_CELLS",
@@ -132,12 +138,12 @@ __all__ = [
     "welch_p",
 ]
 
-_COUNTING_LIMITS = ("BLOCK_CELLS", "PAIR_CELLS")
+_COUNTING_LIMITS = ("BATCH_ROWS", "BLOCK_CELLS", "LATE_MASKS", "PAIR_CELLS")
 
 
 class _Package(ModuleType):
     """The package module: setting a counting limit on it (``mlfail.slices.BLOCK_CELLS = …``,
-    as tests do to force the block-pair and pair-by-pair paths) sets it in
+    as tests do to force the block-pair, pair-by-pair, chunked and masked paths) sets it in
     :mod:`mlfail.slices.codes` too, where the counting reads it."""
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -289,17 +289,21 @@ class SliceCounts:
     natives: dict[str, dict[str, Any]]
     totals: dict[str, float]
     late: tuple[str, ...] = ()
-    _coded: _Coded | None = None
+    _lf: pl.LazyFrame | None = None
+    _cands: Sequence[Candidate] = ()
+    _mexpr: dict[str, pl.Expr] = field(default_factory=dict)
     _index: dict[str, int] = field(default_factory=dict)
     _codes: list[dict[str, int]] = field(default_factory=list)
 
     def late_sums(self, keys: Sequence[tuple[Any, ...] | None]) -> dict[str, np.ndarray]:
         """The late measures of each slice ``(a_col, a_val, b_col, b_val)`` — the totals for
-        ``()`` (the whole side), 0 for None or a slice that has no rows."""
+        ``()`` (the whole side), 0 for None or a slice that has no rows — from one more
+        streaming pass: a masked sum per slice when they are few (:data:`LATE_MASKS`), else
+        the block tables of the slices' candidates."""
         out = {m: np.zeros(len(keys)) for m in self.late}
-        if not self.late or self._coded is None:
+        if not self.late or self._lf is None:
             return out
-        want: dict[tuple[int, int] | int, list[tuple[int, int, int]]] = {}
+        want: list[tuple[int, int, int, int, int]] = []  # (row, a, code a, b or -1, code b)
         for r, k in enumerate(keys):
             if k is None:
                 continue
@@ -308,14 +312,12 @@ class SliceCounts:
                     out[m][r] = self.totals.get(m, 0.0)
                 continue
             a, av, b, bv = k
-            ia, ca = (
-                self._index.get(a),
-                self._codes[self._index[a]].get(av) if a in self._index else None,
-            )
+            ia = self._index.get(a)
+            ca = self._codes[ia].get(av) if ia is not None else None
             if ia is None or ca is None:
                 continue
             if b == NO_KEY:
-                want.setdefault(ia, []).append((r, ca, -1))
+                want.append((r, ia, ca, -1, -1))
                 continue
             ib = self._index.get(b)
             cb = self._codes[ib].get(bv) if ib is not None else None
@@ -323,17 +325,87 @@ class SliceCounts:
                 continue
             if ia > ib:
                 ia, ib, ca, cb = ib, ia, cb, ca
-            want.setdefault((ia, ib), []).append((r, ca, cb))
-        singles = {x for x in want if isinstance(x, int)}
-        pairs = {x for x in want if isinstance(x, tuple)}
-        one, two = self._coded.tables(singles, pairs, self.late, states=False)
-        for x, rows in want.items():
-            t = one[x] if isinstance(x, int) else two[x]
-            for r, ca, cb in rows:
-                v = t[ca] if cb < 0 else t[ca, cb]  # (S = 1, M)
-                for j, m in enumerate(self.late):
-                    out[m][r] = float(v[0, j])
+            want.append((r, ia, ca, ib, cb))
+        if not want:
+            return out
+        sums = self._masked(want) if len(want) <= LATE_MASKS else self._tabled(want)
+        for m in self.late:
+            for (r, *_), v in zip(want, sums[m], strict=True):
+                out[m][r] = v
         return out
+
+    def _masked(self, want: list[tuple[int, int, int, int, int]]) -> dict[str, list[float]]:
+        """One streaming query: each needed candidate's code and each late measure once per
+        row (a projection), then a masked sum per slice."""
+        assert self._lf is not None
+        schema = self._lf.collect_schema()
+        used = sorted({x for _, ia, _, ib, _ in want for x in (ia, ib) if x >= 0})
+        cols = [key_code(self._cands[x], schema)[0].alias(f"__k{x}") for x in used]
+        cols += [self._mexpr[m].cast(pl.Float64).fill_null(0.0).alias(f"__w{m}") for m in self.late]
+        sums = []
+        for j, (_, ia, ca, ib, cb) in enumerate(want):
+            mask = pl.col(f"__k{ia}") == ca
+            if ib >= 0:
+                mask = mask & (pl.col(f"__k{ib}") == cb)
+            for m in self.late:
+                w = pl.col(f"__w{m}")
+                sums.append(pl.when(mask).then(w).otherwise(0.0).sum().alias(f"{m}_{j}"))
+        row = self._lf.select(cols).select(sums).collect(engine="streaming").row(0, named=True)
+        return {m: [float(row[f"{m}_{j}"]) for j in range(len(want))] for m in self.late}
+
+    def _tabled(self, want: list[tuple[int, int, int, int, int]]) -> dict[str, list[float]]:
+        assert self._lf is not None
+        singles = {ia for _, ia, _, ib, _ in want if ib < 0}
+        pairs = {(ia, ib) for _, ia, _, ib, _ in want if ib >= 0}
+        one, two = _tables_of(
+            _coded_chunks(
+                self._lf, self._cands, pl.lit(0, dtype=pl.UInt32), np.zeros(1, np.int64),
+                self._mexpr, self.late,
+            ),
+            singles, pairs, self.late, states=False,
+        )  # fmt: skip
+        out: dict[str, list[float]] = {m: [] for m in self.late}
+        for _, ia, ca, ib, cb in want:
+            v = one[ia][ca] if ib < 0 else two[(ia, ib)][ca, cb]  # (S = 1, M)
+            for j, m in enumerate(self.late):
+                out[m].append(float(v[0, j]))
+        return out
+
+
+LATE_MASKS = 64  # late sums of up to this many slices: one masked sum each
+
+
+def _add_into(acc: dict[Any, np.ndarray], part: dict[Any, np.ndarray]) -> None:
+    for k, v in part.items():
+        if k in acc:
+            acc[k] = acc[k] + v
+        else:
+            acc[k] = np.array(v, copy=True)
+
+
+def _tables_of(
+    chunks: Iterator[_Coded],
+    singles: set[int],
+    pairs: set[tuple[int, int]],
+    weights: Sequence[str],
+    *,
+    states: bool = True,
+    seen: dict[str, Any] | None = None,
+) -> tuple[dict[int, np.ndarray], dict[tuple[int, int], np.ndarray]]:
+    """:meth:`_Coded.tables` summed over the chunks of rows (counts are integers; float sums
+    are added chunk by chunk). ``seen`` collects the rows per state and each weight's sum."""
+    one: dict[int, np.ndarray] = {}
+    two: dict[tuple[int, int], np.ndarray] = {}
+    for chunk in chunks:
+        a, b = chunk.tables(singles, pairs, weights, states=states)
+        _add_into(one, a)
+        _add_into(two, b)
+        if seen is not None:
+            by_state = np.bincount(chunk.state, minlength=chunk.n_states)
+            seen["states"] = seen.get("states", 0) + by_state
+            for m, w in chunk.weights.items():
+                seen[m] = seen.get(m, 0.0) + float(w.sum())
+    return one, two
 
 
 def _states(
@@ -357,15 +429,19 @@ def _states(
     return state, states
 
 
-def _code_rows(
+BATCH_ROWS = 1 << 20  # rows coded and counted at a time: memory stays a chunk, whatever the rows
+
+
+def _coded_chunks(
     lf: pl.LazyFrame,
     cands: Sequence[Candidate],
     state: pl.Expr,
     states: np.ndarray,
     mexpr: dict[str, pl.Expr],
     summed: Sequence[str],
-) -> _Coded:
-    """The streaming pass: each row's block codes, state index and float measures."""
+) -> Iterator[_Coded]:
+    """The streaming pass: each row's block codes, state index and float measures, in chunks
+    of about :data:`BATCH_ROWS` rows (at least one chunk, empty when there are no rows)."""
     schema = lf.collect_schema()
     S = len(states)
     coded = [key_code(c, schema) for c in cands]
@@ -378,25 +454,44 @@ def _code_rows(
             e = e * cards[x] + coded[x][0]
         small = math.prod(cards[x] for x in block) <= 1 << 16
         bexprs.append(e.cast(pl.UInt16 if small else pl.UInt32).alias(f"__b{i}"))
-    frame = lf.select(
+    query = lf.select(
         [
             *bexprs,
             state.alias("__state"),
             *[mexpr[m].cast(pl.Float64).fill_null(0.0).alias(m) for m in summed],
         ]
-    ).collect(engine="streaming")
+    )
     lut = np.zeros(int(states[-1]) + 1, dtype=np.int64)
     lut[states] = np.arange(S)
-    rows = _Coded(
-        blocks=blocks,
-        cards=cards,
-        bcodes=[frame[f"__b{i}"].to_numpy() for i in range(len(blocks))],
-        state=lut[frame["__state"].to_numpy()],
-        n_states=S,
-        weights={m: frame[m].to_numpy() for m in summed},
-    )
-    del frame
-    return rows
+
+    def chunk(frames: list[pl.DataFrame]) -> _Coded:
+        frame = pl.concat(frames, rechunk=True) if len(frames) > 1 else frames[0]
+        return _Coded(
+            blocks=blocks,
+            cards=cards,
+            bcodes=[frame[f"__b{i}"].to_numpy() for i in range(len(blocks))],
+            state=lut[frame["__state"].to_numpy()],
+            n_states=S,
+            weights={m: frame[m].to_numpy() for m in summed},
+        )
+
+    pending: list[pl.DataFrame] = []
+    rows = 0
+    any_chunk = False
+    for batch in query.collect_batches(engine="streaming", chunk_size=BATCH_ROWS):
+        pending.append(batch)
+        rows += batch.height
+        if rows < BATCH_ROWS:
+            continue
+        frame = pl.concat(pending, rechunk=True) if len(pending) > 1 else pending[0]
+        full = frame.height - frame.height % BATCH_ROWS
+        for at in range(0, full, BATCH_ROWS):
+            yield chunk([frame.slice(at, BATCH_ROWS)])
+        any_chunk = True
+        pending = [frame.slice(full)] if full < frame.height else []
+        rows = frame.height - full
+    if pending or not any_chunk:
+        yield chunk(pending or [query.clear().collect()])
 
 
 @dataclass
@@ -510,12 +605,17 @@ def count_slices(
 
     state, states = _states(lf, mexpr, counted, extra)
     S = len(states)
-    rows = _code_rows(lf, cands, state, states, mexpr, summed)
-
     named = pair_list(cands, names) if max_predicates >= 2 else []
     index = {n: i for i, n in enumerate(names)}
     pairs = [(index[a], index[b]) for a, b in named]
-    singles, pair_sums = rows.tables(set(range(len(cands))), set(pairs), now)
+    seen: dict[str, Any] = {}
+    singles, pair_sums = _tables_of(
+        _coded_chunks(lf, cands, state, states, mexpr, summed),
+        set(range(len(cands))),
+        set(pairs),
+        now,
+        seen=seen,
+    )
 
     long = _LongTable(states, len(counted), counted, now)
     long.add_keys(names, cands)
@@ -527,10 +627,10 @@ def count_slices(
     table = long.frame(extra_name, extra is not None, keep)
 
     vocab, offset, n_levels, ind = long.vocab, long.offset, long.n_levels, long.ind
-    n_by_state = np.bincount(rows.state, minlength=S).astype(float)
+    n_by_state = np.asarray(seen.get("states", np.zeros(S)), dtype=float)
     totals = {ROWS: float(n_by_state.sum())}
     totals.update({m: float(n_by_state @ ind[:, j]) for j, m in enumerate(counted)})
-    totals.update({m: float(w.sum()) for m, w in rows.weights.items()})
+    totals.update({m: float(seen.get(m, 0.0)) for m in summed})
     natives = {
         c.name: dict(
             zip(vocab[offset[i] : offset[i] + n_levels[i]], c.levels.to_list(), strict=True)
@@ -547,7 +647,9 @@ def count_slices(
         natives=natives,
         totals=totals,
         late=tuple(m for m in late if m in summed),
-        _coded=rows if late else None,
+        _lf=lf if late else None,
+        _cands=cands,
+        _mexpr=mexpr,
         _index=index,
         _codes=codes,
     )
