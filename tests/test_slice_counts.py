@@ -149,7 +149,9 @@ def test_count_slices_equals_a_group_by_per_slice(
     cells: tuple[int, int, int, int],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name, value in zip(("BLOCK_CELLS", "PAIR_CELLS", "BATCH_ROWS", "LATE_MASKS"), cells):
+    for name, value in zip(
+        ("BLOCK_CELLS", "PAIR_CELLS", "BATCH_ROWS", "LATE_MASKS"), cells, strict=True
+    ):
         monkeypatch.setattr(sl, name, value)
     chunks: list[int] = []
     tables = sl.codes._Coded.tables
