@@ -53,11 +53,38 @@ def distinct_counts(lf: pl.LazyFrame, columns: Sequence[str]) -> dict[str, int]:
     """Distinct values per column (a null counts as one, as ``n_unique``), in one streaming
     collection whose memory is the distinct values: ``select(col.n_unique())`` holds every row
     of the columns instead (5M rows × 24 columns: 1.75 GB against 0.15 GB, the same time)."""
+    return value_counts(lf, columns, keep=0)[0]
+
+
+VALUE_COUNT = "__count"  # the rows column of a value-count table (col, __count)
+
+
+def value_counts(
+    lf: pl.LazyFrame, columns: Sequence[str], keep: int = 10_000
+) -> tuple[dict[str, int], dict[str, pl.DataFrame]]:
+    """The distinct values per column (as :func:`distinct_counts`) and, for the columns with
+    at most ``keep`` of them, the value-count table (``col``, ``__count`` UInt32): one
+    streaming ``group_by(col).len()`` per column, collected together, that returns one row (the
+    number of groups and the first ``keep + 1`` of them)."""
     if not columns:
-        return {}
-    queries = [lf.select(pl.col(c)).unique().select(pl.len()) for c in columns]
+        return {}, {}
+    queries = [
+        lf.group_by(c)
+        .len(name=VALUE_COUNT)
+        .select(
+            pl.len().alias("__n"),
+            pl.struct(c, VALUE_COUNT).head(keep + 1).implode().alias("__v"),
+        )
+        for c in columns
+    ]
     frames = pl.collect_all(queries, engine="streaming")
-    return {c: int(f.item()) for c, f in zip(columns, frames, strict=True)}
+    distinct: dict[str, int] = {}
+    tables: dict[str, pl.DataFrame] = {}
+    for c, f in zip(columns, frames, strict=True):
+        distinct[c] = int(f["__n"][0])
+        if keep and distinct[c] <= keep:
+            tables[c] = f.select(pl.col("__v").explode()).unnest("__v")
+    return distinct, tables
 
 
 def joint_groups(card: dict[str, int], limit: int = 5000) -> list[list[str]]:

@@ -57,7 +57,7 @@ from typing import Any, Literal, get_args
 import polars as pl
 
 from mlfail.config import Roles, is_binnable, split_list
-from mlfail.counts import distinct_counts
+from mlfail.counts import value_counts
 from mlfail.derived import find_outputs
 from mlfail.errors import UsageError
 from mlfail.io import Source
@@ -222,6 +222,9 @@ class RoleAssignment:
     # the roles query: root cause's cohort candidates reuse them instead of counting again.
     # Not stored with a baseline, not in the JSON.
     live_distinct: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    # and their value counts (col, __count) where they have few values: the slices' probe
+    # reuses them (same live source: roles are resolved once per walk). Not stored either.
+    live_values: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False, compare=False)
 
     def get(self, column: str) -> ColumnRole | None:
         return next((c for c in self.columns if c.column == column), None)
@@ -337,13 +340,17 @@ def _stats_of(row: dict[str, Any], i: int) -> _Stats:
 _STATS_CHUNK = 12
 
 
-def collect_stats(frames: Sequence[pl.LazyFrame]) -> list[dict[str, _Stats]]:
+def collect_stats(
+    frames: Sequence[pl.LazyFrame], values: list[dict[str, pl.DataFrame]] | None = None
+) -> list[dict[str, _Stats]]:
     """Per source, per binnable (or time) column: rows, nulls, distinct (for floats capped at
     2: "two or more"), min, max. The sources one after the other: per source, a streaming
     aggregation per dozen columns, then the exact distinct counts of the non-float columns
     (:func:`mlfail.counts.distinct_counts`). Every column of both sources in one
     ``collect_all`` with ``n_unique`` held them all at once (5M rows × 50 columns: 5.7 GB
-    and 16 s; this way about 0.8 GB and 6 s)."""
+    and 16 s; this way about 0.8 GB and 6 s). ``values`` receives, per source, the value-count
+    tables of the columns with few values (:func:`mlfail.counts.value_counts`), which the
+    slices' probe reuses instead of counting them again."""
     out = []
     for lf in frames:
         schema = lf.collect_schema()
@@ -356,7 +363,9 @@ def collect_stats(frames: Sequence[pl.LazyFrame]) -> list[dict[str, _Stats]]:
                 exprs += _stat_exprs(i, names[i], schema[names[i]])
             row.update(lf.select(exprs).collect(engine="streaming").row(0, named=True))
         exact = [i for i, n in enumerate(names) if not schema[n].is_float()]
-        got = distinct_counts(lf, [names[i] for i in exact])
+        got, tables = value_counts(lf, [names[i] for i in exact])
+        if values is not None:
+            values.append(tables)
         row.update({f"{i}u": got[names[i]] for i in exact})
         out.append({n: _stats_of(row, i) for i, n in enumerate(names)})
     return out
@@ -458,7 +467,8 @@ def infer_roles(
     live_schema = live_lf.collect_schema() if live_lf is not None else ref_schema
     names = list(dict.fromkeys([*ref_schema.names(), *live_schema.names()]))
     given = _check_flags(flags, names)
-    stats = collect_stats([ref_lf] if live_lf is None else [ref_lf, live_lf])
+    values: list[dict[str, pl.DataFrame]] = []
+    stats = collect_stats([ref_lf] if live_lf is None else [ref_lf, live_lf], values)
     ref_st, live_st = stats[0], stats[-1] if live_lf is not None else None
     partitions = {**hive_keys(reference), **(hive_keys(live) if live is not None else {})}
 
@@ -493,7 +503,11 @@ def infer_roles(
         if live_st is not None
         else {}
     )
-    return RoleAssignment([decided[n] for n in names], live_distinct=distinct)
+    return RoleAssignment(
+        [decided[n] for n in names],
+        live_distinct=distinct,
+        live_values=values[-1] if live_st is not None else {},
+    )
 
 
 def _present(name: str, ref: pl.Schema, live: pl.Schema) -> Literal["both", "reference", "live"]:

@@ -183,3 +183,27 @@ def test_distinct_counts_equal_n_unique_nulls_included() -> None:
     assert got == {c: df[c].n_unique() for c in df.columns}
     assert got["s"] == 4 and 600 < got["i"] <= 700  # the null counted; many integer values
     assert distinct_counts(df.lazy(), []) == {}
+
+
+def test_value_counts_are_the_group_by_tables_of_the_columns_with_few_values() -> None:
+    """The tables kept are ``group_by(col).len()`` exactly (nulls a value); a column with
+    more than ``keep`` values gets its distinct count only."""
+    from mlfail.counts import VALUE_COUNT, value_counts
+
+    rng = np.random.default_rng(4)
+    n = 2000
+    df = pl.DataFrame(
+        {
+            "s": rng.choice(["a", "b", "c", None], n).tolist(),
+            "i": rng.integers(0, 700, n),
+            "b": rng.random(n) > 0.5,
+        }
+    )
+    distinct, tables = value_counts(df.lazy(), df.columns, keep=10)
+    assert distinct == {c: df[c].n_unique() for c in df.columns}
+    assert set(tables) == {"s", "b"}  # "i" has ~600 values
+    for c, got in tables.items():
+        want = df.group_by(c).len(name=VALUE_COUNT)
+        assert got.schema == want.schema
+        assert got.sort(c, nulls_last=True).equals(want.sort(c, nulls_last=True))
+    assert value_counts(df.lazy(), ["i"], keep=700)[1]["i"][VALUE_COUNT].sum() == n

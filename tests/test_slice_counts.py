@@ -308,3 +308,35 @@ def test_match_reference_equals_the_lookup_loop() -> None:
         want = match_by_loop(live, ref, weight, names)
         assert match_reference(live, ref, weight, names) == want
         assert any(j is not None for j in want) or not names
+
+
+def test_the_probe_reuses_the_value_counts_of_the_roles_query(tmp_path: Any) -> None:
+    """A column whose value counts the roles query kept is not counted again: the candidate's
+    values are the kept table's (here a doctored one), the other columns are counted."""
+    from dataclasses import replace
+
+    from mlfail.roles import resolve_roles
+
+    rng = np.random.default_rng(8)
+    frame(rng, 500, ["US", "BR"]).write_parquet(tmp_path / "live.parquet")
+    src = open_source(str(tmp_path / "live.parquet"), role="--live")
+    ref = SourceReference(src, [])
+    roles = resolve_roles(src, src, ROLES)
+    assert roles.assignment is not None
+    kept = roles.assignment.live_values
+    assert set(kept["geo"]["geo"].to_list()) == {"US", "BR", None}  # frame() adds nulls
+    doctored = pl.DataFrame(
+        {"geo": ["US", "BR", "XX", None], "__count": [300, 150, 1, 49]},
+        schema={"geo": pl.String, "__count": pl.UInt32},
+    )
+    assignment = replace(roles.assignment, live_values={**kept, "geo": doctored})
+    cands, _, _ = choose_candidates(
+        src, ref, replace(roles, assignment=assignment), (), SliceSettings()
+    )
+    by_name = {c.name: c for c in cands}
+    assert "XX" in by_name["geo"].levels.to_list()  # type: ignore[union-attr]
+    plain, _, _ = choose_candidates(src, ref, roles, (), SliceSettings())
+    assert [c.name for c in plain] == [c.name for c in cands]
+    for c, d in zip(plain, cands, strict=True):
+        if c.name != "geo" and c.levels is not None:
+            assert c.levels.equals(d.levels)  # type: ignore[arg-type]

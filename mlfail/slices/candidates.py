@@ -13,6 +13,7 @@ import polars as pl
 
 from mlfail.binning import OTHER, BinSettings, BinSpec, build_specs
 from mlfail.config import Roles
+from mlfail.counts import VALUE_COUNT
 from mlfail.errors import UsageError
 from mlfail.io import Source
 from mlfail.reference import Reference
@@ -143,16 +144,27 @@ class _Probe:
 
 
 def _probe(
-    live: Source, ts: str | None, cat_cols: list[str], num_cols: list[str], max_values: int
+    live: Source,
+    ts: str | None,
+    cat_cols: list[str],
+    num_cols: list[str],
+    max_values: int,
+    known: dict[str, pl.DataFrame],
+    known_distinct: dict[str, int],
 ) -> _Probe:
     """Every distinct value of the categorical and integer columns with its count (key values,
     top values, whether an integer is a category) — a streaming group_by per column reads
     one column each, where value_counts/n_unique would hold every row of them in memory —
-    and the row count and time cohorts, collected together. An integer column with few
-    values moves from ``num_cols`` to ``cat_cols``."""
+    and the row count and time cohorts, collected together. ``known``: the tables the roles
+    query already counted on this live source (:func:`mlfail.counts.value_counts`), not
+    counted again, nor an integer it knows has too many values to be a category
+    (``known_distinct``). An integer column with few values moves from ``num_cols`` to
+    ``cat_cols``."""
     schema = live.schema
     ints = [c for c in num_cols if schema[c].is_integer()]
-    queries = [live.lf.group_by(c).len(name="__count") for c in cat_cols + ints]
+    many = {c for c in ints if c not in known and known_distinct.get(c, 0) > max_values}
+    todo = [c for c in cat_cols + ints if c not in known and c not in many]
+    queries = [live.lf.group_by(c).len(name=VALUE_COUNT) for c in todo]
     exprs = [pl.len().alias("__n")]
     time_ok = ts is not None and _is_temporal(schema[ts])
     if time_ok:
@@ -163,8 +175,9 @@ def _probe(
         ]
     *got, probed = pl.collect_all([*queries, live.lf.select(exprs)], engine="streaming")
     n_rows = int(probed["__n"][0])
-    counts = dict(zip(cat_cols + ints, got, strict=True))
-    distinct = {c: v.height for c, v in counts.items()}
+    counted = dict(zip(todo, got, strict=True))
+    counts = {c: known[c] if c in known else counted[c] for c in cat_cols + ints if c not in many}
+    distinct = {c: v.height for c, v in counts.items()} | {c: known_distinct[c] for c in many}
     for c in ints:
         if distinct[c] <= max_values:  # an integer with few values is a category
             num_cols.remove(c)
@@ -277,7 +290,9 @@ def choose_candidates(
     ts = roles.timestamp
     notes: list[str] = []
     cols, cat_cols, num_cols = _key_columns(live, roles, segments, notes)
-    seen = _probe(live, ts, cat_cols, num_cols, settings.max_values)
+    a = roles.assignment
+    known, known_distinct = (a.live_values, a.live_distinct) if a is not None else ({}, {})
+    seen = _probe(live, ts, cat_cols, num_cols, settings.max_values, known, known_distinct)
     cands = _column_candidates(cols, cat_cols, seen, set(ref.columns), segments, settings, notes)
 
     cohort_specs = _cohort_specs([c for c in cols if c in num_cols], ref, settings, notes)
