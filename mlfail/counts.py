@@ -20,7 +20,7 @@ count whose few distinct values are then mapped to bins (category, ``__other__``
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -54,6 +54,26 @@ def distinct_counts(lf: pl.LazyFrame, columns: Sequence[str]) -> dict[str, int]:
     collection whose memory is the distinct values: ``select(col.n_unique())`` holds every row
     of the columns instead (5M rows × 24 columns: 1.75 GB against 0.15 GB, the same time)."""
     return value_counts(lf, columns, keep=0)[0]
+
+
+def sliced(query: pl.LazyFrame, rows: int) -> Iterator[pl.DataFrame]:
+    """``query``'s rows as frames of ``rows`` rows (at least one frame, empty when it has
+    none), each a sliced streaming collection (Parquet skips the other row groups); frame
+    k + 1 is read on a thread while the caller works on frame k, so at most two are in
+    memory. ``collect_batches`` does not bound it: its query runs ahead of a slower reader and
+    buffers the rest (20M rows: 568 MB against 284 MB)."""
+    total = int(query.select(pl.len()).collect(engine="streaming").item())
+
+    def read(at: int) -> pl.DataFrame:
+        return query.slice(at, rows).collect(engine="streaming")
+
+    with ThreadPoolExecutor(max_workers=1) as ahead:
+        pending = ahead.submit(read, 0)
+        for at in range(rows, max(total, 1) + rows, rows):
+            frame = pending.result()
+            if at < total:
+                pending = ahead.submit(read, at)
+            yield frame
 
 
 VALUE_COUNT = "__count"  # the rows column of a value-count table (col, __count)

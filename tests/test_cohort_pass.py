@@ -4,6 +4,7 @@ they replace: count_frame keyed by one column, and performance_tables keyed by (
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -55,7 +56,11 @@ def _sorted(t: pl.DataFrame) -> pl.DataFrame:
     return t.sort(t.columns[:-1], nulls_last=True)
 
 
-def test_feature_tables_equal_count_frame_by_column() -> None:
+@pytest.mark.parametrize("chunk", [1 << 20, 700])  # one chunk; five chunks summed
+def test_feature_tables_equal_count_frame_by_column(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mlfail.rootcause.cohort_pass.BATCH_ROWS", chunk)
     ref, live = _frames()
     specs = _specs(ref)
     assert any(s.kind == "categorical" and s.other for s in specs)  # other and unseen bins
@@ -69,7 +74,10 @@ def test_feature_tables_equal_count_frame_by_column() -> None:
 
 
 @pytest.mark.parametrize("task", ["score", "regression", None])
-def test_day_tables_equal_performance_tables(task: str | None) -> None:
+def test_day_tables_equal_performance_tables(
+    task: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mlfail.rootcause.cohort_pass.BATCH_ROWS", 1000)  # three chunks
     _, live = _frames()
     spec = {
         "score": TaskSpec("classification", "label", "score", threshold=0.4),
@@ -96,3 +104,16 @@ def test_day_tables_equal_performance_tables(task: str | None) -> None:
                 assert a.is_null().equals(b.is_null()), (c, name)
             else:
                 assert a.equals(b), (c, name)
+
+
+def test_sliced_reads_every_row_once_in_order_in_bounded_frames(tmp_path: Any) -> None:
+    from mlfail.counts import sliced
+
+    df = pl.DataFrame({"i": np.arange(2503)})
+    df.write_parquet(tmp_path / "x.parquet", row_group_size=400)
+    lf = pl.scan_parquet(tmp_path / "x.parquet")
+    frames = list(sliced(lf, 1000))
+    assert [f.height for f in frames] == [1000, 1000, 503]
+    assert pl.concat(frames)["i"].to_list() == list(range(2503))
+    empty = list(sliced(lf.filter(pl.col("i") < 0), 1000))
+    assert len(empty) == 1 and empty[0].height == 0 and empty[0].columns == ["i"]

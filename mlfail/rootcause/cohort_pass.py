@@ -5,9 +5,10 @@ Cohort attribution needs, for every cohort column ``c`` and every counted featur
 c value). Counted with one Polars query per group of columns and one per (day, column), that
 was a dozen full passes per source. Here each row is read once as small integers — each
 cohort value's code in Polars' global categories, each feature's bin (:func:`bin_index`, the
-count core's bins), the day's offset — in streamed batches, and every table is an
-``np.bincount`` of a code pair summed over the batches. Memory stays one batch, whatever the
-rows. The tables are the ones :func:`mlfail.counts.count_frame` (keys ``[c]``) and
+count core's bins), the day's offset — a million rows at a time
+(:func:`mlfail.counts.sliced`), and every table is an ``np.bincount`` of a code pair summed
+over the chunks: memory is two chunks, whatever the rows. The tables are the ones
+:func:`mlfail.counts.count_frame` (keys ``[c]``) and
 :func:`mlfail.performance.performance_tables` (keys ``[day, c]``, no AUC) give; tests compare
 them.
 """
@@ -22,12 +23,13 @@ import numpy as np
 import polars as pl
 
 from mlfail.binning import BinSpec
-from mlfail.counts import check_types
+from mlfail.counts import check_types, sliced
 from mlfail.performance import TaskSpec, finish, is_error
 from mlfail.rootcause.common import DAY
 from mlfail.slices.candidates import bin_index
 
 _EPOCH = dt.date(1970, 1, 1)
+BATCH_ROWS = 1 << 20  # rows read and counted at a time
 
 
 def _code(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -147,7 +149,7 @@ def cohort_pass(
     if per_day is not None:
         exprs += per_day.exprs(schema)
     acc: dict[str, np.ndarray] = {}
-    for batch in lf.select(exprs).collect_batches(engine="streaming"):
+    for batch in sliced(lf.select(exprs), BATCH_ROWS):
         b = [batch[f"__b{i}"].to_numpy().astype(np.int64) for i in range(len(specs))]
         day = batch["__day"].to_numpy().astype(np.int64) if per_day is not None else None
         weights = {m: batch[m].to_numpy() for m in measures}

@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 
 from mlfail.binning import OTHER
+from mlfail.counts import sliced
 from mlfail.performance import TaskSpec, is_error
 from mlfail.slices.candidates import bin_index
 from mlfail.slices.model import (
@@ -464,8 +465,7 @@ def _coded_chunks(
     lut = np.zeros(int(states[-1]) + 1, dtype=np.int64)
     lut[states] = np.arange(S)
 
-    def chunk(frames: list[pl.DataFrame]) -> _Coded:
-        frame = pl.concat(frames, rechunk=True) if len(frames) > 1 else frames[0]
+    def chunk(frame: pl.DataFrame) -> _Coded:
         return _Coded(
             blocks=blocks,
             cards=cards,
@@ -475,23 +475,8 @@ def _coded_chunks(
             weights={m: frame[m].to_numpy() for m in summed},
         )
 
-    pending: list[pl.DataFrame] = []
-    rows = 0
-    any_chunk = False
-    for batch in query.collect_batches(engine="streaming", chunk_size=BATCH_ROWS):
-        pending.append(batch)
-        rows += batch.height
-        if rows < BATCH_ROWS:
-            continue
-        frame = pl.concat(pending, rechunk=True) if len(pending) > 1 else pending[0]
-        full = frame.height - frame.height % BATCH_ROWS
-        for at in range(0, full, BATCH_ROWS):
-            yield chunk([frame.slice(at, BATCH_ROWS)])
-        any_chunk = True
-        pending = [frame.slice(full)] if full < frame.height else []
-        rows = frame.height - full
-    if pending or not any_chunk:
-        yield chunk(pending or [query.clear().collect()])
+    for frame in sliced(query, BATCH_ROWS):
+        yield chunk(frame)
 
 
 @dataclass
