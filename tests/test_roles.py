@@ -284,10 +284,10 @@ def test_from_roles_carries_todays_flags() -> None:
 
 
 def test_one_aggregation_per_source_and_one_output_query(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The cost contract: per source, one streaming query (per dozen columns) for the
-    statistics and one collect_all of its distinct counts, source after source so that two
-    files' columns are never held at once; one collect_all for output detection (one query
-    per side, only with --prediction)."""
+    """The cost contract: per source, one collect_all of its value counts (the exact distinct
+    counts) and one streaming query (per dozen of the other columns) for the statistics,
+    source after source so that two files' columns are never held at once; one collect_all
+    for output detection (one query per side, only with --prediction)."""
     rng = np.random.default_rng(20)
     df = _scored(rng).with_columns(y_pred=pl.col("score") >= 0.5, n=pl.int_range(0, 2000))
     calls: list[str] = []
@@ -307,7 +307,7 @@ def test_one_aggregation_per_source_and_one_output_query(monkeypatch: pytest.Mon
     assert roles.get("y_pred").role == "output" and roles.get("n").role == "identifier"
     assert df.width <= 12
     k = sum(not dt.is_float() for dt in df.schema.values())  # the exact distinct counts
-    side = ["collect", f"collect_all({k})"]
+    side = [f"collect_all({k})", "collect"]
     assert calls == [*side, *side, "collect_all(2)"]  # stats per side; output columns
     calls.clear()
     infer_roles(df.lazy(), df.lazy(), RoleFlags(label="label"))
@@ -362,3 +362,32 @@ def test_live_distinct_counts_equal_polars_n_unique_with_nulls() -> None:
     got = infer_roles(ref.lazy(), live.lazy()).live_distinct
     assert "f" not in got
     assert got == {c: live[c].n_unique() for c in ("s", "i", "b")} == {"s": 4, "i": 4, "b": 3}
+
+
+def test_statistics_from_value_count_tables_equal_the_column_aggregates() -> None:
+    """Nulls, min, max and distinct of a column with few values come from its kept value-count
+    table; they equal the aggregates over the column, as for a column with too many values
+    to keep (``b``: 12,000 values) and for floats."""
+    from mlfail.roles import collect_stats
+
+    rng = np.random.default_rng(30)
+    n = 12_500
+    df = pl.DataFrame(
+        {
+            "s": rng.choice(["p", "q", "r", None], n).tolist(),
+            "i": pl.Series(rng.integers(-5, 9, n)).scatter([3, 7], None),
+            "b": pl.Series(np.arange(n) % 12_000).scatter([0], None),
+            "flag": pl.Series(rng.random(n) > 0.5).scatter([1], None),
+            "x": rng.normal(0, 1, n),
+        }
+    )
+    values: list[dict[str, pl.DataFrame]] = []
+    (st,) = collect_stats([df.lazy()], values)
+    assert set(values[0]) == {"s", "i", "flag"}
+    for c in ("s", "i", "b", "flag"):
+        col = df[c]
+        assert st[c].rows == n and st[c].nulls == col.null_count(), c
+        assert st[c].distinct == col.drop_nulls().n_unique(), c
+        if c != "flag":
+            assert (st[c].lo, st[c].hi) == (col.min(), col.max()), c
+    assert st["x"].nulls == 0 and st["x"].distinct == 2
