@@ -320,7 +320,7 @@ def merge(tables: Sequence[pl.DataFrame]) -> pl.DataFrame:
     )
 
 
-def interactive() -> bool:
+def _interactive() -> bool:
     return sys.stderr.isatty()
 
 
@@ -336,7 +336,7 @@ def count_source(
     Rich progress bar on stderr) and merge; otherwise one pass over the whole scan. An
     object-store source is streamed once in row batches (see :func:`count_streamed`)."""
     if progress is None:
-        progress = interactive()
+        progress = _interactive()
     origin = f"{source.role} {source.spec}"
     check_types(source.schema, specs, origin)
     if source.remote and any(s.kind == "categorical" for s in specs):

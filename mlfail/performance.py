@@ -192,29 +192,67 @@ def is_error(spec: TaskSpec) -> pl.Expr:
     return (pl.col(spec.prediction).cast(pl.String) != y.cast(pl.String)).cast(pl.Int64)
 
 
+def _labelled(spec: TaskSpec) -> pl.Expr:
+    return pl.col(spec.label).is_not_null() & pl.col(spec.prediction).is_not_null()
+
+
+def _abs_error(spec: TaskSpec) -> pl.Expr:
+    return (pl.col(spec.label).cast(pl.Float64) - pl.col(spec.prediction).cast(pl.Float64)).abs()
+
+
+def _truth(spec: TaskSpec) -> pl.Expr:
+    y = pl.col(spec.label)
+    return y.cast(pl.Float64) >= 0.5 if spec.is_score else y.cast(pl.String) == "1"
+
+
+def _has_mean_score(spec: TaskSpec) -> bool:
+    return spec.is_score or spec.task == "regression"
+
+
 def metric_aggs(spec: TaskSpec, *, auc: bool = True) -> list[pl.Expr]:
     y = pl.col(spec.label)
-    labelled = y.is_not_null() & pl.col(spec.prediction).is_not_null()
+    labelled = _labelled(spec)
     aggs = [
         pl.len().alias("rows"),
         labelled.sum().cast(pl.Int64).alias("labelled"),
         pl.col(spec.prediction).cast(pl.Float64, strict=False).mean().alias("mean_score")
-        if spec.is_score or spec.task == "regression"
+        if _has_mean_score(spec)
         else pl.lit(None, dtype=pl.Float64).alias("mean_score"),
     ]
     if spec.task == "regression":
-        abs_err = (y.cast(pl.Float64) - pl.col(spec.prediction).cast(pl.Float64)).abs()
-        aggs.append(abs_err.filter(labelled).sum().alias("abs_error_sum"))
+        aggs.append(_abs_error(spec).filter(labelled).sum().alias("abs_error_sum"))
         return aggs
     aggs.append(is_error(spec).filter(labelled).sum().cast(pl.Int64).alias("errors"))
-    truth = y.cast(pl.Float64) >= 0.5 if spec.is_score else y.cast(pl.String) == "1"
-    aggs.append(truth.filter(labelled).sum().cast(pl.Int64).alias("positives"))
+    aggs.append(_truth(spec).filter(labelled).sum().cast(pl.Int64).alias("positives"))
     if spec.is_score and auc:
         score = pl.col(spec.prediction).cast(pl.Float64).filter(labelled)
         pos = (y.cast(pl.Float64) >= 0.5).filter(labelled)
         ranks = score.rank("average")
         aggs.append(ranks.filter(pos).sum().alias("_rank_pos"))
     return aggs
+
+
+SCORE_SUM, SCORE_N = "__mean_score_sum", "__mean_score_n"  # metric_rows' parts of mean_score
+
+
+def metric_rows(spec: TaskSpec) -> list[pl.Expr]:
+    """Per-row Float64 measures whose sums over a group are :func:`metric_aggs`' additive
+    columns — ``labelled``, then ``errors`` and ``positives`` (classification) or
+    ``abs_error_sum`` (regression) — and, where there is a mean score, its sum and count
+    (``SCORE_SUM`` / ``SCORE_N``): for a caller that sums them itself (``np.bincount``)."""
+    labelled = _labelled(spec)
+    out = [labelled.cast(pl.Float64).alias("labelled")]
+    if _has_mean_score(spec):
+        s = pl.col(spec.prediction).cast(pl.Float64, strict=False)
+        out += [s.fill_null(0.0).alias(SCORE_SUM), s.is_not_null().cast(pl.Float64).alias(SCORE_N)]
+    if spec.task == "regression":
+        err = pl.when(labelled).then(_abs_error(spec)).otherwise(0.0).fill_null(0.0)
+        return [*out, err.alias("abs_error_sum")]
+    for name, e in (("errors", is_error(spec) == 1), ("positives", _truth(spec))):
+        out.append(
+            pl.when(labelled).then(e).otherwise(False).fill_null(False).cast(pl.Float64).alias(name)
+        )
+    return out
 
 
 def performance_table(

@@ -27,10 +27,11 @@ and the flag that changes it:
    prediction is itself a decision — the score it thresholds.
 7. **excluded** – not named when ``--features`` lists the features; else **feature**.
 
-Costs: per source, one source after the other, streaming aggregations of a dozen columns each
-(row count, and per column null count, min, max) and one collection of exact distinct counts
-(:func:`mlfail.counts.distinct_counts`); and, for output detection, one query on the prediction
-and the candidate columns (at most :data:`OUTPUT_ROWS` reference rows).
+Costs: per source, one source after the other, one collection of the non-float columns' value
+counts (:func:`mlfail.counts.value_counts`: exact distinct counts, and the nulls, min and max
+of the columns with few values) and streaming aggregations of a dozen of the other columns each
+(row count, and per column null count, min, max); and, for output detection, one query on the
+prediction and the candidate columns (at most :data:`OUTPUT_ROWS` reference rows).
 
 ``RoleAssignment.to_dict()`` is the JSON object reports carry as ``inputs.roles``::
 
@@ -308,7 +309,7 @@ def _stat_exprs(i: int, name: str, dtype: pl.DataType) -> list[pl.Expr]:
     """Streaming-friendly aggregates only: a ``filter`` inside an aggregation (or an
     ``n_unique``) makes the streaming engine hold the whole column, which at 5M rows cost
     seconds and gigabytes; ``when/then`` streams, and the exact distinct counts come from
-    :func:`mlfail.counts.distinct_counts` (a null counted as a value, corrected for in
+    :func:`mlfail.counts.value_counts` (a null counted as a value, corrected for in
     :func:`_stats_of`)."""
     col = pl.col(name)
     out = [col.null_count().alias(f"{i}n")]

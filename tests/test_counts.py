@@ -163,13 +163,11 @@ def test_streamed_counting_equals_count_frame(monkeypatch: pytest.MonkeyPatch) -
     assert empty.height == 0 and empty.columns == want.columns
 
 
-def test_distinct_counts_equal_n_unique_nulls_included() -> None:
-    """The streaming distinct count is ``n_unique`` (a null is one value) on every type."""
-    from mlfail.counts import distinct_counts
-
+def _few_and_many(n: int = 3000) -> pl.DataFrame:
+    """Columns of every kind with few values (text with nulls, booleans, dates) and an integer
+    with ~600 of them."""
     rng = np.random.default_rng(3)
-    n = 3000
-    df = pl.DataFrame(
+    return pl.DataFrame(
         {
             "s": rng.choice(["a", "b", "c", None], n).tolist(),
             "i": rng.integers(0, 700, n),
@@ -179,6 +177,13 @@ def test_distinct_counts_equal_n_unique_nulls_included() -> None:
             ),
         }
     )
+
+
+def test_distinct_counts_equal_n_unique_nulls_included() -> None:
+    """The streaming distinct count is ``n_unique`` (a null is one value) on every type."""
+    from mlfail.counts import distinct_counts
+
+    df = _few_and_many()
     got = distinct_counts(df.lazy(), df.columns)
     assert got == {c: df[c].n_unique() for c in df.columns}
     assert got["s"] == 4 and 600 < got["i"] <= 700  # the null counted; many integer values
@@ -190,20 +195,12 @@ def test_value_counts_are_the_group_by_tables_of_the_columns_with_few_values() -
     more than ``keep`` values gets its distinct count only."""
     from mlfail.counts import VALUE_COUNT, value_counts
 
-    rng = np.random.default_rng(4)
-    n = 2000
-    df = pl.DataFrame(
-        {
-            "s": rng.choice(["a", "b", "c", None], n).tolist(),
-            "i": rng.integers(0, 700, n),
-            "b": rng.random(n) > 0.5,
-        }
-    )
+    df = _few_and_many()
     distinct, tables = value_counts(df.lazy(), df.columns, keep=10)
     assert distinct == {c: df[c].n_unique() for c in df.columns}
-    assert set(tables) == {"s", "b"}  # "i" has ~600 values
+    assert set(tables) == {"s", "b", "d"}  # "i" has ~600 values
     for c, got in tables.items():
         want = df.group_by(c).len(name=VALUE_COUNT)
         assert got.schema == want.schema
         assert got.sort(c, nulls_last=True).equals(want.sort(c, nulls_last=True))
-    assert value_counts(df.lazy(), ["i"], keep=700)[1]["i"][VALUE_COUNT].sum() == n
+    assert value_counts(df.lazy(), ["i"], keep=700)[1]["i"][VALUE_COUNT].sum() == df.height

@@ -9,8 +9,9 @@ count core's bins), the day's offset — a million rows at a time
 (:func:`mlfail.counts.sliced`), and every table is an ``np.bincount`` of a code pair summed
 over the chunks: memory is two chunks, whatever the rows. The tables are the ones
 :func:`mlfail.counts.count_frame` (keys ``[c]``) and
-:func:`mlfail.performance.performance_tables` (keys ``[day, c]``, no AUC) give; tests compare
-them.
+:func:`mlfail.performance.performance_tables` (keys ``[day, c]``, no AUC) give, summed
+from the per-row measures :func:`mlfail.performance.metric_rows` defines beside
+``metric_aggs``; tests compare them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import polars as pl
 
 from mlfail.binning import BinSpec
 from mlfail.counts import check_types, sliced
-from mlfail.performance import TaskSpec, finish, is_error
+from mlfail.performance import SCORE_N, SCORE_SUM, TaskSpec, finish, metric_rows
 from mlfail.rootcause.common import DAY
 from mlfail.slices.candidates import bin_index
 
@@ -78,48 +79,14 @@ class DayPerf:
         self.first = (self.dates[0] - _EPOCH).days if self.dates else 0
         self.span = ((self.dates[-1] - self.dates[0]).days + 1 if self.dates else 0) + 1
 
-    def exprs(self, schema: pl.Schema) -> list[pl.Expr]:
-        """The day code (0 for null) and the additive per-row measures of metric_aggs."""
+    def exprs(self) -> list[pl.Expr]:
+        """The day code (0 for null) and the per-row measures of ``metric_rows``."""
         day = (self.day.cast(pl.Int32) - self.first + 1).fill_null(0).cast(pl.UInt32)
-        out = [day.alias("__day")]
-        t = self.task
-        if t is None:
-            return out
-        y, p = pl.col(t.label), pl.col(t.prediction)
-        labelled = y.is_not_null() & p.is_not_null()
-        out.append(labelled.cast(pl.Float64).alias("labelled"))
-        if t.is_score or t.task == "regression":
-            s = p.cast(pl.Float64, strict=False)
-            out += [
-                s.fill_null(0.0).alias("__ssum"),
-                s.is_not_null().cast(pl.Float64).alias("__sn"),
-            ]
-        if t.task == "regression":
-            err = (y.cast(pl.Float64) - p.cast(pl.Float64)).abs()
-            out.append(
-                pl.when(labelled).then(err).otherwise(0.0).fill_null(0.0).alias("abs_error_sum")
-            )
-            return out
-        truth = y.cast(pl.Float64) >= 0.5 if t.is_score else y.cast(pl.String) == "1"
-        for name, e in (("errors", is_error(t) == 1), ("positives", truth)):
-            out.append(
-                pl.when(labelled)
-                .then(e)
-                .otherwise(False)
-                .fill_null(False)
-                .cast(pl.Float64)
-                .alias(name)
-            )
-        return out
+        return [day.alias("__day"), *(metric_rows(self.task) if self.task is not None else [])]
 
     def measures(self) -> list[str]:
         t = self.task
-        if t is None:
-            return []
-        out = ["labelled"]
-        if t.is_score or t.task == "regression":
-            out += ["__ssum", "__sn"]
-        return out + (["abs_error_sum"] if t.task == "regression" else ["errors", "positives"])
+        return [e.meta.output_name() for e in metric_rows(t)] if t is not None else []
 
 
 def cohort_pass(
@@ -147,7 +114,7 @@ def cohort_pass(
     exprs = [*(_code(c, schema[c]) for c in cols), *bins]
     measures = per_day.measures() if per_day is not None else []
     if per_day is not None:
-        exprs += per_day.exprs(schema)
+        exprs += per_day.exprs()
     acc: dict[str, np.ndarray] = {}
     for batch in sliced(lf.select(exprs), BATCH_ROWS):
         b = [batch[f"__b{i}"].to_numpy().astype(np.int64) for i in range(len(specs))]
@@ -216,9 +183,9 @@ def _day_table(
 
     mean = pl.Series("mean_score", [None] * len(cell), dtype=pl.Float64)
     if t.is_score or t.task == "regression":
-        sn = total("__sn")
+        sn = total(SCORE_N)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = total("__ssum") / sn
+            ratio = total(SCORE_SUM) / sn
         mean = pl.Series(
             "mean_score",
             [float(r) if k > 0 else None for r, k in zip(ratio, sn, strict=True)],

@@ -154,8 +154,9 @@ def _probe(
 ) -> _Probe:
     """Every distinct value of the categorical and integer columns with its count (key values,
     top values, whether an integer is a category) — a streaming group_by per column reads
-    one column each, where value_counts/n_unique would hold every row of them in memory —
-    and the row count and time cohorts, collected together. ``known``: the tables the roles
+    one column each, where Polars' ``Series.value_counts``/``n_unique`` would hold every row
+    of them in memory — and the row count and time cohorts, collected together. ``known``:
+    the tables the roles
     query already counted on this live source (:func:`mlfail.counts.value_counts`), not
     counted again, nor an integer it knows has too many values to be a category
     (``known_distinct``). An integer column with few values moves from ``num_cols`` to
