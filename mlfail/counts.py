@@ -22,7 +22,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -131,6 +131,29 @@ def empty_table(keys: Sequence[str] = (), key_schema: pl.Schema | None = None) -
         schema[k] = key_schema[k] if key_schema is not None and k in key_schema else pl.String()
     schema.update({"feature": pl.String(), "bin": pl.UInt32(), "n": pl.UInt64()})
     return pl.DataFrame(schema=schema)
+
+
+def bin_index(spec: BinSpec) -> pl.Expr:
+    """The index into ``spec.labels()`` of each row's value (same bins as the count core)."""
+    x = pl.col(spec.feature)
+    if spec.kind == "numeric":
+        v = x.cast(pl.Float64)
+        idx: pl.Expr = pl.sum_horizontal([(v > e) for e in spec.edges]) if spec.edges else pl.lit(0)
+        return (
+            pl.when(v.is_null() | v.is_nan())
+            .then(pl.lit(spec.missing_index))
+            .otherwise(idx)
+            .cast(pl.UInt32)
+        )
+    s = x.cast(pl.String)
+    n_cat = len(spec.categories)
+    unseen = n_cat + (1 if spec.other else 0)
+    chain: Any = pl.when(s.is_null()).then(pl.lit(spec.missing_index))
+    for j, cat in enumerate(spec.categories):
+        chain = chain.when(s == cat).then(pl.lit(j))
+    if spec.other:
+        chain = chain.when(s.is_in(list(spec.other))).then(pl.lit(n_cat))
+    return chain.otherwise(pl.lit(unseen)).cast(pl.UInt32)
 
 
 def _value_expr(spec: BinSpec) -> pl.Expr:

@@ -10,6 +10,8 @@ import polars as pl
 from mlfail.errors import UsageError
 from mlfail.io import Source
 
+DAY = "_mlfail_day"  # the day column added by root cause and the cohort pass
+
 _OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 
 

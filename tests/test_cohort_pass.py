@@ -1,4 +1,4 @@
-"""Root cause's one-pass cohort counts (mlfail/rootcause/cohort_pass.py) against the queries
+"""Root cause's one-pass cohort counts (mlfail/cohort_pass.py) against the queries
 they replace: count_frame keyed by one column, and performance_tables keyed by (day, column)."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 
 from mlfail.binning import BinSettings, build_specs
+from mlfail.cohort_pass import DayPerf, cohort_pass
 from mlfail.counts import count_frame
 from mlfail.performance import TaskSpec, performance_tables
-from mlfail.rootcause.cohort_pass import DayPerf, cohort_pass
 from mlfail.rootcause.common import DAY
 
 
@@ -56,11 +56,14 @@ def _sorted(t: pl.DataFrame) -> pl.DataFrame:
     return t.sort(t.columns[:-1], nulls_last=True)
 
 
-@pytest.mark.parametrize("chunk", [1 << 20, 700])  # one chunk; five chunks summed
+# one chunk or five chunks summed; the columns counted in one cube (360 joint values), in cubes
+# of at most 15 joint values (flag × seg, then tier, then cat), or each alone
+@pytest.mark.parametrize(("chunk", "cells"), [(1 << 20, 4096), (700, 4096), (700, 15), (700, 1)])
 def test_feature_tables_equal_count_frame_by_column(
-    chunk: int, monkeypatch: pytest.MonkeyPatch
+    chunk: int, cells: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("mlfail.rootcause.cohort_pass.BATCH_ROWS", chunk)
+    monkeypatch.setattr("mlfail.cohort_pass.BATCH_ROWS", chunk)
+    monkeypatch.setattr("mlfail.cohort_pass.CUBE_CELLS", cells)
     ref, live = _frames()
     specs = _specs(ref)
     assert any(s.kind == "categorical" and s.other for s in specs)  # other and unseen bins
@@ -77,7 +80,7 @@ def test_feature_tables_equal_count_frame_by_column(
 def test_day_tables_equal_performance_tables(
     task: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("mlfail.rootcause.cohort_pass.BATCH_ROWS", 1000)  # three chunks
+    monkeypatch.setattr("mlfail.cohort_pass.BATCH_ROWS", 1000)  # three chunks
     _, live = _frames()
     spec = {
         "score": TaskSpec("classification", "label", "score", threshold=0.4),

@@ -14,6 +14,7 @@ import polars as pl
 from mlfail.baseline.model import Baseline, content_hash, now, segment_dtype_ok
 from mlfail.baseline.reference import BaselineReference, load_baseline_reference
 from mlfail.binning import BinSettings, BinSpec
+from mlfail.cohort_pass import cohort_pass
 from mlfail.config import Roles, check_role_conflicts
 from mlfail.counts import distinct_counts, joint_groups
 from mlfail.engines import Engine, get_engine
@@ -35,7 +36,7 @@ from mlfail.featurestats import (
 )
 from mlfail.io import Source
 from mlfail.performance import Task, TaskSpec, infer_task, performance_table
-from mlfail.reference import SourceReference, reference_from_source
+from mlfail.reference import SourceReference, coarsen, reference_from_source
 from mlfail.roles import resolve_roles
 from mlfail.timekeys import normalize_timestamp
 
@@ -387,6 +388,11 @@ def _count_tables(
     progress: bool | None,
 ) -> dict[tuple[str, ...], pl.DataFrame]:
     """The reference count tables without keys and by each segment."""
+    if segments and eng.name == "polars":
+        # every segment's table from one chunked read (the segments counted in small cubes);
+        # the table without keys is any of them summed over its segment
+        by_seg, _ = cohort_pass(source.lf, all_specs, segments, origin=f"--reference {source.spec}")
+        return {(): coarsen(by_seg[segments[0]], []), **{(s,): by_seg[s] for s in segments}}
     counter = SourceReference(source, all_specs, progress=progress, engine=eng)
     tables: dict[tuple[str, ...], pl.DataFrame] = {}
     # one pass per group of segments whose combinations are few (all of them together when

@@ -16,13 +16,13 @@ import numpy as np
 import polars as pl
 
 from mlfail.binning import BinSpec
+from mlfail.cohort_pass import DayPerf, cohort_pass
 from mlfail.config import Roles
 from mlfail.counts import dense, distinct_counts, matrix
 from mlfail.io import Source
 from mlfail.performance import TaskSpec
 from mlfail.psi import FeaturePsi, assess_feature, enough_rows, psi_value
 from mlfail.reference import Reference
-from mlfail.rootcause.cohort_pass import DayPerf, cohort_pass
 from mlfail.rootcause.common import DAY, _bh, _FeatureState, _fmt_share, _is_value, _value_str
 from mlfail.rootcause.evidence import CohortEvidence, ExplainSettings
 
@@ -132,7 +132,7 @@ def _count_cohorts(
     dates: list[dt.date],
 ) -> CohortTables:
     """Per-cohort counts for ``cohort_specs`` (the strongest population-level drifts): one
-    pass per source (:mod:`mlfail.rootcause.cohort_pass`), then within-cohort PSI (its own BH
+    pass per source (:mod:`mlfail.cohort_pass`), then within-cohort PSI (its own BH
     family)."""
     card = cohort_candidates(live, roles, cfg.max_cohort_values) if cohort_specs else {}
     live_by, by_day = cohort_pass(

@@ -16,8 +16,7 @@ from mlfail.changepoint import Onset
 from mlfail.errors import UsageError
 from mlfail.owners import Owners
 from mlfail.psi import FeaturePsi, PsiSettings, bh_adjust
-
-DAY = "_mlfail_day"
+from mlfail.timekeys import DAY as DAY  # the day column root cause groups by
 
 
 def two_proportion_p(x1: float, n1: float, x2: float, n2: float) -> float | None:

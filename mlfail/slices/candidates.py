@@ -7,41 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import polars as pl
 
 from mlfail.binning import OTHER, BinSettings, BinSpec, build_specs
 from mlfail.config import Roles
-from mlfail.counts import VALUE_COUNT
+from mlfail.counts import VALUE_COUNT, bin_index
 from mlfail.errors import UsageError
 from mlfail.io import Source
 from mlfail.reference import Reference
 from mlfail.slices.model import Candidate, SliceSettings
 from mlfail.timekeys import utc_naive
-
-
-def bin_index(spec: BinSpec) -> pl.Expr:
-    """The index into ``spec.labels()`` of each row's value (same bins as the count core)."""
-    x = pl.col(spec.feature)
-    if spec.kind == "numeric":
-        v = x.cast(pl.Float64)
-        idx: pl.Expr = pl.sum_horizontal([(v > e) for e in spec.edges]) if spec.edges else pl.lit(0)
-        return (
-            pl.when(v.is_null() | v.is_nan())
-            .then(pl.lit(spec.missing_index))
-            .otherwise(idx)
-            .cast(pl.UInt32)
-        )
-    s = x.cast(pl.String)
-    n_cat = len(spec.categories)
-    unseen = n_cat + (1 if spec.other else 0)
-    chain: Any = pl.when(s.is_null()).then(pl.lit(spec.missing_index))
-    for j, cat in enumerate(spec.categories):
-        chain = chain.when(s == cat).then(pl.lit(j))
-    if spec.other:
-        chain = chain.when(s.is_in(list(spec.other))).then(pl.lit(n_cat))
-    return chain.otherwise(pl.lit(unseen)).cast(pl.UInt32)
 
 
 def cohort_expr(spec: BinSpec) -> pl.Expr:

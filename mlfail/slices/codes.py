@@ -16,9 +16,8 @@ import numpy as np
 import polars as pl
 
 from mlfail.binning import OTHER
-from mlfail.counts import sliced
+from mlfail.counts import bin_index, sliced
 from mlfail.performance import TaskSpec, is_error
-from mlfail.slices.candidates import bin_index
 from mlfail.slices.model import (
     ABS,
     ERR,

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from mlfail.counts import bin_index
 from mlfail.performance import TaskSpec
 from mlfail.psi import bh_adjust
 from mlfail.reference import Reference
 from mlfail.report.slices_model import SliceGlobal, SliceRecord, SliceReport
-from mlfail.slices.candidates import bin_index
 from mlfail.slices.codes import SliceCounts, _col, _measures, _slice_dict, count_slices
 from mlfail.slices.match import RefMatch, _attach_ref, _ref_dict, _source
 from mlfail.slices.model import (

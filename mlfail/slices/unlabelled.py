@@ -14,11 +14,11 @@ import numpy as np
 import polars as pl
 
 from mlfail.binning import BinSpec
+from mlfail.counts import bin_index
 from mlfail.errors import UsageError
 from mlfail.psi import bh_adjust, psi_value
 from mlfail.reference import Reference, prediction_spec
 from mlfail.report.slices_model import SliceGlobal, SliceRecord, SliceReport
-from mlfail.slices.candidates import bin_index
 from mlfail.slices.codes import SliceCounts, _measures, _slice_dict, count_slices
 from mlfail.slices.match import match_reference
 from mlfail.slices.model import KEY_COLS, NO_KEY, PBIN, ROWS, SN, SSUM, SliceInputs, _settings_dict

@@ -1,4 +1,5 @@
-"""Root cause's per-cohort counts in one streaming pass per source (design §7, issue 15).
+"""Counts keyed by each of several columns in one streaming pass per source (design §7, issue 15):
+root cause's per-cohort counts, and a baseline's per-segment reference tables.
 
 Cohort attribution needs, for every cohort column ``c`` and every counted feature ``f``, the
 (c value, f bin) counts, and on the live side the rows and labelled performance per (day,
@@ -6,9 +7,10 @@ c value). Counted with one Polars query per group of columns and one per (day, c
 was a dozen full passes per source. Here each row is read once as small integers — each
 cohort value's code in Polars' global categories, each feature's bin (:func:`bin_index`, the
 count core's bins), the day's offset — a million rows at a time
-(:func:`mlfail.counts.sliced`), and every table is an ``np.bincount`` of a code pair summed
-over the chunks: memory is two chunks, whatever the rows. The tables are the ones
-:func:`mlfail.counts.count_frame` (keys ``[c]``) and
+(:func:`mlfail.counts.sliced`): memory is two chunks, whatever the rows. The columns whose
+values present in a chunk multiply to at most :data:`CUBE_CELLS` are counted together: one
+``np.bincount`` per (group, feature) gives the group's cube, summed over the other columns
+for each one. The tables are the ones :func:`mlfail.counts.count_frame` (keys ``[c]``) and
 :func:`mlfail.performance.performance_tables` (keys ``[day, c]``, no AUC) give, summed
 from the per-row measures :func:`mlfail.performance.metric_rows` defines beside
 ``metric_aggs``; tests compare them.
@@ -17,6 +19,7 @@ from the per-row measures :func:`mlfail.performance.metric_rows` defines beside
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -24,13 +27,13 @@ import numpy as np
 import polars as pl
 
 from mlfail.binning import BinSpec
-from mlfail.counts import check_types, sliced
+from mlfail.counts import bin_index, check_types, joint_groups, sliced
 from mlfail.performance import SCORE_N, SCORE_SUM, TaskSpec, finish, metric_rows
-from mlfail.rootcause.common import DAY
-from mlfail.slices.candidates import bin_index
+from mlfail.timekeys import DAY
 
 _EPOCH = dt.date(1970, 1, 1)
 BATCH_ROWS = 1 << 20  # rows read and counted at a time
+CUBE_CELLS = 4096  # joint values of the columns counted together in one bincount
 
 
 def _code(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -63,6 +66,49 @@ def _add(acc: dict[str, np.ndarray], key: str, counts: np.ndarray) -> None:
         old, counts = counts, old
     old[: len(counts)] += counts
     acc[key] = old
+
+
+class _Dense:
+    """A chunk's codes of one column renumbered 0..k-1 over the codes present (``present``)."""
+
+    def __init__(self, code: np.ndarray):
+        self.present = np.flatnonzero(np.bincount(code))
+        lut = np.zeros(int(self.present[-1]) + 1 if len(self.present) else 1, dtype=np.int64)
+        lut[self.present] = np.arange(len(self.present))
+        self.dense = lut[code]
+
+
+def _count_cubes(
+    acc: dict[str, np.ndarray],
+    codes: dict[str, np.ndarray],
+    specs: Sequence[BinSpec],
+    bins: list[np.ndarray],
+) -> None:
+    """acc[(c, i)] += the chunk's (code of c, bin of spec i) counts, for every column and spec.
+
+    The columns are grouped so that each group's joint values present in the chunk stay under
+    :data:`CUBE_CELLS` (:func:`mlfail.counts.joint_groups`): one ``bincount`` per (group, spec)
+    over the chunk's rows gives the group's cube, and each column's counts are the cube summed
+    over the group's other columns — exact (integers), with a few bincounts over the rows
+    instead of one per (column, spec)."""
+    dense = {c: _Dense(code) for c, code in codes.items()}
+    groups = joint_groups({c: max(1, len(d.present)) for c, d in dense.items()}, CUBE_CELLS)
+    for group in groups:
+        dims = [max(1, len(dense[c].present)) for c in group]
+        joint = np.zeros(len(bins[0]) if bins else 0, dtype=np.int64)
+        for c, k in zip(group, dims, strict=True):
+            joint = joint * k + dense[c].dense
+        cells = math.prod(dims)
+        for i, s in enumerate(specs):
+            nb = s.n_bins
+            cube = np.bincount(joint * nb + bins[i], minlength=cells * nb).reshape(*dims, nb)
+            for a, c in enumerate(group):
+                other = tuple(x for x in range(len(group)) if x != a)
+                marg = cube.sum(axis=other) if other else cube
+                present = dense[c].present
+                full = np.zeros((int(present[-1]) + 1 if len(present) else 0, nb), np.int64)
+                full[present] = marg
+                _add(acc, f"{c}\0{i}", full.ravel())
 
 
 @dataclass
@@ -117,18 +163,18 @@ def cohort_pass(
         exprs += per_day.exprs()
     acc: dict[str, np.ndarray] = {}
     for batch in sliced(lf.select(exprs), BATCH_ROWS):
-        b = [batch[f"__b{i}"].to_numpy().astype(np.int64) for i in range(len(specs))]
+        b = [batch[f"__b{i}"].to_numpy() for i in range(len(specs))]
         day = batch["__day"].to_numpy().astype(np.int64) if per_day is not None else None
         weights = {m: batch[m].to_numpy() for m in measures}
-        for c in cols:
-            code = batch[f"__c_{c}"].to_numpy().astype(np.int64)
-            for i, s in enumerate(specs):
-                _add(acc, f"{c}\0{i}", np.bincount(code * s.n_bins + b[i]))
-            if per_day is not None and day is not None:
-                key = code * per_day.span + day
-                _add(acc, f"{c}\0rows", np.bincount(key))
-                for m, w in weights.items():
-                    _add(acc, f"{c}\0{m}", np.bincount(key, weights=w))
+        codes = {c: batch[f"__c_{c}"].to_numpy().astype(np.int64) for c in cols}
+        _count_cubes(acc, codes, specs, b)
+        if per_day is None or day is None:
+            continue
+        for c, code in codes.items():
+            key = code * per_day.span + day
+            _add(acc, f"{c}\0rows", np.bincount(key))
+            for m, w in weights.items():
+                _add(acc, f"{c}\0{m}", np.bincount(key, weights=w))
     by_col = {c: _feature_table(c, schema[c], specs, acc) for c in cols}
     by_day = {} if per_day is None else {c: _day_table(c, schema[c], per_day, acc) for c in cols}
     return by_col, by_day
