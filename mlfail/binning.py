@@ -33,8 +33,12 @@ from mlfail.binspec import SPEC_VERSION as SPEC_VERSION
 from mlfail.binspec import UNSEEN as UNSEEN
 from mlfail.binspec import BinSpec as BinSpec
 from mlfail.binspec import Kind as Kind
-from mlfail.counts import VALUE, _categorical_table, count_frame
+from mlfail.counts import VALUE, VALUE_COUNT, _categorical_table, count_frame
 from mlfail.errors import UsageError
+from mlfail.featureprofile import profile_column, profile_values
+from mlfail.featurestats import FeatureStats
+from mlfail.quantiles import Span
+from mlfail.quantiles import exact_quantiles as exact_quantiles  # re-exported: the public path
 
 
 @dataclass(frozen=True)
@@ -104,110 +108,6 @@ def _numeric_expr(name: str) -> pl.Expr:
 # never the whole frame.
 BATCH_BYTES = 384 * 1024 * 1024
 _BYTES_PER_VALUE = 9  # a float64 and its validity bit, rounded up
-# Columns with fewer finite values than this get their quantiles from Polars directly (a sort);
-# longer ones from exact order statistics found by bracketing (see _order_statistics).
-SELECT_MIN = 200_000
-_SAMPLE = 131_072
-
-
-def _interpolate(lower: float, upper: float, frac: float) -> float:
-    """Polars' linear interpolation between two neighbouring order statistics (bit for bit: the
-    same Polars routine on the two values, with float index ``frac``)."""
-    if frac == 0.0:
-        return lower
-    q = pl.Series([lower, upper], dtype=pl.Float64).quantile(frac, interpolation="linear")
-    assert q is not None
-    return float(q)
-
-
-Span = tuple[float, float, int, np.ndarray]  # a, b, #(values < a), the values in [a, b]
-
-
-def _order_statistics(
-    values: pl.Series, ranks: Sequence[int], width: float = 3.0, spans_out: list[Span] | None = None
-) -> dict[int, float] | None:
-    """The values at the given 0-based ranks of ``values`` (no nulls, no NaN), in O(n).
-
-    A strided sample brackets every rank in value space (± ``width`` standard errors of the
-    sample's rank); one vectorised pass counts the values below each bracket and keeps the
-    values inside; each bracket's few values are partitioned (``np.partition``) at the wanted
-    ranks. Each bracket is verified to hold its ranks, so the answer is exact: a miss retries
-    with wider brackets, and gives None after that (the caller then sorts the whole column).
-    """
-    n = len(values)
-    step = max(1, n // _SAMPLE)
-    sample = values.gather_every(step).to_numpy().copy()
-    s = len(sample)
-    wanted: list[tuple[int, int, int]] = []
-    for r in sorted(set(ranks)):
-        q = r / max(n - 1, 1)
-        margin = width * math.sqrt(s * q * (1.0 - q)) + 4.0
-        pos = r / step
-        wanted.append((r, math.floor(pos - margin), math.ceil(pos + margin)))
-    inner = sorted({i for _, lo, hi in wanted for i in (lo, hi) if 0 < i < s - 1})
-    if inner:
-        sample.partition(inner)  # the sample's order statistics at the bracket ends
-    spans: list[tuple[float, float, list[int]]] = []
-    for r, lo_i, hi_i in wanted:
-        a = float(sample[lo_i]) if lo_i > 0 else -math.inf
-        b = float(sample[hi_i]) if hi_i < s - 1 else math.inf
-        if spans and a <= spans[-1][1]:
-            pa, pb, pr = spans[-1]
-            spans[-1] = (pa, max(pb, b), [*pr, r])
-        else:
-            spans.append((a, b, [r]))
-    # One comparison per bracket end, reused: below_j = n - #(v >= a_j); inside = ∪ [a_j, b_j].
-    inside: pl.Series | None = None
-    below: list[int] = []
-    for a, b, _ in spans:
-        ge = values >= a
-        below.append(n - int(ge.sum()))
-        m = ge & (values <= b)
-        inside = m if inside is None else inside | m
-    assert inside is not None
-    kept = values.filter(inside).to_numpy()
-    out: dict[int, float] = {}
-    for j, (a, b, rs) in enumerate(spans):
-        within = kept[(kept >= a) & (kept <= b)] if len(spans) > 1 else kept
-        ks = [r - below[j] for r in rs]
-        if not all(0 <= k < len(within) for k in ks):
-            if width < 20:
-                return _order_statistics(values, ranks, width * 3, spans_out)
-            return None
-        part = np.partition(within, ks)
-        for r, k in zip(rs, ks, strict=True):
-            out[r] = float(part[k])
-        if spans_out is not None:
-            spans_out.append((a, b, below[j], within))
-    return out
-
-
-def exact_quantiles(
-    values: pl.Series, levels: Sequence[float], spans_out: list[Span] | None = None
-) -> list[float] | None:
-    """Polars' ``quantile(level, interpolation="linear")`` of ``values`` (no nulls, no NaN) at
-    every level, identical to the bit, without sorting long columns; None when empty.
-
-    ``spans_out``, when given, receives the verified brackets of the selection (empty when the
-    column was sorted instead), from which values ≤ any point inside a bracket are counted."""
-    n = len(values)
-    if n == 0:
-        return None
-    if n < SELECT_MIN:
-        q = values.to_frame("v").select(pl.col("v").quantile(list(levels), interpolation="linear"))
-        return list(q.item())
-    idx = []
-    for level in levels:
-        f = (n - 1) * level
-        lo = math.floor(f)
-        idx.append((lo, min(math.ceil(f), n - 1), f - lo))
-    stats = _order_statistics(values, [r for lo, hi, _ in idx for r in (lo, hi)], 3.0, spans_out)
-    if stats is None:
-        if spans_out is not None:
-            spans_out.clear()
-        srt = values.sort()
-        stats = {r: float(srt[r]) for lo, hi, _ in idx for r in (lo, hi)}
-    return [_interpolate(stats[lo], stats[hi], frac) for lo, hi, frac in idx]
 
 
 def _batches(features: Sequence[str], rows: int) -> list[list[str]]:
@@ -260,6 +160,8 @@ def build_specs(
     explicit: bool = False,
     identifiers: list[str] | None = None,
     counts: list[pl.DataFrame] | None = None,
+    profile: dict[str, FeatureStats] | None = None,
+    value_counts: Mapping[str, pl.DataFrame] | None = None,
 ) -> list[BinSpec]:
     """Compute a bin spec for each feature from the reference ``lf``.
 
@@ -274,29 +176,47 @@ def build_specs(
     out and its name appended to ``identifiers``.
 
     ``counts``, when given, receives the reference count table (no keys; see
-    :mod:`mlfail.counts`) of the specs built, counted from the same read.
+    :mod:`mlfail.counts`) of the specs built, counted from the same read; ``profile`` the
+    feature profiles (:mod:`mlfail.featureprofile`) the same read holds: every feature's but a
+    numeric-typed column counted by value (``--categorical``). ``value_counts`` are value-count
+    tables of ``lf`` already made (``col``, ``__count``, the null row included: the roles
+    query's, :func:`mlfail.counts.value_counts`): categorical columns found there are not
+    counted again.
     """
     settings = settings or BinSettings()
     schema = lf.collect_schema()
     planned = plan_kinds(schema, features, settings, categorical, numeric, source_name)
     build = _Build(schema, planned, settings, explicit, counting=counts is not None)
+    build.profile = profile
 
     cats = [f for f in features if planned[f] in ("categorical", "forced_categorical")]
+    given = value_counts or {}
+    known = {f: _as_value_counts(given[f], f) for f in cats if f in given}
+    todo = [f for f in cats if f not in known]
     # The categorical value counts (a streaming collection) run on their own thread while the
     # numeric batches are read and their quantiles computed.
     side = ThreadPoolExecutor(max_workers=1)
     cat_counts = side.submit(
         pl.collect_all,
-        [lf.group_by(pl.col(f).cast(pl.String).alias(VALUE)).len() for f in cats],
+        [lf.group_by(pl.col(f).cast(pl.String).alias(VALUE)).len() for f in todo],
         engine="streaming",
     )
 
     nums = [f for f in features if planned[f] in ("numeric", "integer")]
     if nums:
         _numeric_specs(lf, nums, build)
-    _categorical_specs(cats, cat_counts.result(), build)
+    counted = dict(zip(todo, cat_counts.result(), strict=True))
+    _categorical_specs(cats, [known[f] if f in known else counted[f] for f in cats], build)
     side.shutdown()
     return _gather(features, build, identifiers, counts)
+
+
+def _as_value_counts(table: pl.DataFrame, f: str) -> pl.DataFrame:
+    """A roles value-count table (``f``, ``__count``) as build_specs counts them: the value as
+    text (``__mlfail_value``) and ``len``."""
+    return table.select(
+        pl.col(f).cast(pl.String).alias(VALUE), pl.col(VALUE_COUNT).cast(pl.UInt32).alias("len")
+    )
 
 
 _Made = Future[tuple[BinSpec | None, pl.DataFrame | None]]
@@ -314,6 +234,7 @@ class _Build:
     counting: bool
     made: dict[str, BinSpec | None] = field(default_factory=dict)
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    profile: dict[str, FeatureStats] | None = None  # filled when the caller asks for it
 
 
 def _numeric_specs(lf: pl.LazyFrame, nums: Sequence[str], build: _Build) -> None:
@@ -328,6 +249,8 @@ def _numeric_specs(lf: pl.LazyFrame, nums: Sequence[str], build: _Build) -> None
             col, build.planned[col.name], build.schema[col.name], build.settings, levels,
             explicit=build.explicit, spans_out=spans,
         )  # fmt: skip
+        if spec is not None and build.profile is not None:
+            build.profile[col.name] = profile_column(col, spec)  # one key per worker
         if spec is None or not build.counting:
             return spec, None
         # counted on the worker too, while the column is in memory: from the quantile
@@ -366,6 +289,10 @@ def _categorical_specs(
         )  # fmt: skip
         if spec is not None and build.counting:
             build.tables[f] = _count_values(vc.rename({"len": "n"}), spec)
+        if spec is not None and build.profile is not None:
+            st = profile_values(vc.rename({VALUE: "v"}), spec, build.schema[f])
+            if st is not None:
+                build.profile[f] = st
 
 
 def _gather(

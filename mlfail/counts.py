@@ -22,7 +22,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -145,15 +145,18 @@ def bin_index(spec: BinSpec) -> pl.Expr:
             .otherwise(idx)
             .cast(pl.UInt32)
         )
+    # categorical: the value's text looked up in an Enum of the kept categories then the
+    # folded ones (one hash lookup per row, not a comparison per category); a folded value is
+    # __other__, a value in neither (null from the Enum) __unseen__
     s = x.cast(pl.String)
     n_cat = len(spec.categories)
-    unseen = n_cat + (1 if spec.other else 0)
-    chain: Any = pl.when(s.is_null()).then(pl.lit(spec.missing_index))
-    for j, cat in enumerate(spec.categories):
-        chain = chain.when(s == cat).then(pl.lit(j))
+    unseen = pl.lit(n_cat + (1 if spec.other else 0), dtype=pl.UInt32)
+    vocab = [*spec.categories, *spec.other]
+    code = s.cast(pl.Enum(vocab), strict=False).to_physical().cast(pl.UInt32) if vocab else unseen
     if spec.other:
-        chain = chain.when(s.is_in(list(spec.other))).then(pl.lit(n_cat))
-    return chain.otherwise(pl.lit(unseen)).cast(pl.UInt32)
+        code = pl.when(code >= n_cat).then(pl.lit(n_cat, dtype=pl.UInt32)).otherwise(code)
+    missing = pl.lit(spec.missing_index, dtype=pl.UInt32)
+    return pl.when(s.is_null()).then(missing).otherwise(code.fill_null(unseen)).cast(pl.UInt32)
 
 
 def _value_expr(spec: BinSpec) -> pl.Expr:

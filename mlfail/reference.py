@@ -16,6 +16,7 @@ from mlfail.counts import merge
 from mlfail.engines import Engine, get_engine
 from mlfail.engines.polars import PolarsEngine
 from mlfail.errors import UsageError
+from mlfail.featurestats import FeatureStats
 from mlfail.io import Source
 from mlfail.timekeys import normalize_timestamp
 
@@ -128,9 +129,11 @@ def reference_from_source(
     bin_settings: BinSettings,
     progress: bool | None = None,
     engine: Engine | str | None = None,
+    profile: dict[str, FeatureStats] | None = None,
 ) -> tuple[SourceReference, list[str]]:
     """Resolve features on the reference schema and freeze their bin specs (with ``engine``,
-    default Polars, which also counts the reference)."""
+    default Polars, which also counts the reference and, given ``profile``, profiles the
+    features into it). The value counts the roles query made on this very source are reused."""
     eng = get_engine(engine) if engine is not None else PolarsEngine(progress=progress)
     if isinstance(source, Source):
         source = normalize_timestamp(source, roles.timestamp)
@@ -156,6 +159,8 @@ def reference_from_source(
         explicit=roles.features is not None,
         identifiers=identifiers,
         counts=counted,
+        profile=profile,
+        value_counts=roles.assignment.values_of(source) if roles.assignment else None,
     )
     skipped += [f"{c} (identifier-like: most values distinct)" for c in identifiers]
     if not specs:

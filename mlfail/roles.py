@@ -226,6 +226,16 @@ class RoleAssignment:
     # and their value counts (col, __count) where they have few values: the slices' probe
     # reuses them (same live source: roles are resolved once per walk). Not stored either.
     live_values: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False, compare=False)
+    # the reference side's, with the frame they were counted on: the bin specs reuse them for
+    # that very frame (values_of). Not stored either.
+    ref_values: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False, compare=False)
+    ref_frame: pl.LazyFrame | None = field(default=None, repr=False, compare=False)
+
+    def values_of(self, source: object) -> dict[str, pl.DataFrame] | None:
+        """The reference value-count tables when ``source`` is the frame they were counted on
+        (the same object: a source opened or normalised again may read other rows)."""
+        lf = getattr(source, "lf", source)
+        return self.ref_values if self.ref_frame is not None and lf is self.ref_frame else None
 
     def get(self, column: str) -> ColumnRole | None:
         return next((c for c in self.columns if c.column == column), None)
@@ -522,6 +532,8 @@ def infer_roles(
         [decided[n] for n in names],
         live_distinct=distinct,
         live_values=values[-1] if live_st is not None else {},
+        ref_values=values[0],
+        ref_frame=ref_lf,
     )
 
 

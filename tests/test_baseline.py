@@ -499,7 +499,8 @@ def test_segment_tables_from_grouped_cubes_equal_one_pass_per_segment(
     import mlfail.baseline.build as build
     from mlfail.counts import joint_groups
 
-    monkeypatch.setattr(build, "MAX_JOINT_GROUPS", limit)
+    monkeypatch.setattr(build, "MAX_JOINT_GROUPS", limit)  # the grouping of other engines
+    monkeypatch.setattr("mlfail.cohort_pass.CUBE_CELLS", limit)  # the Polars pass's cubes
     segs = ["geo", "channel", "user_segment"]
     b = build_baseline(str(SAMPLE_REF), SAMPLE_ROLES, segments=segs, with_performance=False)
     card = {s: pl.read_parquet(SAMPLE_REF)[s].n_unique() for s in segs}

@@ -204,3 +204,52 @@ def test_value_counts_are_the_group_by_tables_of_the_columns_with_few_values() -
         assert got.schema == want.schema
         assert got.sort(c, nulls_last=True).equals(want.sort(c, nulls_last=True))
     assert value_counts(df.lazy(), ["i"], keep=700)[1]["i"][VALUE_COUNT].sum() == df.height
+
+
+@pytest.mark.parametrize("fold", [0.0, 0.05])  # every category kept; the rare ones folded
+def test_categorical_bin_index_per_row_sums_to_the_count_table(fold: float) -> None:
+    """bin_index (an Enum lookup) puts each row where the count core counts it: kept
+    categories, __other__ for folded ones, __unseen__ for values the reference lacks, missing
+    for null — on text, on an integer counted by value and on a boolean."""
+    from mlfail.binning import BinSettings, build_specs
+    from mlfail.counts import bin_index
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    words = np.array([f"w{i}" for i in range(30)], dtype=object)
+    ref = pl.DataFrame(
+        {
+            "t": words[np.minimum(rng.geometric(0.15, n), 29)].tolist(),
+            "k": rng.integers(0, 6, n),
+            "b": rng.random(n) < 0.4,
+        }
+    )
+    live_t = words[np.minimum(rng.geometric(0.15, n), 29)].astype(object)
+    live_t[rng.random(n) < 0.05] = "never-seen"
+    live_t[rng.random(n) < 0.05] = None
+    live = pl.DataFrame(
+        {
+            "t": live_t.tolist(),
+            "k": pl.Series(rng.integers(0, 8, n)).scatter([0, 1], None),
+            "b": pl.Series(rng.random(n) < 0.5).scatter([2], None),
+        }
+    )
+    specs = build_specs(
+        ref.lazy(), ["t", "k", "b"], settings=BinSettings(fold_below=fold), categorical=["k"]
+    )
+    assert all(s.kind == "categorical" for s in specs)
+    assert bool(specs[0].other) == (fold > 0)
+    for spec in specs:
+        rows = live.select(bin_index(spec).alias("i"))["i"].to_numpy()
+        per_row = np.bincount(rows, minlength=spec.n_bins)
+        want = dense(count_frame(live.lazy(), [spec]), spec)
+        assert per_row.tolist() == want.tolist(), spec.feature
+    t = specs[0]
+    assert per_row_of(live, t)[t.missing_index] > 0  # nulls, unseen values really occur
+    assert per_row_of(live, t)[len(t.categories) + (1 if t.other else 0)] > 0
+
+
+def per_row_of(df: pl.DataFrame, spec: BinSpec) -> np.ndarray:
+    from mlfail.counts import bin_index
+
+    return np.bincount(df.select(bin_index(spec).alias("i"))["i"].to_numpy(), minlength=spec.n_bins)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlfail import binning
+from mlfail import binning, quantiles
 from mlfail.binning import exact_quantiles, quantile_levels
 from mlfail.counts import count_frame
 
@@ -22,8 +22,8 @@ def _polars(values: np.ndarray, levels: list[float]) -> list[float]:
 @pytest.fixture
 def select_always(monkeypatch: pytest.MonkeyPatch) -> None:
     """Take the selection path even on short columns (it is the one used on big data)."""
-    monkeypatch.setattr(binning, "SELECT_MIN", 1)
-    monkeypatch.setattr(binning, "_SAMPLE", 64)
+    monkeypatch.setattr(quantiles, "SELECT_MIN", 1)
+    monkeypatch.setattr(quantiles, "_SAMPLE", 64)
 
 
 @pytest.mark.parametrize(
@@ -50,12 +50,12 @@ def test_selection_equals_polars_quantile(select_always: None, make, n: int) -> 
     st.lists(st.floats(0.0, 1.0), min_size=1, max_size=5),
 )
 def test_selection_equals_polars_on_arbitrary_data(xs: list[float], levels: list[float]) -> None:
-    old = binning.SELECT_MIN, binning._SAMPLE
-    binning.SELECT_MIN, binning._SAMPLE = 1, 16
+    old = quantiles.SELECT_MIN, quantiles._SAMPLE
+    quantiles.SELECT_MIN, quantiles._SAMPLE = 1, 16
     try:
         got = exact_quantiles(pl.Series(xs, dtype=pl.Float64), levels)
     finally:
-        binning.SELECT_MIN, binning._SAMPLE = old
+        quantiles.SELECT_MIN, quantiles._SAMPLE = old
     assert got == _polars(np.asarray(xs, dtype=float), levels)
 
 
@@ -77,7 +77,7 @@ def test_missed_brackets_retry_then_fall_back_to_sorting() -> None:
     values = np.tile(np.arange(97.0), n // 97 + 1)[:n]
     s = pl.Series(values)
     ranks = [int((n - 1) * q) for q in LEVELS]
-    got = binning._order_statistics(s, ranks, width=0.0)
+    got = quantiles._order_statistics(s, ranks, width=0.0)
     srt = np.sort(values)
     assert got is None or got == {r: float(srt[r]) for r in ranks}
     assert exact_quantiles(s, LEVELS) == _polars(values, LEVELS)
@@ -113,12 +113,12 @@ def test_reference_counts_from_brackets_equal_the_counting_core(
     if as_int:
         col = pl.Series("x", [None if v is None or v != v or abs(v) == float("inf") else int(v)
                               for v in xs], dtype=pl.Int64)  # fmt: skip
-    old = binning.SELECT_MIN, binning._SAMPLE
-    binning.SELECT_MIN, binning._SAMPLE = 1, 16
+    old = quantiles.SELECT_MIN, quantiles._SAMPLE
+    quantiles.SELECT_MIN, quantiles._SAMPLE = 1, 16
     try:
         tables: list[pl.DataFrame] = []
         specs = binning.build_specs(col.to_frame().lazy(), ["x"], numeric=["x"], counts=tables)
     finally:
-        binning.SELECT_MIN, binning._SAMPLE = old
+        quantiles.SELECT_MIN, quantiles._SAMPLE = old
     expected = count_frame(col.to_frame().lazy(), specs)
     assert tables[0].sort("bin").equals(expected.sort("bin"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -97,13 +97,23 @@ def _scalar_stats(
 
 
 def _profile_features(
-    lf: pl.LazyFrame, specs: Sequence[BinSpec], schema: pl.Schema
+    lf: pl.LazyFrame,
+    specs: Sequence[BinSpec],
+    schema: pl.Schema,
+    done: dict[str, FeatureStats] | None = None,
 ) -> tuple[int, dict[str, FeatureStats]]:
-    scal = _scalar_stats(lf, specs, schema)
+    """Every feature's profile: those ``done`` by the bin specs' read as they are, the others
+    (all when none was done, e.g. ``--specs-from``) from one aggregation and a query each."""
+    done = done or {}
+    todo = [s for s in specs if s.feature not in done]
+    if not todo:
+        rows = next(iter(done.values())).rows if done else int(lf.select(pl.len()).collect().item())
+        return rows, {s.feature: done[s.feature] for s in specs}
+    scal = _scalar_stats(lf, todo, schema)
     rows = int(scal["__rows"]["rows"])
     levels = list(QUANTILE_LEVELS)
     stats: dict[str, FeatureStats] = {}
-    for spec in specs:
+    for spec in todo:
         d = scal[spec.feature]
         dtype = schema[spec.feature]
         st = FeatureStats(
@@ -158,7 +168,7 @@ def _profile_features(
                 for c in STRING_DEFAULTS:
                     st.defaults[c] = int(norm.filter(pl.col("n") == c)["len"].sum())
         stats[spec.feature] = st
-    return rows, stats
+    return rows, {s.feature: done.get(s.feature) or stats[s.feature] for s in specs}
 
 
 def _add_scored(
@@ -221,7 +231,7 @@ def build_baseline(
     )
 
     if on_polars:
-        rows, stats = _profile_features(source.lf, specs, source.schema)
+        rows, stats = _profile_features(source.lf, specs, source.schema, frozen.profile)
     else:
         from mlfail.engines.spark import SparkEngine
         from mlfail.engines.spark_profile import profile
@@ -320,6 +330,7 @@ class _FrozenSpecs:
     prediction: BinSpec | None
     settings: dict[str, Any]
     skipped: list[str]
+    profile: dict[str, FeatureStats] = field(default_factory=dict)  # made by the same read
 
 
 def _freeze_specs(
@@ -333,8 +344,9 @@ def _freeze_specs(
     """The features' and the prediction's bin specs: ``specs_from``'s, or built on ``source``."""
     if specs_from is not None:
         return _specs_from(source, roles, specs_from)
+    profile: dict[str, FeatureStats] = {}
     ref, skipped = reference_from_source(
-        source, roles, bin_settings=bin_settings, progress=progress, engine=eng
+        source, roles, bin_settings=bin_settings, progress=progress, engine=eng, profile=profile
     )
     specs = ref.specs
     pred_spec = None
@@ -353,7 +365,7 @@ def _freeze_specs(
     }
     if eng.name != "polars":  # how the edges were made, with their rank-error bound
         settings_dict.update(eng.describe())
-    return _FrozenSpecs(specs, pred_spec, settings_dict, skipped)
+    return _FrozenSpecs(specs, pred_spec, settings_dict, skipped, profile)
 
 
 def _specs_from(source: Any, roles: Roles, specs_from: Baseline) -> _FrozenSpecs:

@@ -5,13 +5,14 @@ the key types every engine takes. The engines (:mod:`mlfail.engines.polars`,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
 from mlfail.binning import BinSettings, BinSpec
+from mlfail.featurestats import FeatureStats
 
 if TYPE_CHECKING:
     from mlfail.performance import TaskSpec
@@ -94,9 +95,13 @@ class Engine(Protocol):
         explicit: bool = False,
         identifiers: list[str] | None = None,
         counts: list[pl.DataFrame] | None = None,
+        profile: dict[str, FeatureStats] | None = None,
+        value_counts: Mapping[str, pl.DataFrame] | None = None,
     ) -> list[BinSpec]:
         """Bin specs from the reference ``source`` (see :func:`mlfail.binning.build_specs`);
-        ``counts``, when the engine can, receives the reference count table of the same read."""
+        ``counts`` and ``profile``, when the engine can, receive the reference count table and
+        the feature profiles of the same read; ``value_counts`` are value-count tables of the
+        source already made, which an engine may use instead of counting them again."""
         ...
 
     def describe(self) -> dict[str, Any]:

@@ -4,7 +4,7 @@ to the :class:`mlfail.engines.Engine` interface; it computes nothing of its own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -12,6 +12,7 @@ import polars as pl
 from mlfail.binning import BinSettings, BinSpec, build_specs
 from mlfail.counts import Key, count_source
 from mlfail.engines.base import Day, EngineKey
+from mlfail.featurestats import FeatureStats
 from mlfail.io import Source, open_source
 from mlfail.performance import TaskSpec, performance_table
 from mlfail.timekeys import utc_naive
@@ -79,6 +80,8 @@ class PolarsEngine:
         explicit: bool = False,
         identifiers: list[str] | None = None,
         counts: list[pl.DataFrame] | None = None,
+        profile: dict[str, FeatureStats] | None = None,
+        value_counts: Mapping[str, pl.DataFrame] | None = None,
     ) -> list[BinSpec]:
         return build_specs(
             source.lf,
@@ -90,6 +93,8 @@ class PolarsEngine:
             explicit=explicit,
             identifiers=identifiers,
             counts=counts,
+            profile=profile,
+            value_counts=value_counts,
         )
 
     def describe(self) -> dict[str, Any]:

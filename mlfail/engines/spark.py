@@ -35,7 +35,7 @@ import glob as _glob
 import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,7 @@ from mlfail.binning import (
 from mlfail.counts import empty_table, key_names
 from mlfail.engines.base import Day, EngineKey
 from mlfail.errors import InputError, UsageError
+from mlfail.featurestats import FeatureStats
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -508,11 +509,15 @@ class SparkEngine:
         explicit: bool = False,
         identifiers: list[str] | None = None,
         counts: list[pl.DataFrame] | None = None,
+        profile: dict[str, FeatureStats] | None = None,
+        value_counts: Mapping[str, pl.DataFrame] | None = None,
     ) -> list[BinSpec]:
         """Bin specs of the reference ``source`` on Spark: one aggregation for the value counts
         (categorical and integer columns), one ``approxQuantile`` over the numeric columns.
         Kinds and vocabularies are exactly those of the Polars engine; numeric edges are
-        ``approxQuantile`` values within the stated rank error (module docstring)."""
+        ``approxQuantile`` values within the stated rank error (module docstring). No
+        ``profile`` (:mod:`mlfail.engines.spark_profile` makes it) and no reuse of Polars
+        ``value_counts``: both are left as they are."""
         from pyspark.sql import functions as F
 
         schema = source.schema
