@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +34,7 @@ from mlfail.timekeys import DAY
 _EPOCH = dt.date(1970, 1, 1)
 BATCH_ROWS = 1 << 20  # rows read and counted at a time
 CUBE_CELLS = 4096  # joint values of the columns counted together in one bincount
+DAY_CUBE_CELLS = 1 << 17  # (joint values × days) of one per-day bincount
 
 
 def _code(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -75,40 +76,76 @@ class _Dense:
         self.present = np.flatnonzero(np.bincount(code))
         lut = np.zeros(int(self.present[-1]) + 1 if len(self.present) else 1, dtype=np.int64)
         lut[self.present] = np.arange(len(self.present))
-        self.dense = lut[code]
+        self.dense = lut[code]  # int64, whatever the codes' type
+
+
+def _cubes(
+    dense: dict[str, _Dense], limit: int
+) -> Iterator[tuple[list[str], list[int], np.ndarray]]:
+    """The columns grouped so that each group's joint values present in the chunk stay under
+    ``limit`` (:func:`mlfail.counts.joint_groups`): per group its columns, their dimensions
+    and each row's joint code."""
+    groups = joint_groups({c: max(1, len(d.present)) for c, d in dense.items()}, limit)
+    for group in groups:
+        dims = [max(1, len(dense[c].present)) for c in group]
+        joint = np.zeros(len(dense[group[0]].dense), dtype=np.int64)
+        for c, k in zip(group, dims, strict=True):
+            joint = joint * k + dense[c].dense
+        yield group, dims, joint
+
+
+def _spread(
+    acc: dict[str, np.ndarray], key: str, d: _Dense, marg: np.ndarray, dtype: type = np.int64
+) -> None:
+    """acc[key] += ``marg`` (the chunk's present codes × …) laid out by full code."""
+    full = np.zeros((int(d.present[-1]) + 1 if len(d.present) else 0, *marg.shape[1:]), dtype)
+    full[d.present] = marg
+    _add(acc, key, full.ravel())
 
 
 def _count_cubes(
     acc: dict[str, np.ndarray],
-    codes: dict[str, np.ndarray],
+    dense: dict[str, _Dense],
     specs: Sequence[BinSpec],
     bins: list[np.ndarray],
 ) -> None:
     """acc[(c, i)] += the chunk's (code of c, bin of spec i) counts, for every column and spec.
 
-    The columns are grouped so that each group's joint values present in the chunk stay under
-    :data:`CUBE_CELLS` (:func:`mlfail.counts.joint_groups`): one ``bincount`` per (group, spec)
-    over the chunk's rows gives the group's cube, and each column's counts are the cube summed
-    over the group's other columns — exact (integers), with a few bincounts over the rows
-    instead of one per (column, spec)."""
-    dense = {c: _Dense(code) for c, code in codes.items()}
-    groups = joint_groups({c: max(1, len(d.present)) for c, d in dense.items()}, CUBE_CELLS)
-    for group in groups:
-        dims = [max(1, len(dense[c].present)) for c in group]
-        joint = np.zeros(len(bins[0]) if bins else 0, dtype=np.int64)
-        for c, k in zip(group, dims, strict=True):
-            joint = joint * k + dense[c].dense
+    One ``bincount`` per (group of columns, spec) over the chunk's rows gives the group's
+    cube (:func:`_cubes`), and each column's counts are the cube summed over the group's
+    other columns — exact (integers), with a few bincounts over the rows instead of one per
+    (column, spec)."""
+    for group, dims, joint in _cubes(dense, CUBE_CELLS):
         cells = math.prod(dims)
         for i, s in enumerate(specs):
             nb = s.n_bins
             cube = np.bincount(joint * nb + bins[i], minlength=cells * nb).reshape(*dims, nb)
             for a, c in enumerate(group):
                 other = tuple(x for x in range(len(group)) if x != a)
+                _spread(acc, f"{c}\0{i}", dense[c], cube.sum(axis=other) if other else cube)
+
+
+def _count_day_cubes(
+    acc: dict[str, np.ndarray],
+    dense: dict[str, _Dense],
+    day: np.ndarray,
+    span: int,
+    weights: dict[str, np.ndarray],
+) -> None:
+    """acc[(c, rows)] and acc[(c, measure)] += the chunk's rows and measure sums per (code of
+    c, day), the same way: one bincount per (group, measure), summed over the other columns
+    (float measures: sums of sums, equal to a direct sum up to the order of additions)."""
+    for group, dims, joint in _cubes(dense, max(1, DAY_CUBE_CELLS // span)):
+        cells = math.prod(dims) * span
+        key = joint * span + day
+        cubes = {"rows": np.bincount(key, minlength=cells)}
+        cubes.update({m: np.bincount(key, weights=w, minlength=cells) for m, w in weights.items()})
+        for m, flat in cubes.items():
+            cube = flat.reshape(*dims, span)
+            for a, c in enumerate(group):
+                other = tuple(x for x in range(len(group)) if x != a)
                 marg = cube.sum(axis=other) if other else cube
-                present = dense[c].present
-                full = np.zeros((int(present[-1]) + 1 if len(present) else 0, nb), np.int64)
-                full[present] = marg
-                _add(acc, f"{c}\0{i}", full.ravel())
+                _spread(acc, f"{c}\0{m}", dense[c], marg, flat.dtype.type)
 
 
 @dataclass
@@ -166,15 +203,10 @@ def cohort_pass(
         b = [batch[f"__b{i}"].to_numpy() for i in range(len(specs))]
         day = batch["__day"].to_numpy().astype(np.int64) if per_day is not None else None
         weights = {m: batch[m].to_numpy() for m in measures}
-        codes = {c: batch[f"__c_{c}"].to_numpy().astype(np.int64) for c in cols}
-        _count_cubes(acc, codes, specs, b)
-        if per_day is None or day is None:
-            continue
-        for c, code in codes.items():
-            key = code * per_day.span + day
-            _add(acc, f"{c}\0rows", np.bincount(key))
-            for m, w in weights.items():
-                _add(acc, f"{c}\0{m}", np.bincount(key, weights=w))
+        dense = {c: _Dense(batch[f"__c_{c}"].to_numpy()) for c in cols}
+        _count_cubes(acc, dense, specs, b)
+        if per_day is not None and day is not None:
+            _count_day_cubes(acc, dense, day, per_day.span, weights)
     by_col = {c: _feature_table(c, schema[c], specs, acc) for c in cols}
     by_day = {} if per_day is None else {c: _day_table(c, schema[c], per_day, acc) for c in cols}
     return by_col, by_day

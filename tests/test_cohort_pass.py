@@ -76,11 +76,15 @@ def test_feature_tables_equal_count_frame_by_column(
         assert _sorted(got).equals(_sorted(want)), c
 
 
+# the columns counted per day together in cubes (the default), in cubes of a few joint values
+# (× the days), or each alone
+@pytest.mark.parametrize("cells", [1 << 17, 200, 1])
 @pytest.mark.parametrize("task", ["score", "regression", None])
 def test_day_tables_equal_performance_tables(
-    task: str | None, monkeypatch: pytest.MonkeyPatch
+    task: str | None, cells: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("mlfail.cohort_pass.BATCH_ROWS", 1000)  # three chunks
+    monkeypatch.setattr("mlfail.cohort_pass.DAY_CUBE_CELLS", cells)
     _, live = _frames()
     spec = {
         "score": TaskSpec("classification", "label", "score", threshold=0.4),
