@@ -64,6 +64,9 @@ class SourceReference:
         self.progress = progress
         self.engine: Engine = engine if engine is not None else PolarsEngine(progress=progress)
         self._tables: dict[tuple[str, ...], pl.DataFrame] = {}
+        # the number of bins the specs were built with when their edges are exact quantiles
+        # (Polars): a coarser exact spec is then a subset of their edges
+        self.exact_bins: int | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -169,6 +172,8 @@ def reference_from_source(
             "name the features with --features"
         )
     ref = SourceReference(source, specs, progress=progress, engine=eng)
+    if eng.name == "polars":
+        ref.exact_bins = bin_settings.bins
     if counted:
         ref.seed_table((), counted[0])
     return ref, skipped

@@ -340,3 +340,43 @@ def test_the_probe_reuses_the_value_counts_of_the_roles_query(tmp_path: Any) -> 
     for c, d in zip(plain, cands, strict=True):
         if c.name != "geo" and c.levels is not None:
             assert c.levels.equals(d.levels)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bins", [10, 20, 7])  # k = 2, k = 4, not a multiple: built anew
+def test_cohort_quintiles_from_the_references_finer_specs_equal_a_pass_of_quintiles(
+    bins: int,
+) -> None:
+    """Slices' quantile cohorts read off the reference's exact decile (or finer) specs are
+    the specs a pass of quintiles gives; a column whose finer edges were deduplicated (ties)
+    is built anew, never coarsened from the wrong edges."""
+    from mlfail.binning import BinSettings, build_specs
+    from mlfail.config import Roles
+    from mlfail.io import Source
+    from mlfail.reference import reference_from_source
+    from mlfail.slices.candidates import _cohort_specs, _from_finer
+    from mlfail.slices.model import SliceSettings
+
+    rng = np.random.default_rng(11)
+    n = 5000
+    df = pl.DataFrame(
+        {
+            "smooth": rng.lognormal(0, 1, n),
+            "counts": rng.integers(0, 10**6, n),
+            "ties": rng.integers(0, 7, n).astype(float),  # deciles repeat: edges deduplicated
+            "holes": pl.Series(rng.normal(0, 1, n)).scatter(np.arange(0, n, 9), None),
+        }
+    )
+    cols = df.columns
+    src = Source(spec="mem", role="--reference", files=[], lf=df.lazy(), schema=df.schema)
+    ref, _ = reference_from_source(
+        src, Roles(features=tuple(cols), numeric=tuple(cols)), bin_settings=BinSettings(bins=bins)
+    )
+    want = build_specs(df.lazy(), cols, settings=BinSettings(bins=5), numeric=cols, explicit=True)
+    notes: list[str] = []
+    got = _cohort_specs(cols, ref, SliceSettings(), notes)
+    assert got == want and not notes
+    reused = _from_finer(ref, cols, 5)
+    if bins % 5:
+        assert reused == {}
+    else:
+        assert set(reused) == {"smooth", "counts", "holes"}  # "ties" lost edges: built anew

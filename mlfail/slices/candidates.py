@@ -296,6 +296,24 @@ def choose_candidates(
     return cands, notes, seen.n_rows
 
 
+def _from_finer(ref: Reference, cols: list[str], bins: int) -> dict[str, BinSpec]:
+    """The ``bins``-quantile specs of ``cols`` read off the reference's own exact specs, when
+    those were built with a multiple k·``bins`` of bins and kept every edge: the quantile at
+    j/``bins`` is the one at (k·j)/(k·``bins``) — the same double, the same selection — so the
+    edges are every k-th one, exactly what a pass of ``bins`` quantiles would give."""
+    fine = getattr(ref, "exact_bins", None)
+    if not fine or fine % bins:
+        return {}
+    k = fine // bins
+    return {
+        s.feature: BinSpec(
+            feature=s.feature, kind="numeric", edges=tuple(s.edges[k - 1 :: k]), dtype=s.dtype
+        )
+        for s in ref.specs
+        if s.feature in cols and s.kind == "numeric" and len(s.edges) == fine - 1
+    }
+
+
 def _cohort_specs(
     cols: list[str], ref: Reference, settings: SliceSettings, notes: list[str]
 ) -> list[BinSpec]:
@@ -304,14 +322,17 @@ def _cohort_specs(
     out: list[BinSpec] = []
     if ref.lazy is not None:
         present = [c for c in cols if c in ref.columns]
-        specs = build_specs(
-            ref.lazy,
-            present,
-            settings=BinSettings(bins=settings.cohort_bins),
-            numeric=present,
-            explicit=True,
-        )
-        by_name = {s.feature: s for s in specs}
+        by_name = _from_finer(ref, present, settings.cohort_bins)
+        rest = [c for c in present if c not in by_name]
+        if rest:  # what the reference's specs cannot give: a pass of quantiles
+            specs = build_specs(
+                ref.lazy,
+                rest,
+                settings=BinSettings(bins=settings.cohort_bins),
+                numeric=rest,
+                explicit=True,
+            )
+            by_name.update({s.feature: s for s in specs})
     else:
         by_name = {
             s.feature: quintile_spec(s, settings.cohort_bins)
