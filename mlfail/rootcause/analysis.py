@@ -281,7 +281,8 @@ def explain(
     states, records = _feature_states(specs, ref_table, live_day, live_total, dates, cfg, timed)
 
     task = _task(live, roles, cfg)
-    perf_day = performance_table(live.lf, task, [day]).sort(DAY) if task else None
+    # no AUC: root cause reads accuracy or MAE per day (the AUC is a rank of every row)
+    perf_day = performance_table(live.lf, task, [day], auc=False).sort(DAY) if task else None
     has_labels = perf_day is not None and int(perf_day["labelled"].sum()) > 0
     pred_info, pred_onset = _prediction_drift(reference, live, roles, day, dates, cfg)
     perf_info, acc_onset = _global_performance(reference, roles, task, perf_day, dates, cfg)

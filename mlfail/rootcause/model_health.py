@@ -129,7 +129,7 @@ def _global_performance(
         and roles.label in reference.columns
         and (roles.prediction in reference.columns)
     ):
-        ref_perf = performance_table(reference.lazy, task).row(0, named=True)
+        ref_perf = performance_table(reference.lazy, task, auc=False).row(0, named=True)
     elif hasattr(reference, "performance"):
         t = reference.performance(())
         ref_perf = t.row(0, named=True) if t is not None and t.height else None
