@@ -145,9 +145,31 @@ def bin_index(spec: BinSpec) -> pl.Expr:
             .otherwise(idx)
             .cast(pl.UInt32)
         )
-    s = x.cast(pl.String)
+    return _category_index(spec, x.cast(pl.String))
+
+
+def _category_index(spec: BinSpec, s: pl.Expr) -> pl.Expr:
+    """The categorical bin of the text ``s``: its position in an Enum of the kept then the
+    folded categories (one lookup a row, where a when/then chain compares the text with
+    each category in turn), null → missing, neither → ``__unseen__``. A hand-written
+    spec that names a category twice keeps the chain (the first match wins)."""
     n_cat = len(spec.categories)
     unseen = n_cat + (1 if spec.other else 0)
+    vocab = [*spec.categories, *spec.other]
+    missing = pl.lit(spec.missing_index, dtype=pl.UInt32)
+    if not vocab:
+        return pl.when(s.is_null()).then(missing).otherwise(pl.lit(unseen, dtype=pl.UInt32))
+    if len(set(vocab)) == len(vocab):
+        pos = s.cast(pl.Enum(vocab), strict=False).to_physical().cast(pl.UInt32)
+        return (
+            pl.when(s.is_null())
+            .then(missing)
+            .when(pos.is_null())
+            .then(pl.lit(unseen, dtype=pl.UInt32))
+            .when(pos >= n_cat)
+            .then(pl.lit(n_cat, dtype=pl.UInt32))
+            .otherwise(pos)
+        )
     chain: Any = pl.when(s.is_null()).then(pl.lit(spec.missing_index))
     for j, cat in enumerate(spec.categories):
         chain = chain.when(s == cat).then(pl.lit(j))
