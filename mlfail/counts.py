@@ -148,28 +148,34 @@ def bin_index(spec: BinSpec) -> pl.Expr:
     return _category_index(spec, x.cast(pl.String))
 
 
+FOLDED_LOOKUP = 10_000  # folded categories looked up in the Enum; more are tested with is_in
+
+
 def _category_index(spec: BinSpec, s: pl.Expr) -> pl.Expr:
     """The categorical bin of the text ``s``: its position in an Enum of the kept then the
-    folded categories (one lookup a row, where a when/then chain compares the text with
-    each category in turn), null → missing, neither → ``__unseen__``. A hand-written
-    spec that names a category twice keeps the chain (the first match wins)."""
+    folded categories (one lookup a row, where a when/then chain compares the text with each
+    category in turn: 200 kept categories, 1M rows, 0.17 → 0.013 s), null → missing, neither
+    → ``__unseen__``. Past :data:`FOLDED_LOOKUP` folded categories the Enum holds the kept
+    ones only and the folded are tested with ``is_in`` (the cast builds its lookup of every
+    category again for each chunk of rows: with 100 000 folded categories it cost twice as
+    much). A hand-written spec that names a category twice keeps the chain (the first match
+    wins)."""
     n_cat = len(spec.categories)
     unseen = n_cat + (1 if spec.other else 0)
-    vocab = [*spec.categories, *spec.other]
-    missing = pl.lit(spec.missing_index, dtype=pl.UInt32)
-    if not vocab:
-        return pl.when(s.is_null()).then(missing).otherwise(pl.lit(unseen, dtype=pl.UInt32))
+    folded_in = len(spec.other) <= FOLDED_LOOKUP
+    vocab = [*spec.categories, *(spec.other if folded_in else ())]
     if len(set(vocab)) == len(vocab):
-        pos = s.cast(pl.Enum(vocab), strict=False).to_physical().cast(pl.UInt32)
-        return (
-            pl.when(s.is_null())
-            .then(missing)
-            .when(pos.is_null())
-            .then(pl.lit(unseen, dtype=pl.UInt32))
-            .when(pos >= n_cat)
-            .then(pl.lit(n_cat, dtype=pl.UInt32))
-            .otherwise(pos)
-        )
+        u32 = pl.UInt32
+        known: Any = pl.when(s.is_null()).then(pl.lit(spec.missing_index, dtype=u32))
+        if not vocab:
+            return known.otherwise(pl.lit(unseen, dtype=u32))
+        pos = s.cast(pl.Enum(vocab), strict=False).to_physical().cast(u32)
+        if folded_in:
+            known = known.when(pos.is_null()).then(pl.lit(unseen, dtype=u32))
+            return known.when(pos >= n_cat).then(pl.lit(n_cat, dtype=u32)).otherwise(pos)
+        known = known.when(pos.is_not_null()).then(pos)
+        known = known.when(s.is_in(list(spec.other))).then(pl.lit(n_cat, dtype=u32))
+        return known.otherwise(pl.lit(unseen, dtype=u32))
     chain: Any = pl.when(s.is_null()).then(pl.lit(spec.missing_index))
     for j, cat in enumerate(spec.categories):
         chain = chain.when(s == cat).then(pl.lit(j))

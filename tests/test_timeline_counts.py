@@ -78,9 +78,13 @@ def _sorted(t: pl.DataFrame) -> pl.DataFrame:
     return t.sort(t.columns[:-1], nulls_last=True)
 
 
-@pytest.mark.parametrize("chunk", [1 << 20, 700])  # one chunk, or five summed
-def test_table_equals_count_frame_by_window(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+# one chunk, or five summed; the folded categories looked up in the Enum, or with is_in
+@pytest.mark.parametrize(("chunk", "lookup"), [(1 << 20, 10_000), (700, 10_000), (700, 0)])
+def test_table_equals_count_frame_by_window(
+    chunk: int, lookup: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("mlfail.timeline_counts.BATCH_ROWS", chunk)
+    monkeypatch.setattr("mlfail.counts.FOLDED_LOOKUP", lookup)
     _, live, specs = _data()
     key = _key(live)
     got = window_counts(live.lazy(), key, N_WINDOWS, specs).table
