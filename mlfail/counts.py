@@ -22,7 +22,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -145,18 +145,43 @@ def bin_index(spec: BinSpec) -> pl.Expr:
             .otherwise(idx)
             .cast(pl.UInt32)
         )
-    # categorical: the value's text looked up in an Enum of the kept categories then the
-    # folded ones (one hash lookup per row, not a comparison per category); a folded value is
-    # __other__, a value in neither (null from the Enum) __unseen__
-    s = x.cast(pl.String)
+    return _category_index(spec, x.cast(pl.String))
+
+
+FOLDED_LOOKUP = 10_000  # folded categories looked up in the Enum; more are tested with is_in
+
+
+def _category_index(spec: BinSpec, s: pl.Expr) -> pl.Expr:
+    """The categorical bin of the text ``s``: its position in an Enum of the kept then the
+    folded categories (one lookup a row, where a when/then chain compares the text with each
+    category in turn: 200 kept categories, 1M rows, 0.17 → 0.013 s), null → missing, neither
+    → ``__unseen__``. Past :data:`FOLDED_LOOKUP` folded categories the Enum holds the kept
+    ones only and the folded are tested with ``is_in`` (the cast builds its lookup of every
+    category again for each chunk of rows: with 100 000 folded categories it cost twice as
+    much). A hand-written spec that names a category twice keeps the chain (the first match
+    wins)."""
     n_cat = len(spec.categories)
-    unseen = pl.lit(n_cat + (1 if spec.other else 0), dtype=pl.UInt32)
-    vocab = [*spec.categories, *spec.other]
-    code = s.cast(pl.Enum(vocab), strict=False).to_physical().cast(pl.UInt32) if vocab else unseen
+    unseen = n_cat + (1 if spec.other else 0)
+    folded_in = len(spec.other) <= FOLDED_LOOKUP
+    vocab = [*spec.categories, *(spec.other if folded_in else ())]
+    if len(set(vocab)) == len(vocab):
+        u32 = pl.UInt32
+        known: Any = pl.when(s.is_null()).then(pl.lit(spec.missing_index, dtype=u32))
+        if not vocab:
+            return known.otherwise(pl.lit(unseen, dtype=u32))
+        pos = s.cast(pl.Enum(vocab), strict=False).to_physical().cast(u32)
+        if folded_in:
+            known = known.when(pos.is_null()).then(pl.lit(unseen, dtype=u32))
+            return known.when(pos >= n_cat).then(pl.lit(n_cat, dtype=u32)).otherwise(pos)
+        known = known.when(pos.is_not_null()).then(pos)
+        known = known.when(s.is_in(list(spec.other))).then(pl.lit(n_cat, dtype=u32))
+        return known.otherwise(pl.lit(unseen, dtype=u32))
+    chain: Any = pl.when(s.is_null()).then(pl.lit(spec.missing_index))
+    for j, cat in enumerate(spec.categories):
+        chain = chain.when(s == cat).then(pl.lit(j))
     if spec.other:
-        code = pl.when(code >= n_cat).then(pl.lit(n_cat, dtype=pl.UInt32)).otherwise(code)
-    missing = pl.lit(spec.missing_index, dtype=pl.UInt32)
-    return pl.when(s.is_null()).then(missing).otherwise(code.fill_null(unseen)).cast(pl.UInt32)
+        chain = chain.when(s.is_in(list(spec.other))).then(pl.lit(n_cat))
+    return chain.otherwise(pl.lit(unseen)).cast(pl.UInt32)
 
 
 def _value_expr(spec: BinSpec) -> pl.Expr:

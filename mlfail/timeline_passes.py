@@ -1,7 +1,8 @@
 """Reading the live log into per-window arrays (design §6): the steps of
 :func:`mlfail.timeline.build_timeline` up to the series — open the live log, load the
 reference, lay out the window grid, choose the features, then three passes (rows, nulls and
-score; label metrics; count tables → PSI) — and the window primitives they share
+score; label metrics; count tables → PSI; on Polars the first and the third are one chunked
+read, :mod:`mlfail.timeline_counts`) — and the window primitives they share
 (:func:`parse_window`, :func:`window_key`). :mod:`mlfail.timeline` re-exports the public names.
 """
 
@@ -18,10 +19,10 @@ import polars as pl
 from mlfail.audit import check_roles_exist, reference_and_roles, reference_from_source
 from mlfail.binning import BinSettings, BinSpec
 from mlfail.config import Roles, select_features
-from mlfail.counts import count_frame, dense
+from mlfail.counts import check_types, count_frame, dense
 from mlfail.engines import Day, Engine, EngineKey, get_engine
 from mlfail.engines.polars import PolarsEngine
-from mlfail.errors import UsageError
+from mlfail.errors import InputError, UsageError
 from mlfail.io import Source
 from mlfail.performance import Task, TaskSpec, infer_task
 from mlfail.psi import psi_value
@@ -29,6 +30,7 @@ from mlfail.reference import Reference, SourceReference, prediction_spec
 from mlfail.report.timeline_model import When
 from mlfail.roles import resolve_roles
 from mlfail.timekeys import normalize_timestamp, utc_naive
+from mlfail.timeline_counts import window_counts
 
 WIDX = "__window"
 _WINDOW = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
@@ -250,10 +252,13 @@ def choose_features(t: _Log, roles: Roles) -> None:
 
 
 def summary_pass(t: _Log, pred: str | None) -> None:
-    """Pass 1: rows, null counts and score per window."""
+    """Pass 1: rows, null counts and score per window — on Polars read together with pass 3's
+    count table (:func:`_polars_pass`)."""
     schema, key, live_src, features = t.schema, t.key, t.live_src, t.features
     assert key is not None
     t.pred_numeric = pred_numeric = pred is not None and schema[pred].is_numeric()
+    if _polars_pass(t, pred):
+        return
     base = t.eng.summary(live_src, [key], nulls=t.present, mean=pred if pred_numeric else None)
     if isinstance(key, Day):
         if base.height == 0:
@@ -277,6 +282,44 @@ def summary_pass(t: _Log, pred: str | None) -> None:
     if "mean_score" in base.columns:
         mean_score[widx] = base["mean_score"].fill_null(np.nan).to_numpy()
     t.rows, t.nulls, t.mean_score = rows, nulls, mean_score
+
+
+def _polars_pass(t: _Log, pred: str | None) -> bool:
+    """Passes 1 and 3 on Polars in one chunked read of the live rows
+    (:func:`mlfail.timeline_counts.window_counts`); False, no live row read, on another
+    engine or when a feature's type no longer fits its spec (pass 3 then reports it, in its
+    turn, as it always did)."""
+    key, live_src = t.key, t.live_src
+    if not t.on_polars or not isinstance(key, pl.Expr) or not isinstance(live_src, Source):
+        return False
+    specs: list[BinSpec] = []
+    if t.ref is not None:
+        t.pred_spec = prediction_spec(t.ref, pred, t.pred_numeric) if pred else None
+        specs = t.specs + ([t.pred_spec] if t.pred_spec is not None else [])
+        try:
+            check_types(t.schema, specs)
+        except InputError:
+            return False
+    got = window_counts(
+        live_src.lf,
+        key,
+        t.n_windows,
+        specs,
+        nulls=t.present,
+        mean=pred if t.pred_numeric else None,
+        origin=f"{live_src.role} {live_src.spec}",
+    )
+    fi = {f: i for i, f in enumerate(t.features)}
+    t.nulls = np.zeros((len(t.features), t.n_windows))
+    for i, f in enumerate(t.present):
+        t.nulls[fi[f]] = got.nulls[i]
+    for f in t.features:
+        if f not in t.schema:
+            t.nulls[fi[f]] = got.rows
+    t.rows, t.mean_score = got.rows, got.mean
+    if t.ref is not None:
+        t.live_table = got.table
+    return True
 
 
 def label_pass(
@@ -330,16 +373,19 @@ def label_pass(
 
 
 def count_pass(t: _Log, pred: str | None) -> None:
-    """Pass 3: count table by window → PSI per feature and of the prediction."""
+    """Pass 3: count table by window (on Polars already read by pass 1) → PSI per feature
+    and of the prediction."""
     ref, specs, n_windows = t.ref, t.specs, t.n_windows
     psi = np.full((len(specs), n_windows), np.nan)
     pred_psi = np.full(n_windows, np.nan)
-    pred_spec = prediction_spec(ref, pred, t.pred_numeric) if ref is not None and pred else None
     n_ref = 0
+    pred_spec = t.pred_spec
     if ref is not None:
         assert t.key is not None
-        all_specs = specs + ([pred_spec] if pred_spec is not None else [])
-        t.live_table = t.eng.count(t.live_src, all_specs, [t.key])
+        if t.live_table is None:  # not read with pass 1 (_polars_pass)
+            pred_spec = prediction_spec(ref, pred, t.pred_numeric) if pred else None
+            all_specs = specs + ([pred_spec] if pred_spec is not None else [])
+            t.live_table = t.eng.count(t.live_src, all_specs, [t.key])
         live_table = _window_index(t.live_table, t.key, t.start)
         ref_table = ref.table(())
         assert ref_table is not None
