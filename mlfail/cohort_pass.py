@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 
 from mlfail.binning import BinSpec
-from mlfail.counts import bin_index, check_types, joint_groups, sliced
+from mlfail.counts import bin_index, check_types, joint_groups, narrow, sliced
 from mlfail.performance import SCORE_N, SCORE_SUM, TaskSpec, finish, metric_rows
 from mlfail.timekeys import DAY
 
@@ -188,10 +188,10 @@ def cohort_pass(
     cols = [c for c in cols if c in schema]
     if not cols:
         return {}, {}
-    bins = [
-        bin_index(s).alias(f"__b{i}")
-        if s.feature in schema
-        else pl.lit(s.missing_index, dtype=pl.UInt32).alias(f"__b{i}")
+    bins = [  # one byte a row for most specs: the chunk read ahead is most of the memory
+        narrow(bin_index(s) if s.feature in schema else pl.lit(s.missing_index), s.n_bins).alias(
+            f"__b{i}"
+        )
         for i, s in enumerate(specs)
     ]
     exprs = [*(_code(c, schema[c]) for c in cols), *bins]

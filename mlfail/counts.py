@@ -184,6 +184,13 @@ def _category_index(spec: BinSpec, s: pl.Expr) -> pl.Expr:
     return chain.otherwise(pl.lit(unseen)).cast(pl.UInt32)
 
 
+def narrow(code: pl.Expr, n: int) -> pl.Expr:
+    """A code below ``n`` in the narrowest unsigned type: the bytes per row of a chunk that a
+    counting pass holds (a bin of ≤ 256 in one byte, not four)."""
+    dtype = pl.UInt8 if n <= 1 << 8 else pl.UInt16 if n <= 1 << 16 else pl.UInt32
+    return code.cast(dtype)
+
+
 def _value_expr(spec: BinSpec) -> pl.Expr:
     col = pl.col(spec.feature)
     if spec.kind == "numeric":

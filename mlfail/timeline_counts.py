@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 
 from mlfail.binspec import BinSpec
-from mlfail.counts import bin_index, check_types, empty_table, sliced
+from mlfail.counts import bin_index, check_types, empty_table, narrow, sliced
 
 BATCH_ROWS = 1 << 20  # rows read and counted at a time
 _W = "__w"
@@ -56,12 +56,6 @@ def _missing_is_bin(spec: BinSpec, dtype: pl.DataType) -> bool:
     spec bins null and NaN there; a categorical one bins the value's text, so a float's NaN
     is a category ("NaN"), not missing."""
     return spec.kind == "numeric" or not dtype.is_float()
-
-
-def _small(code: pl.Expr, n: int) -> pl.Expr:
-    """A code below ``n`` in the narrowest unsigned type (the chunk's bytes per row)."""
-    dtype = pl.UInt8 if n <= 1 << 8 else pl.UInt16 if n <= 1 << 16 else pl.UInt32
-    return code.cast(dtype)
 
 
 def _window_sums(code: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
@@ -103,7 +97,7 @@ def window_counts(
     }
     flags = [f for f in nulls if f not in from_bins]
     exprs = [(key + 1).fill_null(0).cast(pl.Int64).alias(_W)]
-    exprs += [_small(bin_index(specs[i]), specs[i].n_bins).alias(f"__b{i}") for i in read]
+    exprs += [narrow(bin_index(specs[i]), specs[i].n_bins).alias(f"__b{i}") for i in read]
     exprs += [_missing(f, schema[f]).alias(f"__m{j}") for j, f in enumerate(flags)]
     if mean is not None:
         exprs.append(pl.col(mean).cast(pl.Float64).fill_nan(None).alias(_MEAN))

@@ -128,3 +128,28 @@ def test_build_specs_takes_the_roles_value_counts_of_that_very_frame() -> None:
     }
     (spec,) = build_specs(src.lf, ["cat"], explicit=True, value_counts=doctored)
     assert spec.categories == ("zz",)
+
+
+def test_segment_checks_count_nothing_the_roles_query_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """baseline create's segment check reads the distinct counts off the roles query's
+    value-count tables of the same frame (a null counts as one value) instead of counting the
+    segment columns again; the limit's error still names the exact count."""
+    import mlfail.baseline.build as build
+    from mlfail.errors import UsageError
+
+    def no_pass(*_a: object, **_k: object) -> dict[str, int]:
+        raise AssertionError("segments counted again")
+
+    monkeypatch.setattr(build, "distinct_counts", no_pass)
+    n = 3000
+    rng = np.random.default_rng(5)
+    df = _frame(n).with_columns(
+        pl.Series("geo", rng.choice(["a", "b", "c"], n)).scatter([0, 1], None),
+        pl.Series("shop", rng.permutation(n) % 1001),
+    )
+    b = build_baseline(_source(df), Roles(), segments=["geo"])
+    assert sorted(b.tables[("geo",)]["geo"].unique().to_list(), key=str) == [None, "a", "b", "c"]
+    with pytest.raises(UsageError, match="1001 distinct values"):
+        build_baseline(_source(df), Roles(), segments=["shop"])

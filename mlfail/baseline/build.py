@@ -311,7 +311,13 @@ def _check_segments(
             )
     n_values: dict[str, int] = {}
     if segments:
-        nu = distinct_counts(source.lf, segments) if on_polars else source.n_unique(segments)
+        # the roles query counted the values of this very frame: a kept table's height is the
+        # exact distinct count (a null counts as one, as in distinct_counts)
+        kept = roles.assignment.values_of(source) if roles.assignment else None
+        nu = {s: kept[s].height for s in segments if kept is not None and s in kept}
+        rest = [s for s in segments if s not in nu]
+        if rest:
+            nu |= distinct_counts(source.lf, rest) if on_polars else source.n_unique(rest)
         for s in segments:
             n_values[s] = int(nu[s])
             if nu[s] > MAX_SEGMENT_VALUES:
