@@ -4,7 +4,6 @@ then the labelled or the no-label report.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 
 import polars as pl
@@ -14,6 +13,7 @@ from mlfail.config import Roles
 from mlfail.errors import UsageError
 from mlfail.io import Source, open_source
 from mlfail.performance import Task, infer_task
+from mlfail.psi import preload
 from mlfail.reference import Reference, SourceReference
 from mlfail.report.slices_model import SliceReport
 from mlfail.roles import resolve_roles
@@ -22,16 +22,6 @@ from mlfail.slices.labelled import _labelled_report
 from mlfail.slices.model import SliceInputs, SliceSettings
 from mlfail.slices.unlabelled import _unlabelled_report
 from mlfail.timekeys import normalize_timestamp
-
-
-def _preload_stats() -> None:
-    """Import scipy.stats on a thread while the data is read: the p-values need it and the
-    import (~0.8 s) would otherwise start only once the counting is done."""
-
-    def load() -> None:
-        from scipy import stats  # noqa: F401
-
-    threading.Thread(target=load, name="mlfail-preload-scipy-stats", daemon=True).start()
 
 
 def find_slices(
@@ -47,7 +37,7 @@ def find_slices(
     progress: bool | None = None,
 ) -> SliceReport:
     """Every 1- and 2-predicate slice of the live log, ranked worst first (design §5)."""
-    _preload_stats()
+    preload()  # scipy.special for the tests' tails (mlfail/tails.py), while data is read
     settings = settings or SliceSettings()
     live_src = live if isinstance(live, Source) else open_source(str(live), role="--live")
     live_src = normalize_timestamp(live_src, roles.timestamp)

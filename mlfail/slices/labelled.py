@@ -50,6 +50,7 @@ from mlfail.slices.story import (
     symptom_of,
     tier,
 )
+from mlfail.tails import binom_sf, norm_sf
 
 
 def _mask(cands: dict[str, Candidate], sl: dict[str, Any]) -> pl.Expr:
@@ -554,8 +555,6 @@ def rest_is_fine(
     than before: against the same rows of the reference when both slices have their own
     reference (Fisher's exact test; Welch's for MAE), else against the parent's baseline
     (exact binomial tail; a z-test of the mean for MAE). ``rest`` = (n, errors, squares)."""
-    from scipy import stats  # lazy: scipy.stats costs ~0.8 s to import
-
     n, e, q = rest
     if n <= 0:
         return True
@@ -568,11 +567,11 @@ def rest_is_fine(
             p = fisher_p(e * one, n * one, re * one, rn * one)[0]
         return bool(p >= alpha)
     if not reg:
-        return bool(stats.binom.sf(e - 1, int(n), min(max(baseline, 0.0), 1.0)) >= alpha)
+        return bool(binom_sf(e - 1, int(n), min(max(baseline, 0.0), 1.0)) >= alpha)
     if n < 2:
         return True
     mean = e / n
     var = max(q - n * mean * mean, 0.0) / (n - 1)
     if var == 0:
         return mean <= baseline
-    return bool(stats.norm.sf((mean - baseline) / math.sqrt(var / n)) >= alpha)
+    return bool(norm_sf((mean - baseline) / math.sqrt(var / n)) >= alpha)

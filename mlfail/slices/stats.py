@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 
 from mlfail.performance import TaskSpec
+from mlfail.tails import hypergeom_sf, norm_sf, welch_greater_p
 
 EXACT_BELOW = 100.0  # expected errors (or non-errors) in group 1 under which the test is exact
 
@@ -30,8 +31,6 @@ def fisher_p(
     slices with few errors would page on noise). Elsewhere the pooled two-proportion z-test,
     its normal approximation, which is accurate there and much cheaper. Computed only
     ``where`` (else 1)."""
-    from scipy import stats  # lazy: scipy.stats costs ~0.8 s to import
-
     e1, n1, e2, n2 = (np.asarray(a, dtype=float) for a in (e1, n1, e2, n2))
     ok = (n1 > 0) & (n2 > 0)
     if where is not None:
@@ -43,12 +42,12 @@ def fisher_p(
         exact = ok & (np.minimum(expected, n1 - expected) < EXACT_BELOW)
         approx = ok & ~exact
         if exact.any():
-            out[exact] = stats.hypergeom.sf(e1[exact] - 1, total[exact], bad[exact], n1[exact])
+            out[exact] = hypergeom_sf(e1[exact] - 1, total[exact], bad[exact], n1[exact])
         if approx.any():
             pooled = bad[approx] / total[approx]
             se = np.sqrt(pooled * (1 - pooled) * (1 / n1[approx] + 1 / n2[approx]))
             z = (e1[approx] / n1[approx] - e2[approx] / n2[approx]) / se
-            out[approx] = np.where(np.isfinite(z), stats.norm.sf(z), 1.0)
+            out[approx] = np.where(np.isfinite(z), norm_sf(z), 1.0)
     return np.clip(out, 0.0, 1.0)
 
 
@@ -57,17 +56,13 @@ def welch_p(
 ) -> np.ndarray:
     """One-sided Welch t-test p-value that group 1's mean exceeds group 2's, from the sums
     ``s`` and sums of squares ``q`` of the values (absolute errors)."""
-    from scipy import stats  # lazy: scipy.stats costs ~0.8 s to import
-
     s1, q1, n1, s2, q2, n2 = (np.asarray(a, dtype=float) for a in (s1, q1, n1, s2, q2, n2))
     with np.errstate(divide="ignore", invalid="ignore"):
         m1, m2 = s1 / n1, s2 / n2
         v1 = np.maximum(q1 - n1 * m1 * m1, 0) / (n1 - 1)
         v2 = np.maximum(q2 - n2 * m2 * m2, 0) / (n2 - 1)
-        res = stats.ttest_ind_from_stats(
-            m1, np.sqrt(v1), n1, m2, np.sqrt(v2), n2, equal_var=False, alternative="greater"
-        )
-    p = np.asarray(res.pvalue, dtype=float)
+        # = scipy.stats.ttest_ind_from_stats(..., equal_var=False, alternative="greater")
+        p = welch_greater_p(m1, np.sqrt(v1), n1, m2, np.sqrt(v2), n2)
     return np.where(np.isfinite(p) & (n1 > 1) & (n2 > 1), p, 1.0)
 
 
