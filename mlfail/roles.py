@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -349,10 +349,15 @@ def _stats_of(row: dict[str, Any], i: int) -> _Stats:
 
 
 _STATS_CHUNK = 12
+# roles given by a flag whose columns' statistics nothing reads (never features, cohorts or
+# slice keys): not counted by the roles query
+_FIXED_UNREAD = ("timestamp", "label", "prediction", "identifier", "output", "excluded")
 
 
 def collect_stats(
-    frames: Sequence[pl.LazyFrame], values: list[dict[str, pl.DataFrame]] | None = None
+    frames: Sequence[pl.LazyFrame],
+    values: list[dict[str, pl.DataFrame]] | None = None,
+    skip: Collection[str] = (),
 ) -> list[dict[str, _Stats]]:
     """Per source, per binnable (or time) column: rows, nulls, distinct (for floats capped at
     2: "two or more"), min, max. The sources one after the other: per source, a streaming
@@ -362,11 +367,15 @@ def collect_stats(
     ``collect_all`` with ``n_unique`` held them all at once (5M rows × 50 columns: 5.7 GB
     and 16 s; this way about 0.8 GB and 6 s). ``values`` receives, per source, the value-count
     tables of the columns with few values (:func:`mlfail.counts.value_counts`), which the
-    slices' probe reuses instead of counting them again."""
+    slices' probe reuses instead of counting them again. Columns in ``skip`` (their role given
+    by a flag that no inference reads, such as --timestamp: a distinct count over every row)
+    are not counted."""
     out = []
     for lf in frames:
         schema = lf.collect_schema()
-        names = [n for n, dt in schema.items() if is_binnable(dt) or dt.is_temporal()]
+        names = [
+            n for n, dt in schema.items() if (is_binnable(dt) or dt.is_temporal()) and n not in skip
+        ]
         exact = [i for i, n in enumerate(names) if not schema[n].is_float()]
         got, tables = value_counts(lf, [names[i] for i in exact])
         if values is not None:
@@ -493,7 +502,10 @@ def infer_roles(
     names = list(dict.fromkeys([*ref_schema.names(), *live_schema.names()]))
     given = _check_flags(flags, names)
     values: list[dict[str, pl.DataFrame]] = []
-    stats = collect_stats([ref_lf] if live_lf is None else [ref_lf, live_lf], values)
+    # a column whose role a flag fixes, and that no rule or later step reads the statistics
+    # of, is not counted (cohorts and slices never use these roles)
+    fixed = {c for c, (r, _) in given.items() if r in _FIXED_UNREAD}
+    stats = collect_stats([ref_lf] if live_lf is None else [ref_lf, live_lf], values, fixed)
     ref_st, live_st = stats[0], stats[-1] if live_lf is not None else None
     partitions = {**hive_keys(reference), **(hive_keys(live) if live is not None else {})}
 
