@@ -49,7 +49,7 @@ def profile_column(col: pl.Series, spec: BinSpec) -> FeatureStats:
         _numeric(st, col.cast(pl.Float64))
     if spec.kind == "categorical":
         vc = col.cast(pl.String).alias("v").to_frame().group_by("v").len()
-        _frequencies(st, vc, dtype)
+        add_frequencies(st, vc, dtype)
     return st
 
 
@@ -67,7 +67,7 @@ def profile_values(vc: pl.DataFrame, spec: BinSpec, dtype: pl.DataType) -> Featu
         nulls=int(nulls),
     )
     if spec.kind == "categorical":
-        _frequencies(st, vc, dtype)
+        add_frequencies(st, vc, dtype)
     return st
 
 
@@ -89,8 +89,9 @@ def _numeric(st: FeatureStats, x: pl.Series) -> None:
         st.defaults[MEAN_DEFAULT] = int(((x - st.mean).abs() <= mean_tolerance(st.mean)).sum())
 
 
-def _frequencies(st: FeatureStats, vc: pl.DataFrame, dtype: pl.DataType) -> None:
-    """The most frequent values (ties by value), the rest, and string default-fill counts."""
+def add_frequencies(st: FeatureStats, vc: pl.DataFrame, dtype: pl.DataType) -> None:
+    """The most frequent values (ties by value), the rest, and string default-fill counts, from
+    a value-count table (``v`` as text, ``len``; a null row is left out)."""
     vc = vc.drop_nulls("v").sort(["len", "v"], descending=[True, False])
     st.frequencies = dict(
         zip(

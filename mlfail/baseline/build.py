@@ -20,12 +20,11 @@ from mlfail.counts import distinct_counts, joint_groups
 from mlfail.engines import Engine, get_engine
 from mlfail.engines.polars import PolarsEngine
 from mlfail.errors import UsageError
+from mlfail.featureprofile import add_frequencies
 from mlfail.featurestats import (
-    MAX_FREQUENCIES,
     MEAN_DEFAULT,
     NUMERIC_DEFAULTS,
     QUANTILE_LEVELS,
-    STRING_DEFAULTS,
     FeatureStats,
     finite_or_none,
     is_default_value,
@@ -151,22 +150,8 @@ def _profile_features(
                 .group_by("v")
                 .len()
                 .collect(engine="streaming")
-                .sort(["len", "v"], descending=[True, False])
             )
-            st.frequencies = dict(
-                zip(
-                    vc["v"].head(MAX_FREQUENCIES).to_list(),
-                    [int(n) for n in vc["len"].head(MAX_FREQUENCIES).to_list()],
-                    strict=True,
-                )
-            )
-            st.frequencies_rest = int(vc["len"].slice(MAX_FREQUENCIES).sum())
-            if is_string_dtype(dtype):  # default-fill values, from the distinct values only
-                norm = vc.select(
-                    pl.col("v").str.strip_chars().str.to_lowercase().alias("n"), pl.col("len")
-                )
-                for c in STRING_DEFAULTS:
-                    st.defaults[c] = int(norm.filter(pl.col("n") == c)["len"].sum())
+            add_frequencies(st, vc, dtype)
         stats[spec.feature] = st
     return rows, {s.feature: done.get(s.feature) or stats[s.feature] for s in specs}
 
