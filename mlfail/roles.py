@@ -231,6 +231,29 @@ class RoleAssignment:
     ref_values: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False, compare=False)
     ref_frame: pl.LazyFrame | None = field(default=None, repr=False, compare=False)
 
+    # the live frame live_distinct and live_values were counted on (None: not known)
+    live_frame: pl.LazyFrame | None = field(default=None, repr=False, compare=False)
+
+    def live_counts(self, source: object) -> tuple[dict[str, pl.DataFrame], dict[str, int]]:
+        """(value-count tables, distinct counts) of the live columns counted so far in this
+        walk, when ``source`` is the live frame they were counted on; else nothing."""
+        lf = getattr(source, "lf", source)
+        if self.live_frame is None or lf is not self.live_frame:
+            return {}, {}
+        return self.live_values, self.live_distinct
+
+    def remember(self, source: object, tables: dict[str, pl.DataFrame], keep: int = 10_000) -> None:
+        """Keep value-count tables (col, __count; the null row included) a step counted on
+        the live frame, so that a later step of the same walk does not count them again: every
+        column's distinct count, the tables of those with at most ``keep`` values."""
+        lf = getattr(source, "lf", source)
+        if self.live_frame is None or lf is not self.live_frame:
+            return
+        for c, t in tables.items():
+            self.live_distinct.setdefault(c, t.height)
+            if t.height <= keep:
+                self.live_values.setdefault(c, t)
+
     def values_of(self, source: object) -> dict[str, pl.DataFrame] | None:
         """The reference value-count tables when ``source`` is the frame they were counted on
         (the same object: a source opened or normalised again may read other rows)."""
@@ -546,6 +569,7 @@ def infer_roles(
         live_values=values[-1] if live_st is not None else {},
         ref_values=values[0],
         ref_frame=ref_lf,
+        live_frame=live_lf,
     )
 
 
@@ -671,4 +695,4 @@ def _with_live(
                 cols.append(ColumnRole(n, role, "flag", f"given by {flag}", flag, "live"))
             else:
                 cols.append(ColumnRole(n, "one_sided", "inferred", why, None, "live"))
-    return RoleAssignment(cols)
+    return RoleAssignment(cols, live_frame=lf)  # counted on later in the walk (remember)

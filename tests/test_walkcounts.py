@@ -10,11 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 
 from mlfail.binning import build_specs
 from mlfail.config import Roles
 from mlfail.counts import count_frame, merge
-from mlfail.io import open_source
+from mlfail.io import Source, open_source
 from mlfail.reference import SourceReference
 from mlfail.rootcause.common import DAY
 from mlfail.timeline import build_timeline
@@ -137,3 +138,69 @@ def test_scan_trace_names_the_file_and_counts_collections(tmp_path: Path) -> Non
     assert "s  counting the slice" in on.stderr and "s  end" in on.stderr  # stage marks
     off = _run(code, trace=False)
     assert "[scan" not in off.stderr and "[stage]" not in off.stderr
+
+
+def test_a_baseline_walk_counts_live_values_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --baseline no roles query reads live: the slices' probe counts the key columns,
+    and root cause's cohort candidates take those counts instead of counting them again —
+    only for that very live frame — with the same answer as counting them."""
+    import mlfail.rootcause.cohorts as cohorts
+    from mlfail.audit import reference_and_roles
+    from mlfail.slices.candidates import choose_candidates
+    from mlfail.slices.model import SliceSettings
+
+    root = Path(__file__).resolve().parent.parent / "sample_data"
+    flags = Roles(timestamp="ts", label="is_fraud", prediction="score")
+    live = open_source(str(root / "live"), role="--live")
+    ref, _, roles = reference_and_roles(None, str(root / "baseline.json"), live, flags)
+    a = roles.assignment
+    assert a is not None and a.live_counts(live) == ({}, {})  # nothing counted on live yet
+    want = cohorts.cohort_candidates(live, roles, 50)  # counting every candidate column
+    asked: list[str] = []
+    real = cohorts.distinct_counts
+
+    def spy(lf: pl.LazyFrame, cols: list[str]) -> dict[str, int]:
+        asked.extend(cols)
+        return real(lf, cols)
+
+    monkeypatch.setattr(cohorts, "distinct_counts", spy)
+    choose_candidates(live, ref, roles, ["geo", "channel"], SliceSettings())
+    probed = set(a.live_counts(live)[1])
+    assert {"geo", "channel"} <= probed
+    assert cohorts.cohort_candidates(live, roles, 50) == want
+    assert not probed & set(asked)  # the probe's columns were not counted again
+    # another frame over the same files is not that frame
+    other = open_source(str(root / "live"), role="--live")
+    assert a.live_counts(other) == ({}, {})
+
+
+def test_cohort_candidates_skip_exact_counts_only_for_many_valued_heads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A column whose first rows already hold more than max_values values is ruled out without
+    an exact count; one that looks few-valued at the head is counted over every row (its tail
+    may hold more values) — the answer is that of counting everything."""
+    import mlfail.rootcause.cohorts as cohorts
+
+    monkeypatch.setattr(cohorts, "HEAD_ROWS", 100)
+    n = 1000
+    df = pl.DataFrame(
+        {
+            "ids": np.arange(n),  # many values from the first rows on
+            "late": np.where(np.arange(n) < 500, 0, np.arange(n)),  # few at the head, many later
+            "tier": np.arange(n) % 3,
+            "geo": pl.Series(np.array(["a", "b"])[np.arange(n) % 2]).scatter([5], None),
+        }
+    )
+    src = Source(spec="mem", role="--live", files=[], lf=df.lazy(), schema=df.schema)
+    asked: list[str] = []
+    real = cohorts.distinct_counts
+
+    def spy(lf: pl.LazyFrame, cols: list[str]) -> dict[str, int]:
+        asked.extend(cols)
+        return real(lf, cols)
+
+    monkeypatch.setattr(cohorts, "distinct_counts", spy)
+    got = cohorts.cohort_candidates(src, Roles(), 50)
+    assert got == {"tier": 3, "geo": 3}  # a null counts as a value
+    assert "ids" not in asked and "late" in asked

@@ -98,13 +98,20 @@ def cohort_candidates(live: Source, roles: Roles, max_values: int) -> dict[str, 
     cands = list(dict.fromkeys([*(m for m in roles.meta if m in live.columns), *cands]))
     if not cands:
         return {}
-    # the roles statistics already counted the live side's distinct values
-    known = roles.assignment.live_distinct if roles.assignment is not None else {}
+    # the roles statistics (or the slices' probe) already counted live's distinct values
+    known = roles.assignment.live_counts(live)[1] if roles.assignment is not None else {}
     counts = {c: known[c] for c in cands if c in known}
     todo = [c for c in cands if c not in known]
     if todo:
+        # a column whose first rows already hold more than max_values values is no cohort
+        # column: it needs no exact count over every row (a hash of millions of ids)
+        head = live.lf.head(HEAD_ROWS).select(pl.col(c).n_unique() for c in todo).collect()
+        todo = [c for c in todo if head[c][0] <= max_values]
         counts.update(distinct_counts(live.lf, todo))
-    return {c: counts[c] for c in cands if 2 <= counts[c] <= max_values}
+    return {c: counts[c] for c in cands if c in counts and 2 <= counts[c] <= max_values}
+
+
+HEAD_ROWS = 100_000  # rows read to rule out many-valued columns before counting exactly
 
 
 @dataclass

@@ -268,8 +268,10 @@ def choose_candidates(
     notes: list[str] = []
     cols, cat_cols, num_cols = _key_columns(live, roles, segments, notes)
     a = roles.assignment
-    known, known_distinct = (a.live_values, a.live_distinct) if a is not None else ({}, {})
+    known, known_distinct = a.live_counts(live) if a is not None else ({}, {})
     seen = _probe(live, ts, cat_cols, num_cols, settings.max_values, known, known_distinct)
+    if a is not None:  # root cause's cohort candidates read them (a baseline's walk: no roles
+        a.remember(live, seen.counts)  # query counted live)
     cands = _column_candidates(cols, cat_cols, seen, set(ref.columns), segments, settings, notes)
 
     cohort_specs = _cohort_specs([c for c in cols if c in num_cols], ref, settings, notes)
