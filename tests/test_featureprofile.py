@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from mlfail import quantiles
+from mlfail import featureprofile, quantiles
 from mlfail.baseline.build import _profile_features, build_baseline
 from mlfail.binning import BinSettings, build_specs
 from mlfail.config import Roles
@@ -72,6 +72,7 @@ def test_profiles_from_the_spec_read_equal_the_per_feature_queries(
     if select:
         monkeypatch.setattr(quantiles, "SELECT_MIN", 1)
         monkeypatch.setattr(quantiles, "_SAMPLE", 64)
+        monkeypatch.setattr(featureprofile, "CHUNK", 7)  # the mean-fill count in many chunks
     df = _frame()
     lf = df.lazy()
     feats = df.columns
