@@ -184,6 +184,14 @@ def _category_index(spec: BinSpec, s: pl.Expr) -> pl.Expr:
     return chain.otherwise(pl.lit(unseen)).cast(pl.UInt32)
 
 
+def missing(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A column's missing values per row (True/False, never null): null, and NaN in floats —
+    what the timeline's null rates count."""
+    c = pl.col(name)
+    miss = (c.is_null() | c.is_nan()) if dtype.is_float() else c.is_null()
+    return miss.fill_null(True)
+
+
 def narrow(code: pl.Expr, n: int) -> pl.Expr:
     """A code below ``n`` in the narrowest unsigned type: the bytes per row of a chunk that a
     counting pass holds (a bin of ≤ 256 in one byte, not four)."""

@@ -29,7 +29,8 @@ and the flag that changes it:
 
 Costs: per source, one source after the other, one collection of the non-float columns' value
 counts (:func:`mlfail.counts.value_counts`: exact distinct counts, and the nulls, min and max
-of the columns with few values) and streaming aggregations of a dozen of the other columns each
+of the columns with few values; not of columns a flag gives a role nothing reads the
+statistics of, such as ``--timestamp``) and streaming aggregations of a dozen of the other columns each
 (row count, and per column null count, min, max); and, for output detection, one query on the
 prediction and the candidate columns (at most :data:`OUTPUT_ROWS` reference rows).
 
@@ -220,7 +221,8 @@ class RoleAssignment:
 
     columns: list[ColumnRole] = field(default_factory=list)
     # exact distinct values (a null counts as one) of the live side's non-float columns, from
-    # the roles query: root cause's cohort candidates reuse them instead of counting again.
+    # the roles query or a step of the walk (remember): root cause's cohort candidates reuse
+    # them instead of counting again; read through live_counts, for live_frame only.
     # Not stored with a baseline, not in the JSON.
     live_distinct: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     # and their value counts (col, __count) where they have few values: the slices' probe

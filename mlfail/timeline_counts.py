@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 
 from mlfail.binspec import BinSpec
-from mlfail.counts import bin_index, check_types, empty_table, narrow, sliced
+from mlfail.counts import bin_index, check_types, empty_table, missing, narrow, sliced
 
 BATCH_ROWS = 1 << 20  # rows read and counted at a time
 _W = "__w"
@@ -42,13 +42,6 @@ class WindowCounts:
     nulls: np.ndarray  # missing values (null, and NaN in floats), one row per column asked
     mean: np.ndarray  # mean of the score column's values (NaN: none, or no score asked)
     table: pl.DataFrame  # (window, feature, bin, n): the count table; window null: no window
-
-
-def _missing(name: str, dtype: pl.DataType) -> pl.Expr:
-    """A column's missing values as the summary counts them: null, and NaN in floats."""
-    c = pl.col(name)
-    miss = (c.is_null() | c.is_nan()) if dtype.is_float() else c.is_null()
-    return miss.fill_null(True)
 
 
 def _missing_is_bin(spec: BinSpec, dtype: pl.DataType) -> bool:
@@ -98,12 +91,12 @@ def window_counts(
     flags = [f for f in nulls if f not in from_bins]
     exprs = [(key + 1).fill_null(0).cast(pl.Int64).alias(_W)]
     exprs += [narrow(bin_index(specs[i]), specs[i].n_bins).alias(f"__b{i}") for i in read]
-    exprs += [_missing(f, schema[f]).alias(f"__m{j}") for j, f in enumerate(flags)]
+    exprs += [missing(f, schema[f]).alias(f"__m{j}") for j, f in enumerate(flags)]
     if mean is not None:
         exprs.append(pl.col(mean).cast(pl.Float64).fill_nan(None).alias(_MEAN))
     rows = np.zeros(n, dtype=np.int64)
     cells = {i: np.zeros(n * specs[i].n_bins, dtype=np.int64) for i in read}
-    missing = np.zeros((len(flags), n), dtype=np.int64)
+    flagged = np.zeros((len(flags), n), dtype=np.int64)
     total, valued = np.zeros(n), np.zeros(n, dtype=np.int64)
     for batch in sliced(lf.select(exprs), BATCH_ROWS):
         code = batch[_W].to_numpy()
@@ -114,7 +107,7 @@ def window_counts(
             nb = specs[i].n_bins
             cells[i] += np.bincount(code * nb + batch[f"__b{i}"].to_numpy(), minlength=n * nb)
         for j in range(len(flags)):
-            missing[j] += np.bincount(code[batch[f"__m{j}"].to_numpy()], minlength=n)
+            flagged[j] += np.bincount(code[batch[f"__m{j}"].to_numpy()], minlength=n)
         if mean is not None:
             v = batch[_MEAN].to_numpy()
             ok = ~np.isnan(v)
@@ -125,7 +118,7 @@ def window_counts(
             cells[i] = np.zeros((n, s.n_bins), dtype=np.int64)
             cells[i][:, s.missing_index] = rows
             cells[i] = cells[i].ravel()
-    by_col = dict(zip(flags, missing, strict=True))
+    by_col = dict(zip(flags, flagged, strict=True))
     for f, i in from_bins.items():
         by_col[f] = cells[i].reshape(n, specs[i].n_bins)[:, specs[i].missing_index]
     out = np.zeros((len(nulls), n_windows), dtype=np.int64)

@@ -140,6 +140,21 @@ def test_scan_trace_names_the_file_and_counts_collections(tmp_path: Path) -> Non
     assert "[scan" not in off.stderr and "[stage]" not in off.stderr
 
 
+def _spy_distinct_counts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The columns root cause's cohort candidates count exactly from now on."""
+    import mlfail.rootcause.cohorts as cohorts
+
+    asked: list[str] = []
+    real = cohorts.distinct_counts
+
+    def spy(lf: pl.LazyFrame, cols: list[str]) -> dict[str, int]:
+        asked.extend(cols)
+        return real(lf, cols)
+
+    monkeypatch.setattr(cohorts, "distinct_counts", spy)
+    return asked
+
+
 def test_a_baseline_walk_counts_live_values_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """With --baseline no roles query reads live: the slices' probe counts the key columns,
     and root cause's cohort candidates take those counts instead of counting them again —
@@ -156,14 +171,7 @@ def test_a_baseline_walk_counts_live_values_once(monkeypatch: pytest.MonkeyPatch
     a = roles.assignment
     assert a is not None and a.live_counts(live) == ({}, {})  # nothing counted on live yet
     want = cohorts.cohort_candidates(live, roles, 50)  # counting every candidate column
-    asked: list[str] = []
-    real = cohorts.distinct_counts
-
-    def spy(lf: pl.LazyFrame, cols: list[str]) -> dict[str, int]:
-        asked.extend(cols)
-        return real(lf, cols)
-
-    monkeypatch.setattr(cohorts, "distinct_counts", spy)
+    asked = _spy_distinct_counts(monkeypatch)
     choose_candidates(live, ref, roles, ["geo", "channel"], SliceSettings())
     probed = set(a.live_counts(live)[1])
     assert {"geo", "channel"} <= probed
@@ -193,14 +201,7 @@ def test_cohort_candidates_skip_exact_counts_only_for_many_valued_heads(
         }
     )
     src = Source(spec="mem", role="--live", files=[], lf=df.lazy(), schema=df.schema)
-    asked: list[str] = []
-    real = cohorts.distinct_counts
-
-    def spy(lf: pl.LazyFrame, cols: list[str]) -> dict[str, int]:
-        asked.extend(cols)
-        return real(lf, cols)
-
-    monkeypatch.setattr(cohorts, "distinct_counts", spy)
+    asked = _spy_distinct_counts(monkeypatch)
     got = cohorts.cohort_candidates(src, Roles(), 50)
     assert got == {"tier": 3, "geo": 3}  # a null counts as a value
     assert "ids" not in asked and "late" in asked

@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 
 from mlfail.binning import BinSettings, BinSpec, build_specs
-from mlfail.counts import Key, count_source
+from mlfail.counts import Key, count_source, missing
 from mlfail.engines.base import Day, EngineKey
 from mlfail.featurestats import FeatureStats
 from mlfail.io import Source, open_source
@@ -103,6 +103,4 @@ class PolarsEngine:
 
 def _null_expr(name: str, dtype: pl.DataType) -> pl.Expr:
     """Missing values of a column: null, and NaN for floats (the missing bin of counts)."""
-    c = pl.col(name)
-    miss = (c.is_null() | c.is_nan()) if dtype.is_float() else c.is_null()
-    return miss.fill_null(True).sum().cast(pl.Int64)
+    return missing(name, dtype).sum().cast(pl.Int64)

@@ -51,8 +51,9 @@ import sys
 from types import ModuleType
 from typing import Any
 
+from mlfail.counts import bin_index  # re-exported: the slice cohorts' per-row bin
 from mlfail.slices import codes
-from mlfail.slices.candidates import bin_index, choose_candidates, cohort_expr, quintile_spec
+from mlfail.slices.candidates import choose_candidates, cohort_expr, quintile_spec
 from mlfail.slices.codes import (
     BATCH_ROWS,
     BLOCK_CELLS,
