@@ -14,14 +14,20 @@ for each one. The tables are the ones :func:`mlfail.counts.count_frame` (keys ``
 :func:`mlfail.performance.performance_tables` (keys ``[day, c]``, no AUC) give, summed
 from the per-row measures :func:`mlfail.performance.metric_rows` defines beside
 ``metric_aggs``; tests compare them.
+
+A baseline's per-segment performance (``per_value``: keys ``[c]`` and none, AUC included)
+comes from the same read: the labelled rows' scores, classes and value codes are kept (a few
+bytes a row) and ranked once at the end (:func:`mlfail.ranks.rank_sums`) — it was one
+Polars query per segment, each reading and ranking every row again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -29,12 +35,14 @@ import polars as pl
 from mlfail.binning import BinSpec
 from mlfail.counts import bin_index, check_types, joint_groups, narrow, sliced
 from mlfail.performance import SCORE_N, SCORE_SUM, TaskSpec, finish, metric_rows
+from mlfail.ranks import rank_sums
 from mlfail.timekeys import DAY
 
 _EPOCH = dt.date(1970, 1, 1)
 BATCH_ROWS = 1 << 20  # rows read and counted at a time
 CUBE_CELLS = 4096  # joint values of the columns counted together in one bincount
 DAY_CUBE_CELLS = 1 << 17  # (joint values × days) of one per-day bincount
+_FLOAT_SUMS = {SCORE_SUM, "abs_error_sum"}  # measures that are not counts
 
 
 def _code(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -133,13 +141,22 @@ def _count_day_cubes(
     weights: dict[str, np.ndarray],
 ) -> None:
     """acc[(c, rows)] and acc[(c, measure)] += the chunk's rows and measure sums per (code of
-    c, day), the same way: one bincount per (group, measure), summed over the other columns
-    (float measures: sums of sums, equal to a direct sum up to the order of additions)."""
+    c, day), the same way: one bincount per (group, measure), summed over the other columns —
+    for the counts (0/1 measures: exact in any order). A float measure (the score's sum, the
+    absolute errors') is summed per column in row order: a sum of the cube's sums would add
+    in the order of the other columns' codes, which hang on what else the process has seen
+    (Polars' global categories), so its last bits would too."""
+    for c, d in dense.items():
+        key = d.dense * span + day
+        for m in _FLOAT_SUMS & weights.keys():
+            sums = np.bincount(key, weights=weights[m], minlength=len(d.present) * span)
+            _spread(acc, f"{c}\0{m}", d, sums.reshape(-1, span), np.float64)
+    counted = {m: w for m, w in weights.items() if m not in _FLOAT_SUMS}
     for group, dims, joint in _cubes(dense, max(1, DAY_CUBE_CELLS // span)):
         cells = math.prod(dims) * span
         key = joint * span + day
         cubes = {"rows": np.bincount(key, minlength=cells)}
-        cubes.update({m: np.bincount(key, weights=w, minlength=cells) for m, w in weights.items()})
+        cubes.update({m: np.bincount(key, weights=w, minlength=cells) for m, w in counted.items()})
         for m, flat in cubes.items():
             cube = flat.reshape(*dims, span)
             for a, c in enumerate(group):
@@ -167,9 +184,75 @@ class DayPerf:
         day = (self.day.cast(pl.Int32) - self.first + 1).fill_null(0).cast(pl.UInt32)
         return [day.alias("__day"), *(metric_rows(self.task) if self.task is not None else [])]
 
-    def measures(self) -> list[str]:
-        t = self.task
-        return [e.meta.output_name() for e in metric_rows(t)] if t is not None else []
+
+class CohortCounts(NamedTuple):
+    """What one :func:`cohort_pass` gives."""
+
+    by_col: dict[str, pl.DataFrame]  # col → (col, feature, bin, n)
+    by_day: dict[str, pl.DataFrame]  # per_day: col → the (day, col) performance (or len)
+    by_value: dict[str, pl.DataFrame]  # per_value: col → the (col) performance, with AUC
+    overall: pl.DataFrame | None  # per_value: the same over every row
+
+
+class _Small:
+    """A column's codes renumbered 0, 1, … in order of first sight, the same in every chunk
+    (the AUC ranks rows of every chunk together)."""
+
+    def __init__(self) -> None:
+        self.lut = np.zeros(0, dtype=np.int64)  # code → 1 + its number (0: not seen yet)
+        self.codes: list[int] = []  # number → code
+
+    def __call__(self, d: _Dense) -> np.ndarray:
+        top = int(d.present[-1]) + 1 if len(d.present) else 0
+        if top > len(self.lut):
+            self.lut = np.concatenate([self.lut, np.zeros(top - len(self.lut), np.int64)])
+        new = d.present[self.lut[d.present] == 0]
+        self.lut[new] = np.arange(len(self.codes), len(self.codes) + len(new)) + 1
+        self.codes.extend(int(k) for k in new)
+        small = self.lut[d.present] - 1
+        k = len(self.codes)  # the narrowest type: these are held for every labelled row
+        dtype = np.uint8 if k <= 1 << 8 else np.uint16 if k <= 1 << 16 else np.uint32
+        return small.astype(dtype)[d.dense]
+
+
+@dataclass
+class _Ranked:
+    """The labelled rows' scores, classes and codes, gathered chunk by chunk for the AUC."""
+
+    cols: Sequence[str]
+    score: list[np.ndarray] = field(default_factory=list)
+    positive: list[np.ndarray] = field(default_factory=list)
+    codes: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    small: dict[str, _Small] = field(default_factory=dict)
+
+    def add(self, batch: pl.DataFrame, weights: dict[str, np.ndarray], dense: dict) -> None:
+        lab = weights["labelled"] > 0
+        self.score.append(batch["__score"].to_numpy()[lab])
+        self.positive.append(weights["positives"][lab] > 0)
+        for c in self.cols:
+            small = self.small.setdefault(c, _Small())(dense[c])
+            self.codes.setdefault(c, []).append(small[lab])
+
+    def rank_pos(self) -> tuple[dict[str, np.ndarray], float]:
+        """Per column, the positives' rank sum by (full) code; and over every row. The
+        chunks are let go as they are joined."""
+        score = np.concatenate(self.score) if self.score else np.zeros(0)
+        positive = np.concatenate(self.positive) if self.positive else np.zeros(0, bool)
+        self.score, self.positive = [], []
+        cols = list(self.codes)
+
+        def groupings() -> Iterator[tuple[np.ndarray, int]]:
+            for c in cols:
+                yield np.concatenate(self.codes.pop(c)), len(self.small[c].codes)
+            yield np.zeros(len(score), np.uint8), 1
+
+        sums = rank_sums(score, positive, groupings())
+        by_code = {}
+        for c, s in zip(cols, sums, strict=False):
+            codes = np.asarray(self.small[c].codes, dtype=np.int64)
+            by_code[c] = np.zeros(int(codes.max()) + 1 if len(codes) else 0)
+            by_code[c][codes] = s
+        return by_code, float(sums[-1][0])
 
 
 def cohort_pass(
@@ -178,16 +261,20 @@ def cohort_pass(
     cols: Sequence[str],
     *,
     per_day: DayPerf | None = None,
+    per_value: TaskSpec | None = None,
     origin: str = "",
-) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
-    """(col → (col, feature, bin, n)) for every column of ``cols`` and spec of ``specs``, and
-    with ``per_day`` (col → the (day, col) performance table, or (day, col, len) without a
-    task) — one streaming read of ``lf``."""
+) -> CohortCounts:
+    """(col → (col, feature, bin, n)) for every column of ``cols`` and spec of ``specs``;
+    with ``per_day``, col → the (day, col) performance table (or (day, col, len) without a
+    task); with ``per_value``, col → the (col) performance table, AUC included, and the
+    table over every row — one streaming read of ``lf``."""
+    if per_day is not None and per_value is not None:
+        raise ValueError("cohort_pass: per_day or per_value, not both")
     schema = lf.collect_schema()
     check_types(schema, specs, origin)
     cols = [c for c in cols if c in schema]
     if not cols:
-        return {}, {}
+        return CohortCounts({}, {}, {}, None)
     bins = [  # one byte a row for most specs: the chunk read ahead is most of the memory
         narrow(bin_index(s) if s.feature in schema else pl.lit(s.missing_index), s.n_bins).alias(
             f"__b{i}"
@@ -195,21 +282,45 @@ def cohort_pass(
         for i, s in enumerate(specs)
     ]
     exprs = [*(_code(c, schema[c]) for c in cols), *bins]
-    measures = per_day.measures() if per_day is not None else []
+    task = per_day.task if per_day is not None else per_value
+    measures = [e.meta.output_name() for e in metric_rows(task)] if task is not None else []
     if per_day is not None:
         exprs += per_day.exprs()
+    elif per_value is not None:
+        exprs += metric_rows(per_value)
+    ranked = _Ranked(cols) if per_value is not None and _has_auc(per_value) else None
+    if ranked is not None and per_value is not None:
+        exprs.append(pl.col(per_value.prediction).cast(pl.Float64).alias("__score"))
     acc: dict[str, np.ndarray] = {}
+    total = dict.fromkeys(["rows", *measures], 0.0)
     for batch in sliced(lf.select(exprs), BATCH_ROWS):
         b = [batch[f"__b{i}"].to_numpy() for i in range(len(specs))]
-        day = batch["__day"].to_numpy().astype(np.int64) if per_day is not None else None
         weights = {m: batch[m].to_numpy() for m in measures}
         dense = {c: _Dense(batch[f"__c_{c}"].to_numpy()) for c in cols}
         _count_cubes(acc, dense, specs, b)
-        if per_day is not None and day is not None:
+        if per_day is not None:
+            day = batch["__day"].to_numpy().astype(np.int64)
             _count_day_cubes(acc, dense, day, per_day.span, weights)
+        elif per_value is not None:
+            _count_day_cubes(acc, dense, np.zeros(batch.height, np.int64), 1, weights)
+            total["rows"] += batch.height
+            for m, w in weights.items():
+                total[m] += float(np.sum(w))
+            if ranked is not None:
+                ranked.add(batch, weights, dense)
     by_col = {c: _feature_table(c, schema[c], specs, acc) for c in cols}
-    by_day = {} if per_day is None else {c: _day_table(c, schema[c], per_day, acc) for c in cols}
-    return by_col, by_day
+    if per_day is not None:
+        by_day = {c: _day_table(c, schema[c], per_day, acc) for c in cols}
+        return CohortCounts(by_col, by_day, {}, None)
+    if per_value is None:
+        return CohortCounts(by_col, {}, {}, None)
+    rank_pos, whole = ranked.rank_pos() if ranked is not None else ({}, 0.0)
+    by_value = {c: _value_table(c, schema[c], per_value, acc, rank_pos.get(c)) for c in cols}
+    return CohortCounts(by_col, {}, by_value, _overall(per_value, total, whole, ranked))
+
+
+def _has_auc(task: TaskSpec) -> bool:
+    return task.task == "classification" and task.is_score
 
 
 def _feature_table(
@@ -248,18 +359,58 @@ def _day_table(
         ]
     )
     n = pl.Series("rows", rows[cell], dtype=pl.UInt32)
-    t = per_day.task
-    if t is None:
+    if per_day.task is None:
         return frame.with_columns(n.alias("len"))
+    return _measured(frame.with_columns(n), per_day.task, lambda m: _cells(acc, c, m, cell))
 
-    def total(m: str) -> np.ndarray:
-        v = acc.get(f"{c}\0{m}", np.zeros(0))
-        return np.pad(v, (0, max(0, len(rows) - len(v))))[cell]
+
+def _value_table(
+    c: str,
+    dtype: pl.DataType,
+    task: TaskSpec,
+    acc: dict[str, np.ndarray],
+    rank_pos: np.ndarray | None,
+) -> pl.DataFrame:
+    """(c, …): the columns of :func:`mlfail.performance.performance_tables` keyed by ``c``,
+    the AUC from ``rank_pos`` (the positives' rank sum by code)."""
+    rows = acc.get(f"{c}\0rows", np.zeros(0, dtype=np.int64))
+    cell = np.flatnonzero(rows)
+    frame = pl.DataFrame([_decode(cell, dtype, c), pl.Series("rows", rows[cell], pl.UInt32)])
+    ranks = None
+    if rank_pos is not None:
+        ranks = np.pad(rank_pos, (0, max(0, len(rows) - len(rank_pos))))[cell]
+    return _measured(frame, task, lambda m: _cells(acc, c, m, cell), ranks)
+
+
+def _overall(
+    task: TaskSpec, total: dict[str, float], rank_pos: float, ranked: _Ranked | None
+) -> pl.DataFrame:
+    """The performance over every row (one row), from the chunks' sums."""
+    frame = pl.DataFrame([pl.Series("rows", [int(total["rows"])], pl.UInt32)])
+    ranks = np.array([rank_pos]) if ranked is not None else None
+    return _measured(frame, task, lambda m: np.array([total.get(m, 0.0)]), ranks)
+
+
+def _cells(acc: dict[str, np.ndarray], c: str, m: str, cell: np.ndarray) -> np.ndarray:
+    """Column ``c``'s sums of measure ``m`` at ``cell`` (zero where nothing was added)."""
+    v = acc.get(f"{c}\0{m}", np.zeros(0))
+    top = int(cell.max()) + 1 if len(cell) else 0
+    return np.pad(v, (0, max(0, top - len(v))))[cell]
+
+
+def _measured(
+    frame: pl.DataFrame,
+    t: TaskSpec,
+    total: Callable[[str], np.ndarray],
+    rank_pos: np.ndarray | None = None,
+) -> pl.DataFrame:
+    """``frame`` (its keys and rows) with the measures of :func:`mlfail.performance.metric_aggs`
+    from their sums, then :func:`mlfail.performance.finish`'s metrics."""
 
     def whole(m: str) -> pl.Series:
         return pl.Series(m, np.rint(total(m)).astype(np.int64), dtype=pl.Int64)
 
-    mean = pl.Series("mean_score", [None] * len(cell), dtype=pl.Float64)
+    mean = pl.Series("mean_score", [None] * frame.height, dtype=pl.Float64)
     if t.is_score or t.task == "regression":
         sn = total(SCORE_N)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -269,9 +420,10 @@ def _day_table(
             [float(r) if k > 0 else None for r, k in zip(ratio, sn, strict=True)],
             dtype=pl.Float64,
         )
-    frame = frame.with_columns(n, whole("labelled"), mean)
+    frame = frame.with_columns(whole("labelled"), mean)
     if t.task == "regression":
-        frame = frame.with_columns(pl.Series("abs_error_sum", total("abs_error_sum")))
-    else:
-        frame = frame.with_columns(whole("errors"), whole("positives"))
+        return finish(frame.with_columns(pl.Series("abs_error_sum", total("abs_error_sum"))), t)
+    frame = frame.with_columns(whole("errors"), whole("positives"))
+    if rank_pos is not None:
+        frame = frame.with_columns(pl.Series("_rank_pos", rank_pos, dtype=pl.Float64))
     return finish(frame, t)

@@ -67,7 +67,7 @@ def test_feature_tables_equal_count_frame_by_column(
     ref, live = _frames()
     specs = _specs(ref)
     assert any(s.kind == "categorical" and s.other for s in specs)  # other and unseen bins
-    by_col, by_day = cohort_pass(live.lazy(), specs, [*COLS, "absent"])
+    by_col, by_day, _, _ = cohort_pass(live.lazy(), specs, [*COLS, "absent"])
     assert set(by_col) == set(COLS) and by_day == {}
     for c in COLS:
         want = count_frame(live.lazy(), specs, [c])
@@ -93,7 +93,7 @@ def test_day_tables_equal_performance_tables(
     }[task]
     day = pl.col("day").alias(DAY)
     dates = sorted(d for d in live["day"].unique().to_list() if d is not None)
-    _, by_day = cohort_pass(live.lazy(), _specs(live), COLS, per_day=DayPerf(day, dates, spec))
+    by_day = cohort_pass(live.lazy(), _specs(live), COLS, per_day=DayPerf(day, dates, spec)).by_day
     for c in COLS:
         if spec is None:
             want = live.lazy().group_by([day, pl.col(c)]).len().collect()
@@ -124,3 +124,53 @@ def test_sliced_reads_every_row_once_in_order_in_bounded_frames(tmp_path: Any) -
     assert pl.concat(frames)["i"].to_list() == list(range(2503))
     empty = list(sliced(lf.filter(pl.col("i") < 0), 1000))
     assert len(empty) == 1 and empty[0].height == 0 and empty[0].columns == ["i"]
+
+
+# the performance per value (a baseline's per-segment performance, AUC included) against
+# performance_tables keyed by each column, and over every row: one chunk or three
+@pytest.mark.parametrize("chunk", [1 << 20, 1000])
+@pytest.mark.parametrize("task", ["score", "class", "regression"])
+def test_value_tables_equal_performance_tables(
+    task: str, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mlfail.cohort_pass.BATCH_ROWS", chunk)
+    _, live = _frames()
+    # ties among the scores, a NaN score: the AUC's average ranks
+    live = live.with_columns(
+        pl.col("score").round(2),
+        pl.col("label").cast(pl.String).alias("label_s"),
+        (pl.col("score") >= 0.5).cast(pl.Int64).cast(pl.String).alias("pred_s"),
+    ).with_columns(pl.when(pl.int_range(pl.len()) == 5).then(float("nan")).otherwise("score"))
+    spec = {
+        "score": TaskSpec("classification", "label", "score", threshold=0.4),
+        "class": TaskSpec("classification", "label_s", "pred_s", is_score=False),
+        "regression": TaskSpec("regression", "label", "score"),
+    }[task]
+    result = cohort_pass(live.lazy(), _specs(live), COLS, per_value=spec)
+    assert result.by_day == {} and set(result.by_value) == set(COLS)
+    wants = performance_tables(live.lazy(), spec, [[], *([c] for c in COLS)])
+    for c, got, want in [
+        ("", result.overall, wants[0]),
+        *zip(COLS, result.by_value.values(), wants[1:], strict=True),
+    ]:
+        assert got is not None
+        assert got.columns == want.columns and got.schema == want.schema, c
+        if c:
+            got, want = got.sort(c, nulls_last=True), want.sort(c, nulls_last=True)
+        for name in want.columns:
+            a, b = got[name], want[name]
+            if name in ("mean_score", "mae", "abs_error_sum"):  # sums in another order
+                assert np.allclose(a.to_numpy(), b.to_numpy(), rtol=1e-12, atol=0, equal_nan=True)
+                assert a.is_null().equals(b.is_null()), (c, name)
+            else:  # counts, and the AUC from exact rank sums: the same to the bit
+                assert a.equals(b), (c, name)
+    if task == "score":
+        assert result.overall is not None and result.overall["auc"].is_not_null().all()
+
+
+def test_per_day_and_per_value_are_one_or_the_other() -> None:
+    _, live = _frames()
+    spec = TaskSpec("classification", "label", "score")
+    day = DayPerf(pl.col("day").alias(DAY), [dt.date(2026, 1, 1)], spec)
+    with pytest.raises(ValueError, match="not both"):
+        cohort_pass(live.lazy(), _specs(live), COLS, per_day=day, per_value=spec)

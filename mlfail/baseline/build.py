@@ -211,9 +211,20 @@ def build_baseline(
     n_values = _check_segments(source, segments, roles, on_polars)
     frozen = _freeze_specs(source, roles, specs_from, bin_settings, eng, progress)
     specs, pred_spec = frozen.specs, frozen.prediction
-    tables = _count_tables(
-        source, [*specs, *([pred_spec] if pred_spec else [])], segments, n_values, eng, progress
-    )
+    task_spec: TaskSpec | None = None
+    if with_performance and roles.label and roles.prediction and pred_spec is not None:
+        task_spec = infer_task(
+            source.schema,
+            roles.label,
+            roles.prediction,
+            task=task,
+            data=source.lf,
+            origin=f"--reference {source.spec}",
+        )
+    elif task is not None:
+        raise UsageError("--task needs --label and --prediction")
+    all_specs = [*specs, *([pred_spec] if pred_spec else [])]
+    tables, perf = _count_tables(source, all_specs, segments, n_values, eng, progress, task_spec)
 
     if on_polars:
         rows, stats = _profile_features(source.lf, specs, source.schema, frozen.profile)
@@ -223,12 +234,8 @@ def build_baseline(
 
         assert isinstance(eng, SparkEngine)
         rows, stats = profile(eng, source, specs)
-    task_spec: TaskSpec | None = None
-    perf: dict[tuple[str, ...], pl.DataFrame] = {}
-    if with_performance and roles.label and roles.prediction and pred_spec is not None:
-        task_spec, perf = _reference_performance(source, roles, task, segments, tables, pred_spec)
-    elif task is not None:
-        raise UsageError("--task needs --label and --prediction")
+    if task_spec is not None and pred_spec is not None:
+        perf = _reference_performance(source, task_spec, segments, tables, pred_spec, perf)
 
     files = _file_sizes(source)
     return Baseline(
@@ -389,13 +396,22 @@ def _count_tables(
     n_values: dict[str, int],
     eng: Engine,
     progress: bool | None,
-) -> dict[tuple[str, ...], pl.DataFrame]:
-    """The reference count tables without keys and by each segment."""
+    task: TaskSpec | None,
+) -> tuple[dict[tuple[str, ...], pl.DataFrame], dict[tuple[str, ...], pl.DataFrame]]:
+    """The reference count tables without keys and by each segment; on Polars with segments
+    and a task, the performance by each segment and overall from the same read."""
     if segments and eng.name == "polars":
         # every segment's table from one chunked read (the segments counted in small cubes);
         # the table without keys is any of them summed over its segment
-        by_seg, _ = cohort_pass(source.lf, all_specs, segments, origin=f"--reference {source.spec}")
-        return {(): coarsen(by_seg[segments[0]], []), **{(s,): by_seg[s] for s in segments}}
+        by_seg, _, by_value, overall = cohort_pass(
+            source.lf, all_specs, segments, per_value=task, origin=f"--reference {source.spec}"
+        )
+        by_key: dict[tuple[str, ...], pl.DataFrame] = {(): coarsen(by_seg[segments[0]], [])}
+        by_key.update(((s,), by_seg[s]) for s in segments)
+        perf: dict[tuple[str, ...], pl.DataFrame] = {(s,): by_value[s] for s in by_value}
+        if overall is not None:
+            perf[()] = overall
+        return by_key, perf
     counter = SourceReference(source, all_specs, progress=progress, engine=eng)
     tables: dict[tuple[str, ...], pl.DataFrame] = {}
     # one pass per group of segments whose combinations are few (all of them together when
@@ -409,35 +425,29 @@ def _count_tables(
         tables[(seg,)] = t
     t0 = counter.table(())
     assert t0 is not None
-    return {(): t0, **tables}
+    return {(): t0, **tables}, {}
 
 
 def _reference_performance(
     source: Any,
-    roles: Roles,
-    task: Task | None,
+    task_spec: TaskSpec,
     segments: list[str],
     tables: dict[tuple[str, ...], pl.DataFrame],
     pred_spec: BinSpec,
-) -> tuple[TaskSpec, dict[tuple[str, ...], pl.DataFrame]]:
-    """The task and reference performance, globally and by each segment (Polars only)."""
-    assert roles.label and roles.prediction
-    task_spec = infer_task(
-        source.schema,
-        roles.label,
-        roles.prediction,
-        task=task,
-        data=source.lf,
-        origin=f"--reference {source.spec}",
-    )
+    counted: dict[tuple[str, ...], pl.DataFrame],
+) -> dict[tuple[str, ...], pl.DataFrame]:
+    """The reference performance, globally and by each segment (Polars only): ``counted``
+    (what the segments' read gave) or one query per key set."""
     perf: dict[tuple[str, ...], pl.DataFrame] = {}
     # one query per key set, one after the other: the AUC ranks hold the label and score of
     # every row, so collected together (collect_all) they held them once per segment
     for keys in [[], *([s] for s in segments)]:
-        p = performance_table(source.lf, task_spec, keys)
+        p = counted.get(tuple(keys))
+        if p is None:
+            p = performance_table(source.lf, task_spec, keys)
         p = p.with_columns(pl.col(c).cast(pl.Int64) for c in ADDITIVE_PERF[:4] if c in p.columns)
         perf[tuple(keys)] = _add_scored(p, tables[tuple(keys)], keys, pred_spec)
-    return task_spec, perf
+    return perf
 
 
 def _key_dtype_name(dtype: pl.DataType) -> str:

@@ -70,7 +70,7 @@ def _reference_by(
     present = [c for c in card if c in reference.columns]
     source = getattr(reference, "source", None)
     if isinstance(source, Source):
-        by_col, _ = cohort_pass(source.lf, specs, present, origin=f"--reference {source.spec}")
+        by_col = cohort_pass(source.lf, specs, present, origin=f"--reference {source.spec}").by_col
         out.update(by_col)
     else:
         for col in present:
@@ -142,7 +142,7 @@ def _count_cohorts(
     pass per source (:mod:`mlfail.cohort_pass`), then within-cohort PSI (its own BH
     family)."""
     card = cohort_candidates(live, roles, cfg.max_cohort_values) if cohort_specs else {}
-    live_by, by_day = cohort_pass(
+    live_by, by_day, _, _ = cohort_pass(
         live.lf,
         cohort_specs,
         list(card),
