@@ -82,9 +82,11 @@ class _Dense:
 
     def __init__(self, code: np.ndarray):
         self.present = np.flatnonzero(np.bincount(code))
-        lut = np.zeros(int(self.present[-1]) + 1 if len(self.present) else 1, dtype=np.int64)
-        lut[self.present] = np.arange(len(self.present))
-        self.dense = lut[code]  # int64, whatever the codes' type
+        k = len(self.present)  # the renumbered codes in the narrowest type: fewer bytes to move
+        dtype = np.uint8 if k <= 1 << 8 else np.uint16 if k <= 1 << 16 else np.uint32
+        lut = np.zeros(int(self.present[-1]) + 1 if k else 1, dtype=dtype)
+        lut[self.present] = np.arange(k)
+        self.dense = np.take(lut, code)
 
 
 def _cubes(
@@ -96,9 +98,10 @@ def _cubes(
     groups = joint_groups({c: max(1, len(d.present)) for c, d in dense.items()}, limit)
     for group in groups:
         dims = [max(1, len(dense[c].present)) for c in group]
-        joint = np.zeros(len(dense[group[0]].dense), dtype=np.int64)
-        for c, k in zip(group, dims, strict=True):
-            joint = joint * k + dense[c].dense
+        joint = dense[group[0]].dense.astype(np.int64)
+        for c, k in zip(group[1:], dims[1:], strict=True):
+            joint *= k
+            joint += dense[c].dense
         yield group, dims, joint
 
 
@@ -125,9 +128,14 @@ def _count_cubes(
     (column, spec)."""
     for group, dims, joint in _cubes(dense, CUBE_CELLS):
         cells = math.prod(dims)
+        scaled: dict[int, np.ndarray] = {}  # joint × n_bins, for each n_bins the specs have
+        key = np.empty_like(joint)
         for i, s in enumerate(specs):
             nb = s.n_bins
-            cube = np.bincount(joint * nb + bins[i], minlength=cells * nb).reshape(*dims, nb)
+            if nb not in scaled:
+                scaled[nb] = joint * nb
+            np.add(scaled[nb], bins[i], out=key)
+            cube = np.bincount(key, minlength=cells * nb).reshape(*dims, nb)
             for a, c in enumerate(group):
                 other = tuple(x for x in range(len(group)) if x != a)
                 _spread(acc, f"{c}\0{i}", dense[c], cube.sum(axis=other) if other else cube)
@@ -147,7 +155,7 @@ def _count_day_cubes(
     in the order of the other columns' codes, which hang on what else the process has seen
     (Polars' global categories), so its last bits would too."""
     for c, d in dense.items():
-        key = d.dense * span + day
+        key = d.dense.astype(np.int64) * span + day
         for m in _FLOAT_SUMS & weights.keys():
             sums = np.bincount(key, weights=weights[m], minlength=len(d.present) * span)
             _spread(acc, f"{c}\0{m}", d, sums.reshape(-1, span), np.float64)

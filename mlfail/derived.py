@@ -59,10 +59,11 @@ def find_outputs(
     pred = frames[0][prediction]
     is_score = pdt.is_float() or (pdt.is_integer() and pred.drop_nulls().n_unique() > 20)
     out: dict[str, str] = {}
+    seen: list[dict[str, object]] = [{}, {}]  # per frame: the prediction's rows, computed once
     for c in cols:
-        reason = _on_frame(frames[0], prediction, c, is_score)
+        reason = _on_frame(frames[0], prediction, c, is_score, cache=seen[0])
         if reason and c in live_cols:
-            on_live = _on_frame(frames[1], prediction, c, is_score, missing="")
+            on_live = _on_frame(frames[1], prediction, c, is_score, missing="", cache=seen[1])
             if on_live is None:
                 reason = None  # deterministic on the reference only: not an output
             elif on_live:
@@ -73,27 +74,53 @@ def find_outputs(
 
 
 def _on_frame(
-    frame: pl.DataFrame, prediction: str, c: str, is_score: bool, missing: str | None = None
+    frame: pl.DataFrame,
+    prediction: str,
+    c: str,
+    is_score: bool,
+    missing: str | None = None,
+    cache: dict[str, object] | None = None,
 ) -> str | None:
     """The reason ``c`` is an output of ``prediction`` on ``frame`` (None when it is not);
     ``missing`` when there is nothing to judge: under 10 rows have both, or either is
-    constant there (a live side where the model predicts one class)."""
+    constant there (a live side where the model predicts one class). ``cache`` keeps the
+    prediction's own rows, distinct count and scores for the next column without nulls."""
     pred, col = frame[prediction], frame[c]
-    both = pred.is_not_null() & col.is_not_null()
-    p, v = pred.filter(both), col.filter(both)
-    if len(p) < 10 or p.n_unique() < 2 or v.n_unique() < 2:
+    if cache is not None and col.null_count() == 0:
+        if "p" not in cache:
+            p0 = pred.drop_nulls()
+            cache.update(p=p0, unique=p0.n_unique(), scores=None)
+        p, p_unique = cache["p"], cache["unique"]
+        assert isinstance(p, pl.Series) and isinstance(p_unique, int)
+        v = col.filter(pred.is_not_null()) if pred.null_count() else col
+    else:
+        both = pred.is_not_null() & col.is_not_null()
+        p, v = pred.filter(both), col.filter(both)
+        p_unique, cache = p.n_unique(), None
+    if len(p) < 10 or p_unique < 2 or v.n_unique() < 2:
         return missing
-    return _output_reason(prediction, c, p, v, is_score=is_score)
+    return _output_reason(prediction, c, p, v, is_score=is_score, cache=cache)
 
 
 def _output_reason(
-    prediction: str, c: str, p: pl.Series, v: pl.Series, *, is_score: bool
+    prediction: str,
+    c: str,
+    p: pl.Series,
+    v: pl.Series,
+    *,
+    is_score: bool,
+    cache: dict[str, object] | None = None,
 ) -> str | None:
     if is_score:
-        return _function_of_score(p.cast(pl.Float64).to_numpy(), v)
+        scores = cache.get("scores") if cache is not None else None
+        if not isinstance(scores, np.ndarray):
+            scores = p.cast(pl.Float64).to_numpy()
+            if cache is not None:
+                cache["scores"] = scores
+        return _function_of_score(scores, v)
     classes = p.n_unique()
     if classes <= 2 and v.dtype.is_numeric() and v.n_unique() > 2:
-        t = _threshold_agreement(v.cast(pl.Float64).to_numpy(), p.cast(pl.String).to_numpy())
+        t = _threshold_agreement(v.cast(pl.Float64).to_numpy(), _class_codes(p))
         if t is not None:
             return (
                 f"the score behind --prediction ({prediction} follows {c} ≥ {t[0]:.4g} "
@@ -106,9 +133,15 @@ def _output_reason(
     return None
 
 
+def _class_codes(x: pl.Series) -> np.ndarray:
+    """Each row's class as an integer, in the order of the classes' text (as ``np.unique`` of
+    the text would order them): cheap to compare, where an array of strings is not."""
+    return x.cast(pl.String).rank("dense").to_numpy()
+
+
 def _function_of_score(s: np.ndarray, v: pl.Series) -> str | None:
     if v.n_unique() <= 2:
-        t = _threshold_agreement(s, v.cast(pl.String).to_numpy())
+        t = _threshold_agreement(s, _class_codes(v))
         return None if t is None else f"decision: score ≥ {t[0]:.4g} on {t[1]:.1%} of rows"
     if v.dtype.is_numeric():
         return _transform_of_score(s, v.cast(pl.Float64).to_numpy())

@@ -103,9 +103,14 @@ def window_counts(
         if len(code) and (code.min() < 0 or code.max() >= n):
             raise ValueError(f"a window index outside 0..{n_windows - 1}")
         rows += np.bincount(code, minlength=n)
+        scaled: dict[int, np.ndarray] = {}  # code × n_bins, for each n_bins the specs have
+        buf = np.empty_like(code)
         for i in read:
             nb = specs[i].n_bins
-            cells[i] += np.bincount(code * nb + batch[f"__b{i}"].to_numpy(), minlength=n * nb)
+            if nb not in scaled:
+                scaled[nb] = code * nb
+            np.add(scaled[nb], batch[f"__b{i}"].to_numpy(), out=buf)
+            cells[i] += np.bincount(buf, minlength=n * nb)
         for j in range(len(flags)):
             flagged[j] += np.bincount(code[batch[f"__m{j}"].to_numpy()], minlength=n)
         if mean is not None:

@@ -174,3 +174,23 @@ def test_per_day_and_per_value_are_one_or_the_other() -> None:
     day = DayPerf(pl.col("day").alias(DAY), [dt.date(2026, 1, 1)], spec)
     with pytest.raises(ValueError, match="not both"):
         cohort_pass(live.lazy(), _specs(live), COLS, per_day=day, per_value=spec)
+
+
+def test_many_values_times_many_days_do_not_overflow_the_narrow_codes() -> None:
+    # 200 values (one-byte codes) × 9 days: a code × the days' span exceeds one byte
+    _, live = _frames()
+    n = live.height
+    live = live.with_columns(pl.Series("many", [f"v{i % 200}" for i in range(n)]))
+    spec = TaskSpec("classification", "label", "score", threshold=0.4)
+    day = pl.col("day").alias(DAY)
+    dates = sorted(d for d in live["day"].unique().to_list() if d is not None)
+    got = cohort_pass(live.lazy(), _specs(live), ["many"], per_day=DayPerf(day, dates, spec))
+    want = performance_tables(live.lazy(), spec, [[day, pl.col("many")]], auc=False)[0]
+    cols = [DAY, "many", "rows", "labelled", "errors", "positives"]
+    g, w = _sorted(got.by_day["many"]), _sorted(want)
+    assert g.select(cols).equals(w.select(cols))
+    assert np.allclose(
+        g["mean_score"].to_numpy(), w["mean_score"].to_numpy(), rtol=1e-12, equal_nan=True
+    )
+    counts = count_frame(live.lazy(), _specs(live), ["many"])
+    assert _sorted(got.by_col["many"]).equals(_sorted(counts))
