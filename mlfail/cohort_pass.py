@@ -5,10 +5,11 @@ Cohort attribution needs, for every cohort column ``c`` and every counted featur
 (c value, f bin) counts, and on the live side the rows and labelled performance per (day,
 c value). Counted with one Polars query per group of columns and one per (day, column), that
 was a dozen full passes per source. Here each row is read once as small integers — each
-cohort value's code in Polars' global categories, each feature's bin (:func:`bin_index`, the
-count core's bins), the day's offset — a million rows at a time
+cohort value's code in Polars' global categories (renumbered 0, 1, … per column in the
+order the values are met, one or two bytes a row: :class:`_Codes`), each feature's bin
+(:func:`bin_index`, the count core's bins), the day's offset — a million rows at a time
 (:func:`mlfail.counts.sliced`): memory is two chunks, whatever the rows. The columns whose
-values present in a chunk multiply to at most :data:`CUBE_CELLS` are counted together: one
+values met so far multiply to at most :data:`CUBE_CELLS` are counted together: one
 ``np.bincount`` per (group, feature) gives the group's cube, summed over the other columns
 for each one. The tables are the ones :func:`mlfail.counts.count_frame` (keys ``[c]``) and
 :func:`mlfail.performance.performance_tables` (keys ``[day, c]``, no AUC) give, summed
@@ -77,20 +78,41 @@ def _add(acc: dict[str, np.ndarray], key: str, counts: np.ndarray) -> None:
     acc[key] = old
 
 
-class _Dense:
-    """A chunk's codes of one column renumbered 0..k-1 over the codes present (``present``)."""
+class _Codes:
+    """One column's codes renumbered 0, 1, … in order of first sight, the same in every chunk
+    (``present[j]``: the code numbered j). A chunk's numbers (``dense``, in the narrowest
+    type) come from one lookup; only a chunk with codes not seen before looks at which."""
 
-    def __init__(self, code: np.ndarray):
-        self.present = np.flatnonzero(np.bincount(code))
-        k = len(self.present)  # the renumbered codes in the narrowest type: fewer bytes to move
-        dtype = np.uint8 if k <= 1 << 8 else np.uint16 if k <= 1 << 16 else np.uint32
-        lut = np.zeros(int(self.present[-1]) + 1 if k else 1, dtype=dtype)
-        lut[self.present] = np.arange(k)
-        self.dense = np.take(lut, code)
+    def __init__(self) -> None:
+        self.lut: np.ndarray = np.zeros(0, dtype=np.uint8)  # code → number (top value: unseen)
+        self.present = np.zeros(0, dtype=np.int64)
+        self.dense = np.zeros(0, dtype=np.uint8)
+
+    def __call__(self, code: np.ndarray) -> _Codes:
+        top = int(code.max()) + 1 if len(code) else 0
+        unseen = np.iinfo(self.lut.dtype).max
+        if top > len(self.lut):
+            grown = np.full(top - len(self.lut), unseen, dtype=self.lut.dtype)
+            self.lut = np.concatenate([self.lut, grown])
+        dense = np.take(self.lut, code)
+        miss = dense == unseen
+        if miss.any():
+            new = np.unique(code[miss]).astype(np.int64)
+            k = len(self.present) + len(new)
+            if k >= unseen:  # a wider type, with room for the marker of codes not seen
+                wide = np.uint16 if k < (1 << 16) - 1 else np.uint32
+                lut = self.lut.astype(wide)
+                lut[self.lut == unseen] = np.iinfo(wide).max
+                self.lut = lut
+            self.lut[new] = np.arange(len(self.present), k)
+            self.present = np.concatenate([self.present, new])
+            dense = np.take(self.lut, code)
+        self.dense = dense
+        return self
 
 
 def _cubes(
-    dense: dict[str, _Dense], limit: int
+    dense: dict[str, _Codes], limit: int
 ) -> Iterator[tuple[list[str], list[int], np.ndarray]]:
     """The columns grouped so that each group's joint values present in the chunk stay under
     ``limit`` (:func:`mlfail.counts.joint_groups`): per group its columns, their dimensions
@@ -106,17 +128,17 @@ def _cubes(
 
 
 def _spread(
-    acc: dict[str, np.ndarray], key: str, d: _Dense, marg: np.ndarray, dtype: type = np.int64
+    acc: dict[str, np.ndarray], key: str, d: _Codes, marg: np.ndarray, dtype: type = np.int64
 ) -> None:
     """acc[key] += ``marg`` (the chunk's present codes × …) laid out by full code."""
-    full = np.zeros((int(d.present[-1]) + 1 if len(d.present) else 0, *marg.shape[1:]), dtype)
+    full = np.zeros((int(d.present.max()) + 1 if len(d.present) else 0, *marg.shape[1:]), dtype)
     full[d.present] = marg
     _add(acc, key, full.ravel())
 
 
 def _count_cubes(
     acc: dict[str, np.ndarray],
-    dense: dict[str, _Dense],
+    dense: dict[str, _Codes],
     specs: Sequence[BinSpec],
     bins: list[np.ndarray],
 ) -> None:
@@ -143,7 +165,7 @@ def _count_cubes(
 
 def _count_day_cubes(
     acc: dict[str, np.ndarray],
-    dense: dict[str, _Dense],
+    dense: dict[str, _Codes],
     day: np.ndarray,
     span: int,
     weights: dict[str, np.ndarray],
@@ -202,27 +224,6 @@ class CohortCounts(NamedTuple):
     overall: pl.DataFrame | None  # per_value: the same over every row
 
 
-class _Small:
-    """A column's codes renumbered 0, 1, … in order of first sight, the same in every chunk
-    (the AUC ranks rows of every chunk together)."""
-
-    def __init__(self) -> None:
-        self.lut = np.zeros(0, dtype=np.int64)  # code → 1 + its number (0: not seen yet)
-        self.codes: list[int] = []  # number → code
-
-    def __call__(self, d: _Dense) -> np.ndarray:
-        top = int(d.present[-1]) + 1 if len(d.present) else 0
-        if top > len(self.lut):
-            self.lut = np.concatenate([self.lut, np.zeros(top - len(self.lut), np.int64)])
-        new = d.present[self.lut[d.present] == 0]
-        self.lut[new] = np.arange(len(self.codes), len(self.codes) + len(new)) + 1
-        self.codes.extend(int(k) for k in new)
-        small = self.lut[d.present] - 1
-        k = len(self.codes)  # the narrowest type: these are held for every labelled row
-        dtype = np.uint8 if k <= 1 << 8 else np.uint16 if k <= 1 << 16 else np.uint32
-        return small.astype(dtype)[d.dense]
-
-
 @dataclass
 class _Ranked:
     """The labelled rows' scores, classes and codes, gathered chunk by chunk for the AUC."""
@@ -231,15 +232,15 @@ class _Ranked:
     score: list[np.ndarray] = field(default_factory=list)
     positive: list[np.ndarray] = field(default_factory=list)
     codes: dict[str, list[np.ndarray]] = field(default_factory=dict)
-    small: dict[str, _Small] = field(default_factory=dict)
+    present: dict[str, np.ndarray] = field(default_factory=dict)
 
     def add(self, batch: pl.DataFrame, weights: dict[str, np.ndarray], dense: dict) -> None:
         lab = weights["labelled"] > 0
         self.score.append(batch["__score"].to_numpy()[lab])
         self.positive.append(weights["positives"][lab] > 0)
         for c in self.cols:
-            small = self.small.setdefault(c, _Small())(dense[c])
-            self.codes.setdefault(c, []).append(small[lab])
+            self.codes.setdefault(c, []).append(dense[c].dense[lab])
+            self.present[c] = dense[c].present
 
     def rank_pos(self) -> tuple[dict[str, np.ndarray], float]:
         """Per column, the positives' rank sum by (full) code; and over every row. The
@@ -251,13 +252,13 @@ class _Ranked:
 
         def groupings() -> Iterator[tuple[np.ndarray, int]]:
             for c in cols:
-                yield np.concatenate(self.codes.pop(c)), len(self.small[c].codes)
+                yield np.concatenate(self.codes.pop(c)), len(self.present[c])
             yield np.zeros(len(score), np.uint8), 1
 
         sums = rank_sums(score, positive, groupings())
         by_code = {}
         for c, s in zip(cols, sums, strict=False):
-            codes = np.asarray(self.small[c].codes, dtype=np.int64)
+            codes = self.present[c]
             by_code[c] = np.zeros(int(codes.max()) + 1 if len(codes) else 0)
             by_code[c][codes] = s
         return by_code, float(sums[-1][0])
@@ -301,10 +302,11 @@ def cohort_pass(
         exprs.append(pl.col(per_value.prediction).cast(pl.Float64).alias("__score"))
     acc: dict[str, np.ndarray] = {}
     total = dict.fromkeys(["rows", *measures], 0.0)
+    mapper = {c: _Codes() for c in cols}
     for batch in sliced(lf.select(exprs), BATCH_ROWS):
         b = [batch[f"__b{i}"].to_numpy() for i in range(len(specs))]
         weights = {m: batch[m].to_numpy() for m in measures}
-        dense = {c: _Dense(batch[f"__c_{c}"].to_numpy()) for c in cols}
+        dense = {c: mapper[c](batch[f"__c_{c}"].to_numpy()) for c in cols}
         _count_cubes(acc, dense, specs, b)
         if per_day is not None:
             day = batch["__day"].to_numpy().astype(np.int64)

@@ -176,11 +176,18 @@ def test_per_day_and_per_value_are_one_or_the_other() -> None:
         cohort_pass(live.lazy(), _specs(live), COLS, per_day=day, per_value=spec)
 
 
-def test_many_values_times_many_days_do_not_overflow_the_narrow_codes() -> None:
-    # 200 values (one-byte codes) × 9 days: a code × the days' span exceeds one byte
+# 200 values (one-byte codes) × 9 days: a code × the days' span exceeds one byte; 300 values
+# met chunk by chunk (100 new ones in each of three chunks): the codes widen to two bytes in
+# the last chunk, the earlier chunks' numbers kept
+@pytest.mark.parametrize(("values", "every"), [(200, 1), (300, 10)])
+def test_many_values_times_many_days_do_not_overflow_the_narrow_codes(
+    values: int, every: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mlfail.cohort_pass.BATCH_ROWS", 1000)
     _, live = _frames()
     n = live.height
-    live = live.with_columns(pl.Series("many", [f"v{i % 200}" for i in range(n)]))
+    many = [f"v{(i // every) % values}" for i in range(n)]
+    live = live.with_columns(pl.Series("many", many))
     spec = TaskSpec("classification", "label", "score", threshold=0.4)
     day = pl.col("day").alias(DAY)
     dates = sorted(d for d in live["day"].unique().to_list() if d is not None)
