@@ -437,10 +437,10 @@ def _reference_performance(
     counted: dict[tuple[str, ...], pl.DataFrame],
 ) -> dict[tuple[str, ...], pl.DataFrame]:
     """The reference performance, globally and by each segment (Polars only): ``counted``
-    (what the segments' read gave) or one query per key set."""
+    (what the segments' read gave, AUC included), else — without segments — one query."""
     perf: dict[tuple[str, ...], pl.DataFrame] = {}
-    # one query per key set, one after the other: the AUC ranks hold the label and score of
-    # every row, so collected together (collect_all) they held them once per segment
+    # a key set the read did not give is one query, one after the other: the AUC ranks hold
+    # the label and score of every row, so collected together they held them once per key set
     for keys in [[], *([s] for s in segments)]:
         p = counted.get(tuple(keys))
         if p is None:
