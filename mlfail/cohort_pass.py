@@ -34,13 +34,21 @@ import numpy as np
 import polars as pl
 
 from mlfail.binning import BinSpec
-from mlfail.counts import bin_index, check_types, joint_groups, narrow, sliced
+from mlfail.counts import (
+    BATCH_ROWS,
+    bin_index,
+    cell_table,
+    check_types,
+    empty_table,
+    joint_groups,
+    narrow,
+    sliced,
+)
 from mlfail.performance import SCORE_N, SCORE_SUM, TaskSpec, finish, metric_rows
 from mlfail.ranks import rank_sums
 from mlfail.timekeys import DAY
 
 _EPOCH = dt.date(1970, 1, 1)
-BATCH_ROWS = 1 << 20  # rows read and counted at a time
 CUBE_CELLS = 4096  # joint values of the columns counted together in one bincount
 DAY_CUBE_CELLS = 1 << 17  # (joint values × days) of one per-day bincount
 _FLOAT_SUMS = {SCORE_SUM, "abs_error_sum"}  # measures that are not counts
@@ -336,21 +344,10 @@ def _has_auc(task: TaskSpec) -> bool:
 def _feature_table(
     c: str, dtype: pl.DataType, specs: Sequence[BinSpec], acc: dict[str, np.ndarray]
 ) -> pl.DataFrame:
-    parts = []
-    for i, s in enumerate(specs):
-        counts = acc.get(f"{c}\0{i}", np.zeros(0, dtype=np.int64))
-        cell = np.flatnonzero(counts)
-        parts.append(
-            pl.DataFrame(
-                [
-                    _decode(cell // s.n_bins, dtype, c),
-                    pl.Series("feature", [s.feature] * len(cell), dtype=pl.String),
-                    pl.Series("bin", cell % s.n_bins, dtype=pl.UInt32),
-                    pl.Series("n", counts[cell], dtype=pl.UInt64),
-                ]
-            )
-        )
-    return pl.concat(parts)
+    empty = np.zeros(0, dtype=np.int64)
+    cells = [acc.get(f"{c}\0{i}", empty) for i in range(len(specs))]
+    table = cell_table(lambda codes: _decode(codes, dtype, c), specs, cells)
+    return table if table is not None else empty_table([c], pl.Schema({c: dtype}))
 
 
 def _day_table(

@@ -56,6 +56,9 @@ def distinct_counts(lf: pl.LazyFrame, columns: Sequence[str]) -> dict[str, int]:
     return value_counts(lf, columns, keep=0)[0]
 
 
+BATCH_ROWS = 1 << 20  # rows a chunked counting pass reads and counts at a time (sliced)
+
+
 def sliced(query: pl.LazyFrame, rows: int) -> Iterator[pl.DataFrame]:
     """``query``'s rows as frames of ``rows`` rows (at least one frame, empty when it has
     none), each a sliced streaming collection (Parquet skips the other row groups); frame
@@ -74,6 +77,30 @@ def sliced(query: pl.LazyFrame, rows: int) -> Iterator[pl.DataFrame]:
             if at < total:
                 pending = ahead.submit(read, at)
             yield frame
+
+
+def cell_table(
+    key_of: Callable[[np.ndarray], pl.Series],
+    specs: Sequence[BinSpec],
+    cells: Sequence[np.ndarray],
+) -> pl.DataFrame | None:
+    """The count table (key, feature, bin, n) of a numpy pass's flat counts: ``cells[i]``
+    holds spec i's count at ``key code × n_bins + bin``; one row per nonzero cell, the key
+    column from ``key_of(key codes)``. None without specs."""
+    parts = []
+    for s, counts in zip(specs, cells, strict=True):
+        cell = np.flatnonzero(counts)
+        parts.append(
+            pl.DataFrame(
+                [
+                    key_of(cell // s.n_bins),
+                    pl.Series("feature", [s.feature] * len(cell), dtype=pl.String),
+                    pl.Series("bin", cell % s.n_bins, dtype=pl.UInt32),
+                    pl.Series("n", counts[cell], dtype=pl.UInt64),
+                ]
+            )
+        )
+    return pl.concat(parts) if parts else None
 
 
 VALUE_COUNT = "__count"  # the rows column of a value-count table (col, __count)

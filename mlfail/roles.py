@@ -27,12 +27,12 @@ and the flag that changes it:
    prediction is itself a decision — the score it thresholds.
 7. **excluded** – not named when ``--features`` lists the features; else **feature**.
 
-Costs: per source, one source after the other, one collection of the non-float columns' value
-counts (:func:`mlfail.counts.value_counts`: exact distinct counts, and the nulls, min and max
-of the columns with few values; not of columns a flag gives a role nothing reads the
-statistics of, such as ``--timestamp``) and streaming aggregations of a dozen of the other columns each
-(row count, and per column null count, min, max); and, for output detection, one query on the
-prediction and the candidate columns (at most :data:`OUTPUT_ROWS` reference rows).
+Costs: per source, one after the other, one collection of the non-float columns' value counts
+(:func:`mlfail.counts.value_counts`: exact distinct counts, and the nulls, min and max of the
+columns with few values; not of a column whose flag-given role nothing reads, such as
+``--timestamp``) and streaming aggregations of a dozen other columns each (row count, and per
+column null count, min, max); and, for output detection, one query on the prediction and the
+candidate columns (at most :data:`OUTPUT_ROWS` reference rows).
 
 ``RoleAssignment.to_dict()`` is the JSON object reports carry as ``inputs.roles``::
 
@@ -232,7 +232,6 @@ class RoleAssignment:
     # that very frame (values_of). Not stored either.
     ref_values: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False, compare=False)
     ref_frame: pl.LazyFrame | None = field(default=None, repr=False, compare=False)
-
     # the live frame live_distinct and live_values were counted on (None: not known)
     live_frame: pl.LazyFrame | None = field(default=None, repr=False, compare=False)
 
@@ -374,8 +373,7 @@ def _stats_of(row: dict[str, Any], i: int) -> _Stats:
 
 
 _STATS_CHUNK = 12
-# roles given by a flag whose columns' statistics nothing reads (never features, cohorts or
-# slice keys): not counted by the roles query
+# flag-given roles whose statistics nothing reads (never features, cohorts, slice keys)
 _FIXED_UNREAD = ("timestamp", "label", "prediction", "identifier", "output", "excluded")
 
 

@@ -27,9 +27,17 @@ import numpy as np
 import polars as pl
 
 from mlfail.binspec import BinSpec
-from mlfail.counts import bin_index, check_types, empty_table, missing, narrow, sliced
+from mlfail.counts import (
+    BATCH_ROWS,
+    bin_index,
+    cell_table,
+    check_types,
+    empty_table,
+    missing,
+    narrow,
+    sliced,
+)
 
-BATCH_ROWS = 1 << 20  # rows read and counted at a time
 _W = "__w"
 _MEAN = "__mean"
 
@@ -142,19 +150,11 @@ def window_counts(
 def _table(name: str, specs: Sequence[BinSpec], cells: dict[int, np.ndarray]) -> pl.DataFrame:
     """The count table (name, feature, bin, n) of the (window code, bin) counts: one row per
     cell with rows, the window code 0 as a null window."""
-    parts = []
-    for i, s in enumerate(specs):
-        nb = s.n_bins
-        cell = np.flatnonzero(cells[i])
-        part = pl.DataFrame(
-            [
-                pl.Series(name, cell // nb - 1, dtype=pl.Int64),
-                pl.Series("feature", [s.feature] * len(cell), dtype=pl.String),
-                pl.Series("bin", cell % nb, dtype=pl.UInt32),
-                pl.Series("n", cells[i][cell], dtype=pl.UInt64),
-            ]
-        )
-        parts.append(part.with_columns(pl.when(pl.col(name) >= 0).then(pl.col(name))))
-    if not parts:
+    table = cell_table(
+        lambda codes: pl.Series(name, codes - 1, dtype=pl.Int64),
+        specs,
+        [cells[i] for i in range(len(specs))],
+    )
+    if table is None:
         return empty_table([name], pl.Schema({name: pl.Int64()}))
-    return pl.concat(parts)
+    return table.with_columns(pl.when(pl.col(name) >= 0).then(pl.col(name)))

@@ -383,7 +383,8 @@ def count_pass(t: _Log, pred: str | None) -> None:
     if ref is not None:
         assert t.key is not None
         if t.live_table is None:  # not read with pass 1 (_polars_pass)
-            pred_spec = prediction_spec(ref, pred, t.pred_numeric) if pred else None
+            if pred_spec is None and pred:  # _polars_pass may have built it before it gave up
+                pred_spec = prediction_spec(ref, pred, t.pred_numeric)
             all_specs = specs + ([pred_spec] if pred_spec is not None else [])
             t.live_table = t.eng.count(t.live_src, all_specs, [t.key])
         live_table = _window_index(t.live_table, t.key, t.start)

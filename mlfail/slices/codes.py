@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from mlfail.binning import OTHER
-from mlfail.counts import bin_index, sliced
+from mlfail.counts import BATCH_ROWS, bin_index, sliced  # BATCH_ROWS: rows coded at a time
 from mlfail.performance import TaskSpec, is_error
 from mlfail.slices.model import (
     ABS,
@@ -427,9 +427,6 @@ def _states(
     if len(states) == 0:
         states = np.zeros(1, dtype=np.int64)
     return state, states
-
-
-BATCH_ROWS = 1 << 20  # rows coded and counted at a time: memory stays a chunk, whatever the rows
 
 
 def _coded_chunks(
