@@ -14,15 +14,18 @@ rank: -0.0 equals 0.0, and NaN equals NaN, above every number.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 
 import numpy as np
 
 _BLOCK_BITS = 32  # tie blocks per grouping: fewer than 2**32 rows
+_LOW_BYTE = 0 if sys.byteorder == "little" else 7  # a uint64's lowest byte in memory
 
 
-def tie_blocks(score: np.ndarray) -> np.ndarray:
-    """Each row's tie block (uint64): the dense rank (0, 1, …) of its score among the rows."""
+def tie_blocks(score: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Each row's tie block (uint64): the dense rank (0, 1, …) of its score among the rows;
+    and whether any two rows tie."""
     order = np.argsort(score)
     s = score[order]
     new = np.empty(len(s), dtype=np.uint64)
@@ -31,9 +34,11 @@ def tie_blocks(score: np.ndarray) -> np.ndarray:
     if len(s) and np.isnan(s[-1]):  # NaN sorts last, and ties with NaN
         first_nan = int(np.searchsorted(np.isnan(s), True))
         new[first_nan + 1 :] = 0
+    np.cumsum(new, out=new)
+    ties = bool(len(s)) and int(new[-1]) < len(s) - 1
     block = np.empty(len(s), dtype=np.uint64)
-    block[order] = np.cumsum(new, out=new)
-    return block
+    block[order] = new
+    return block, ties
 
 
 def rank_sums(
@@ -47,14 +52,17 @@ def rank_sums(
     n = len(score)
     if n >= 1 << _BLOCK_BITS:
         raise ValueError("rank_sums: 2**32 rows or more")
-    packed = tie_blocks(score)
+    packed, ties = tie_blocks(score)
     packed <<= np.uint64(1)
     packed |= positive.astype(np.uint64)
     key = np.empty(n, dtype=np.uint64)  # one buffer for every grouping's sorted keys
-    return [_grouped(packed, codes, k, key) for codes, k in groupings]
+    flag = np.empty(n, dtype=np.uint8)  # and one for their positive flags
+    return [_grouped(packed, codes, k, key, flag, ties) for codes, k in groupings]
 
 
-def _grouped(packed: np.ndarray, codes: np.ndarray, k: int, key: np.ndarray) -> np.ndarray:
+def _grouped(
+    packed: np.ndarray, codes: np.ndarray, k: int, key: np.ndarray, flag: np.ndarray, ties: bool
+) -> np.ndarray:
     n = len(packed)
     if n == 0:
         return np.zeros(k)
@@ -63,28 +71,32 @@ def _grouped(packed: np.ndarray, codes: np.ndarray, k: int, key: np.ndarray) -> 
     key <<= shift
     key |= packed
     key.sort()
-    # (group, block) runs: a tie inside a group; key >> 1 is the same along a run
-    tied = np.bitwise_xor(key[1:], key[:-1]) < 2
-    pos = (key & np.uint64(1)).astype(np.uint8)  # the sorted rows' classes
-    if tied.any():
-        # each row's run as [start, end): its rows' average rank is (start + 1 + end) / 2
-        at = np.arange(n, dtype=np.int64)
-        start = np.maximum.accumulate(np.where(np.concatenate([[True], ~tied]), at, 0))
-        last = np.concatenate([~tied, [True]])
-        end = np.minimum.accumulate(np.where(last, at + 1, n)[::-1])[::-1]
-        twice = start + end + 1
-        del at, start, end, last
-    else:  # every run one row: rank i + 1 at position i
-        twice = np.arange(2, 2 * n + 2, 2, dtype=np.int64)
-    del tied
-    twice *= pos  # positives only
-    np.cumsum(twice, out=twice)
-    # each group's rows: [bounds[g], bounds[g + 1]) of the sorted keys
+    # each group's rows: [bounds[g], bounds[g + 1]) of the sorted keys; its positives:
+    # [at_bounds[g], at_bounds[g + 1]) of ``at``, the sorted positions of the positive rows
     bounds = np.searchsorted(key, np.arange(k + 1, dtype=np.uint64) << shift)
-    csum = np.concatenate([[0], twice])
-    sizes = np.diff(bounds)
-    npos = np.zeros(k, dtype=np.int64)
-    full = np.flatnonzero(sizes)
-    npos[full] = np.add.reduceat(pos, bounds[:-1][full], dtype=np.int64)
+    # the flag is the lowest bit: read from the keys' low bytes (a uint64 temporary and a
+    # nonzero over it cost six times as much)
+    np.bitwise_and(key.view(np.uint8)[_LOW_BYTE::8], 1, out=flag)
+    at = np.flatnonzero(flag.view(bool))
+    at_bounds = np.searchsorted(at, bounds)
+    npos = np.diff(at_bounds)
+    first = bounds[:-1]
+    if not ties:  # every run one row: rank i - first + 1 at position i
+        csum = np.zeros(len(at) + 1, dtype=np.int64)
+        np.cumsum(at, out=csum[1:])
+        positions = csum[at_bounds[1:]] - csum[at_bounds[:-1]]
+        return (positions + npos * (1 - first)).astype(np.float64)
+    # (group, block) runs: a tie inside a group; key >> 1 is the same along a run. Each
+    # row's run as [start, end): its rows' average rank is (start + 1 + end) / 2
+    tied = np.bitwise_xor(key[1:], key[:-1]) < 2
+    idx = np.arange(n, dtype=np.int64)
+    start = np.maximum.accumulate(np.where(np.concatenate([[True], ~tied]), idx, 0))
+    last = np.concatenate([~tied, [True]])
+    end = np.minimum.accumulate(np.where(last, idx + 1, n)[::-1])[::-1]
+    del idx, tied, last
+    twice = (start + end + 1)[at]  # the positives' ranks, twice, from the whole's first row
+    del start, end
+    csum = np.zeros(len(at) + 1, dtype=np.int64)
+    np.cumsum(twice, out=csum[1:])
     # twice the positives' ranks, counted from the group's first row: exact integers
-    return (csum[bounds[1:]] - csum[bounds[:-1]] - 2 * bounds[:-1] * npos) / 2
+    return (csum[at_bounds[1:]] - csum[at_bounds[:-1]] - 2 * first * npos) / 2

@@ -9,7 +9,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlfail.ranks import rank_sums
+from mlfail.ranks import rank_sums, tie_blocks
 
 
 def _polars(score: np.ndarray, positive: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
@@ -61,3 +61,19 @@ def test_rank_sums_at_scale_with_ties_equal_polars() -> None:
     u = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
     npos = len(pos)
     assert got[7] == u + npos * (npos + 1) / 2
+
+
+def test_rank_sums_without_ties_at_scale_equal_polars() -> None:
+    """Distinct scores take the short path (no run arithmetic): still Polars' sums exactly,
+    and tie_blocks says whether any two scores tie."""
+    rng = np.random.default_rng(11)
+    n = 200_000
+    score = rng.random(n)
+    positive = rng.random(n) < 0.3
+    codes = rng.integers(0, 40, n).astype(np.uint8)
+    assert len(np.unique(score)) == n
+    assert tie_blocks(score)[1] is False
+    assert tie_blocks(np.array([0.5, -0.0, 0.0]))[1] is True  # -0.0 ties with 0.0
+    assert tie_blocks(np.array([np.nan, 1.0, np.nan]))[1] is True  # NaN ties with NaN
+    (got,) = rank_sums(score, positive, [(codes, 41)])
+    assert np.array_equal(got, _polars(score, positive, codes, 41))  # code 40: empty → 0
