@@ -21,6 +21,7 @@ from mlfail.baseline import NUMERIC_DEFAULTS, QUANTILE_LEVELS, STRING_DEFAULTS, 
 from mlfail.binning import BinSpec
 from mlfail.factors import NAMED_FACTORS, name_factor
 from mlfail.io import Source
+from mlfail.quantiles import exact_quantiles
 from mlfail.reference import Reference
 from mlfail.rootcause.common import _FeatureState, _fmt_share, _is_value, two_proportion_p
 from mlfail.rootcause.evidence import CohortEvidence, ExplainSettings, SignatureEvidence
@@ -369,25 +370,24 @@ def _query(spec: BinSpec, levels: list[float]) -> Callable[[pl.LazyFrame, pl.Exp
     if spec.kind == "numeric":
 
         def q(lf: pl.LazyFrame, flt: pl.Expr) -> dict[str, Any]:
-            xf = x.cast(pl.Float64)
+            # The affected rows' one column, then its summary in memory: the quantiles by
+            # selection (:func:`mlfail.quantiles.exact_quantiles`, Polars' linear quantile to
+            # the bit), where a streaming quantile sorted the column (0.15–0.35 s a call at 5M)
+            xf = lf.filter(flt).select(x.cast(pl.Float64)).collect(engine="streaming").to_series()
             fin = xf.filter(xf.is_finite())
-            return (
-                lf.filter(flt)
-                .select(
-                    pl.len().alias("n"),
-                    (xf.is_null() | xf.is_nan()).sum().alias("missing"),
-                    fin.quantile(levels, interpolation="linear").alias("q"),
-                    fin.min().alias("min"),
-                    fin.max().alias("max"),
-                    fin.std().alias("std"),
-                    fin.mean().alias("mean"),
-                    (xf == fin.max()).sum().alias("at_max"),
-                    (xf == fin.min()).sum().alias("at_min"),
-                    *[(xf == v).sum().alias(f"fill_{i}") for i, v in enumerate(DEFAULT_FILLS_NUM)],
-                )
-                .collect(engine="streaming")
-                .row(0, named=True)
-            )
+            lo, hi = fin.min(), fin.max()
+            return {
+                "n": len(xf),
+                "missing": int((xf.is_null() | xf.is_nan()).sum()),
+                "q": exact_quantiles(fin, levels) or [None] * len(levels),
+                "min": lo,
+                "max": hi,
+                "std": fin.std(),
+                "mean": fin.mean(),
+                "at_max": int((xf == hi).sum()) if hi is not None else 0,
+                "at_min": int((xf == lo).sum()) if lo is not None else 0,
+                **{f"fill_{i}": int((xf == v).sum()) for i, v in enumerate(DEFAULT_FILLS_NUM)},
+            }
 
         return q
     vocab = [*spec.categories, *spec.other]
