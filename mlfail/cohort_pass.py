@@ -155,17 +155,20 @@ def _count_cubes(
     One ``bincount`` per (group of columns, spec) over the chunk's rows gives the group's
     cube (:func:`_cubes`), and each column's counts are the cube summed over the group's
     other columns — exact (integers), with a few bincounts over the rows instead of one per
-    (column, spec)."""
+    (column, spec). Every spec of a group shares one stride (the widest spec's bins): the
+    joint code is scaled once per group, not once per distinct bin count (each scaled copy
+    was a fresh array of the chunk's rows, most of whose cost was page faults)."""
+    if not specs:
+        return
+    stride = max(s.n_bins for s in specs)
     for group, dims, joint in _cubes(dense, CUBE_CELLS):
         cells = math.prod(dims)
-        scaled: dict[int, np.ndarray] = {}  # joint × n_bins, for each n_bins the specs have
+        joint *= stride
         key = np.empty_like(joint)
         for i, s in enumerate(specs):
-            nb = s.n_bins
-            if nb not in scaled:
-                scaled[nb] = joint * nb
-            np.add(scaled[nb], bins[i], out=key)
-            cube = np.bincount(key, minlength=cells * nb).reshape(*dims, nb)
+            np.add(joint, bins[i], out=key)
+            flat = np.bincount(key, minlength=cells * stride)
+            cube = flat.reshape(*dims, stride)[..., : s.n_bins]
             for a, c in enumerate(group):
                 other = tuple(x for x in range(len(group)) if x != a)
                 _spread(acc, f"{c}\0{i}", dense[c], cube.sum(axis=other) if other else cube)
@@ -174,25 +177,34 @@ def _count_cubes(
 def _count_day_cubes(
     acc: dict[str, np.ndarray],
     dense: dict[str, _Codes],
-    day: np.ndarray,
+    day: np.ndarray | None,
     span: int,
     weights: dict[str, np.ndarray],
 ) -> None:
     """acc[(c, rows)] and acc[(c, measure)] += the chunk's rows and measure sums per (code of
-    c, day), the same way: one bincount per (group, measure), summed over the other columns —
+    c, day) — per code alone when ``day`` is None (``span`` 1) — the same way: one bincount per (group, measure), summed over the other columns —
     for the counts (0/1 measures: exact in any order). A float measure (the score's sum, the
     absolute errors') is summed per column in row order: a sum of the cube's sums would add
     in the order of the other columns' codes, which hang on what else the process has seen
     (Polars' global categories), so its last bits would too."""
+
+    def keyed(code: np.ndarray) -> np.ndarray:
+        if day is None:
+            return code
+        key = code.astype(np.int64)
+        key *= span
+        key += day
+        return key
+
     for c, d in dense.items():
-        key = d.dense.astype(np.int64) * span + day
+        key = keyed(d.dense)
         for m in _FLOAT_SUMS & weights.keys():
             sums = np.bincount(key, weights=weights[m], minlength=len(d.present) * span)
             _spread(acc, f"{c}\0{m}", d, sums.reshape(-1, span), np.float64)
     counted = {m: w for m, w in weights.items() if m not in _FLOAT_SUMS}
     for group, dims, joint in _cubes(dense, max(1, DAY_CUBE_CELLS // span)):
         cells = math.prod(dims) * span
-        key = joint * span + day
+        key = keyed(joint)
         cubes = {"rows": np.bincount(key, minlength=cells)}
         cubes.update({m: np.bincount(key, weights=w, minlength=cells) for m, w in counted.items()})
         for m, flat in cubes.items():
@@ -320,7 +332,7 @@ def cohort_pass(
             day = batch["__day"].to_numpy().astype(np.int64)
             _count_day_cubes(acc, dense, day, per_day.span, weights)
         elif per_value is not None:
-            _count_day_cubes(acc, dense, np.zeros(batch.height, np.int64), 1, weights)
+            _count_day_cubes(acc, dense, None, 1, weights)
             total["rows"] += batch.height
             for m, w in weights.items():
                 total[m] += float(np.sum(w))
