@@ -286,3 +286,46 @@ def test_timestamp_must_be_temporal(tmp_path: Path) -> None:
         build_timeline(str(p), roles=Roles(timestamp="ts"))
     with pytest.raises(UsageError, match="--timestamp is required"):
         build_timeline(str(p), roles=Roles())
+
+
+@pytest.mark.parametrize("window", ["1d", "3d"])
+def test_window_auc_in_row_bounded_runs_equals_one_query(
+    tmp_path: Path, window: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The per-window AUC ranked in runs of windows (RANK_ROWS rows at most, to bound memory)
+    is the one-query AUC exactly, and each window's AUC is its Mann–Whitney U by hand."""
+    import mlfail.timeline_passes as tp
+
+    rng = np.random.default_rng(5)
+    live = frame(rng, 6000, days=10)
+    r, lv = write(tmp_path, frame(rng, 2000), live)
+    whole = build_timeline(lv, roles=ROLES, reference=r, window=window)
+    queries: list[int] = []
+    one_query = tp.performance_table
+
+    def counted(*a: object, **k: object) -> pl.DataFrame:
+        queries.append(1)
+        return one_query(*a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tp, "RANK_ROWS", 1500)  # 600 rows a day: runs of 2 days, or one 3d window
+    monkeypatch.setattr(tp, "performance_table", counted)
+    runs = build_timeline(lv, roles=ROLES, reference=r, window=window)
+    assert len(queries) == (5 if window == "1d" else 4)
+    day = np.array([(t - START).days for t in live["ts"].to_list()])
+    width = 1 if window == "1d" else 3
+    score, y = live["score"].to_numpy(), live["y"].to_numpy()
+    for w, (a, b) in enumerate(zip(whole.windows, runs.windows, strict=True)):
+        assert (a.auc, a.metric, a.labelled_rows) == (b.auc, b.metric, b.labelled_rows)
+        m = (day // width) == w
+        pos, neg = score[m & (y == 1)], score[m & (y == 0)]
+        u = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+        assert b.auc == pytest.approx(u / (len(pos) * len(neg)), abs=1e-12)
+
+
+def test_runs_of_windows_stay_under_the_row_limit() -> None:
+    from mlfail.timeline_passes import _runs
+
+    rows = np.array([3, 0, 5, 2, 9, 1])
+    assert _runs(rows, 6) == [(0, 1), (2, 2), (3, 3), (4, 4), (5, 5)]
+    assert _runs(rows, 100) == [(0, 5)]
+    assert _runs(np.array([], dtype=np.int64), 6) == []
