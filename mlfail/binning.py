@@ -33,7 +33,7 @@ from mlfail.binspec import SPEC_VERSION as SPEC_VERSION
 from mlfail.binspec import UNSEEN as UNSEEN
 from mlfail.binspec import BinSpec as BinSpec
 from mlfail.binspec import Kind as Kind
-from mlfail.counts import VALUE, VALUE_COUNT, _categorical_table, count_frame
+from mlfail.counts import VALUE, VALUE_COUNT, _categorical_table, collect_each, count_frame
 from mlfail.errors import UsageError
 from mlfail.featureprofile import profile_column, profile_values
 from mlfail.featurestats import FeatureStats
@@ -198,9 +198,7 @@ def build_specs(
     # numeric batches are read and their quantiles computed.
     side = ThreadPoolExecutor(max_workers=1)
     cat_counts = side.submit(
-        pl.collect_all,
-        [lf.group_by(pl.col(f).cast(pl.String).alias(VALUE)).len() for f in todo],
-        engine="streaming",
+        collect_each, [lf.group_by(pl.col(f).cast(pl.String).alias(VALUE)).len() for f in todo]
     )
 
     nums = [f for f in features if planned[f] in ("numeric", "integer")]

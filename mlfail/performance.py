@@ -24,6 +24,7 @@ from typing import Literal, ParamSpec, TypeVar
 
 import polars as pl
 
+from mlfail.counts import collect_each
 from mlfail.errors import UsageError
 
 P = ParamSpec("P")
@@ -277,7 +278,7 @@ def performance_tables(
     queries = [lf.group_by(list(k)).agg(aggs) if k else lf.select(aggs) for k in key_sets]
     if not queries:
         return []
-    frames = pl.collect_all(queries, engine="streaming")
+    frames = collect_each(queries)
     return [finish(df, spec) for df in frames]
 
 

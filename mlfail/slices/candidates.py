@@ -12,7 +12,7 @@ import polars as pl
 
 from mlfail.binning import OTHER, BinSettings, BinSpec, build_specs
 from mlfail.config import Roles
-from mlfail.counts import VALUE_COUNT, bin_index
+from mlfail.counts import VALUE_COUNT, bin_index, collect_each
 from mlfail.errors import UsageError
 from mlfail.io import Source
 from mlfail.reference import Reference
@@ -150,7 +150,7 @@ def _probe(
             day.unique().implode().alias("__days"),
             _week_index(day).unique().implode().alias("__weeks"),
         ]
-    *got, probed = pl.collect_all([*queries, live.lf.select(exprs)], engine="streaming")
+    *got, probed = collect_each([*queries, live.lf.select(exprs)])
     n_rows = int(probed["__n"][0])
     counted = dict(zip(todo, got, strict=True))
     counts = {c: known[c] if c in known else counted[c] for c in cat_cols + ints if c not in many}
