@@ -26,6 +26,7 @@ _LOW_BYTE = 0 if sys.byteorder == "little" else 7  # a uint64's lowest byte in m
 def tie_blocks(score: np.ndarray) -> tuple[np.ndarray, bool]:
     """Each row's tie block (uint64): the dense rank (0, 1, …) of its score among the rows;
     and whether any two rows tie."""
+    score = np.asarray(score, dtype=np.float64)
     order = np.argsort(score)
     s = score[order]
     new = np.empty(len(s), dtype=np.uint64)
@@ -36,7 +37,7 @@ def tie_blocks(score: np.ndarray) -> tuple[np.ndarray, bool]:
         new[first_nan + 1 :] = 0
     np.cumsum(new, out=new)
     ties = bool(len(s)) and int(new[-1]) < len(s) - 1
-    block = np.empty(len(s), dtype=np.uint64)
+    block = s.view(np.uint64)  # the sorted scores are not read again: their buffer takes it
     block[order] = new
     return block, ties
 
@@ -54,7 +55,7 @@ def rank_sums(
         raise ValueError("rank_sums: 2**32 rows or more")
     packed, ties = tie_blocks(score)
     packed <<= np.uint64(1)
-    packed |= positive.astype(np.uint64)
+    np.bitwise_or(packed, positive, out=packed, casting="unsafe")  # no uint64 copy of it
     key = np.empty(n, dtype=np.uint64)  # one buffer for every grouping's sorted keys
     flag = np.empty(n, dtype=np.uint8)  # and one for their positive flags
     return [_grouped(packed, codes, k, key, flag, ties) for codes, k in groupings]
