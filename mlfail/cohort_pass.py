@@ -36,6 +36,7 @@ import polars as pl
 from mlfail.binning import BinSpec
 from mlfail.counts import (
     BATCH_ROWS,
+    bin_cells,
     bin_index,
     cell_table,
     check_types,
@@ -153,22 +154,13 @@ def _count_cubes(
     """acc[(c, i)] += the chunk's (code of c, bin of spec i) counts, for every column and spec.
 
     One ``bincount`` per (group of columns, spec) over the chunk's rows gives the group's
-    cube (:func:`_cubes`), and each column's counts are the cube summed over the group's
-    other columns — exact (integers), with a few bincounts over the rows instead of one per
-    (column, spec). Every spec of a group shares one stride (the widest spec's bins): the
-    joint code is scaled once per group, not once per distinct bin count (each scaled copy
-    was a fresh array of the chunk's rows, most of whose cost was page faults)."""
-    if not specs:
-        return
-    stride = max(s.n_bins for s in specs)
+    cube (:func:`_cubes`, :func:`mlfail.counts.bin_cells`), and each column's counts are the
+    cube summed over the group's other columns — exact (integers), with a few bincounts over
+    the rows instead of one per (column, spec)."""
+    binned = list(zip(specs, bins, strict=True))
     for group, dims, joint in _cubes(dense, CUBE_CELLS):
-        cells = math.prod(dims)
-        joint *= stride
-        key = np.empty_like(joint)
-        for i, s in enumerate(specs):
-            np.add(joint, bins[i], out=key)
-            flat = np.bincount(key, minlength=cells * stride)
-            cube = flat.reshape(*dims, stride)[..., : s.n_bins]
+        for i, counts in enumerate(bin_cells(joint, math.prod(dims), binned)):
+            cube = counts.reshape(*dims, specs[i].n_bins)
             for a, c in enumerate(group):
                 other = tuple(x for x in range(len(group)) if x != a)
                 _spread(acc, f"{c}\0{i}", dense[c], cube.sum(axis=other) if other else cube)
@@ -182,8 +174,9 @@ def _count_day_cubes(
     weights: dict[str, np.ndarray],
 ) -> None:
     """acc[(c, rows)] and acc[(c, measure)] += the chunk's rows and measure sums per (code of
-    c, day) — per code alone when ``day`` is None (``span`` 1) — the same way: one bincount per (group, measure), summed over the other columns —
-    for the counts (0/1 measures: exact in any order). A float measure (the score's sum, the
+    c, day) — per code alone when ``day`` is None (``span`` 1) — the same way: one bincount
+    per (group, measure), summed over the other columns — for the counts (0/1 measures:
+    exact in any order). A float measure (the score's sum, the
     absolute errors') is summed per column in row order: a sum of the cube's sums would add
     in the order of the other columns' codes, which hang on what else the process has seen
     (Polars' global categories), so its last bits would too."""
@@ -317,7 +310,7 @@ def cohort_pass(
         exprs += per_day.exprs()
     elif per_value is not None:
         exprs += metric_rows(per_value)
-    ranked = _Ranked(cols) if per_value is not None and _has_auc(per_value) else None
+    ranked = _Ranked(cols) if per_value is not None and per_value.has_auc else None
     if ranked is not None and per_value is not None:
         exprs.append(pl.col(per_value.prediction).cast(pl.Float64).alias("__score"))
     acc: dict[str, np.ndarray] = {}
@@ -347,10 +340,6 @@ def cohort_pass(
     rank_pos, whole = ranked.rank_pos() if ranked is not None else ({}, 0.0)
     by_value = {c: _value_table(c, schema[c], per_value, acc, rank_pos.get(c)) for c in cols}
     return CohortCounts(by_col, {}, by_value, _overall(per_value, total, whole, ranked))
-
-
-def _has_auc(task: TaskSpec) -> bool:
-    return task.task == "classification" and task.is_score
 
 
 def _feature_table(

@@ -113,6 +113,25 @@ def cell_table(
     return pl.concat(parts) if parts else None
 
 
+def bin_cells(
+    code: np.ndarray, cells: int, binned: Sequence[tuple[BinSpec, np.ndarray]]
+) -> Iterator[np.ndarray]:
+    """For each (spec, the chunk's bins of it), the chunk's (code, bin) counts as a
+    ``(cells, n_bins)`` array, ``code`` in ``0..cells-1``: one bincount of code × stride + bin
+    a spec. Every spec shares one stride (the widest spec's bins), so the codes are scaled
+    once, not once per distinct bin count (each scaled copy a fresh array of the chunk's
+    rows). The numpy passes' counting step: the cohort pass's cubes, the timeline's windows."""
+    if not binned:
+        return
+    stride = max(s.n_bins for s, _ in binned)
+    scaled = np.multiply(code, stride, dtype=np.int64)
+    key = np.empty_like(scaled)
+    for s, bins in binned:
+        np.add(scaled, bins, out=key)
+        flat = np.bincount(key, minlength=cells * stride)
+        yield flat.reshape(cells, stride)[:, : s.n_bins]
+
+
 VALUE_COUNT = "__count"  # the rows column of a value-count table (col, __count)
 
 

@@ -13,6 +13,8 @@ standard deviations may differ from a streaming aggregation in the last bits onl
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -72,21 +74,61 @@ def profile_values(vc: pl.DataFrame, spec: BinSpec, dtype: pl.DataType) -> Featu
     return st
 
 
+class NumericSummary(NamedTuple):
+    """What :func:`numeric_summary` gives (the raw values: None where there is none)."""
+
+    missing: int  # null or NaN
+    neg_inf: int
+    pos_inf: int
+    finite: pl.Series
+    min: float | None
+    max: float | None
+    mean: float | None
+    std: float | None
+    quantiles: list[float | None]
+    defaults: dict[str, int]  # NUMERIC_DEFAULTS' key → rows equal to that value
+
+
+def numeric_summary(x: pl.Series, levels: Sequence[float]) -> NumericSummary:
+    """Counts, moments, quantiles at ``levels`` (Polars' linear quantile to the bit, by
+    selection) and default-value counts of a Float64 column held in memory: a reference
+    feature's profile, and the signatures' summary of the affected rows (root cause)."""
+    missing = int((x.is_null() | x.is_nan()).sum())
+    neg_inf, pos_inf = int((x == -math.inf).sum()), int((x == math.inf).sum())
+    # the finite values: the column itself when it has no null, NaN or ±inf (no copy of it)
+    fin = x if missing == 0 and neg_inf + pos_inf == 0 else x.filter(x.is_finite())
+    found = exact_quantiles(fin, levels)
+    qs: list[float | None] = list(found) if found is not None else [None] * len(levels)
+    return NumericSummary(
+        missing=missing,
+        neg_inf=neg_inf,
+        pos_inf=pos_inf,
+        finite=fin,
+        min=_float(fin.min()),
+        max=_float(fin.max()),
+        mean=_float(fin.mean()),
+        std=_float(fin.std()),
+        quantiles=qs,
+        defaults={k: int((x == v).sum()) for k, v in NUMERIC_DEFAULTS.items()},
+    )
+
+
+def _float(v: object) -> float | None:
+    return None if v is None else float(v)  # type: ignore[arg-type]
+
+
 def _numeric(st: FeatureStats, x: pl.Series) -> None:
     """Counts, moments, quantiles and default-value counts of a Float64 column."""
-    st.nulls = int((x.is_null() | x.is_nan()).sum())
-    st.neg_inf, st.pos_inf = int((x == -math.inf).sum()), int((x == math.inf).sum())
-    # the finite values: the column itself when it has no null, NaN or ±inf (no copy of it)
-    fin = x if st.nulls == 0 and st.neg_inf + st.pos_inf == 0 else x.filter(x.is_finite())
-    st.count = len(fin)
-    st.min, st.max = finite_or_none(fin.min()), finite_or_none(fin.max())
-    st.mean, st.std = finite_or_none(fin.mean()), finite_or_none(fin.std())
-    qs: list[float | None] = [None] * len(QUANTILE_LEVELS)
-    qs = list(exact_quantiles(fin, QUANTILE_LEVELS) or qs)
+    sm = numeric_summary(x, QUANTILE_LEVELS)
+    st.nulls, st.neg_inf, st.pos_inf = sm.missing, sm.neg_inf, sm.pos_inf
+    st.count = len(sm.finite)
+    st.min, st.max = finite_or_none(sm.min), finite_or_none(sm.max)
+    st.mean, st.std = finite_or_none(sm.mean), finite_or_none(sm.std)
     st.quantiles = {
-        level_key(lv): finite_or_none(q) for lv, q in zip(QUANTILE_LEVELS, qs, strict=True)
+        level_key(lv): finite_or_none(q)
+        for lv, q in zip(QUANTILE_LEVELS, sm.quantiles, strict=True)
     }
-    st.defaults = {k: int((x == v).sum()) for k, v in NUMERIC_DEFAULTS.items()}
+    st.defaults = dict(sm.defaults)
     if st.mean is not None and not is_default_value(st.mean):
         st.defaults[MEAN_DEFAULT] = _near(x, st.mean, mean_tolerance(st.mean))
 

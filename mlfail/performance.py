@@ -51,6 +51,11 @@ class TaskSpec:
     def higher_is_better(self) -> bool:
         return self.task == "classification"
 
+    @property
+    def has_auc(self) -> bool:
+        """A classification on a score: ranked for an AUC (a class prediction is not)."""
+        return self.task == "classification" and self.is_score
+
 
 def infer_task(
     schema: pl.Schema,

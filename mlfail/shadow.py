@@ -133,7 +133,7 @@ def shadow(
         for row in agg.iter_rows(named=True):
             sl = {k: row[k] for k in keys} or None
             comps.append(_compare(row, sl, table, spec_cur, spec_cand, keys, tspec, ps))
-    if tspec is not None and tspec.is_score and tspec.task == "classification":
+    if tspec is not None and tspec.has_auc:
         _add_auc(lf, label or "", current, comps[0])
     _paired_tests(comps, ps, min_rows)
     overall, slices = comps[0], comps[1:]

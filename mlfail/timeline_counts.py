@@ -29,6 +29,7 @@ import polars as pl
 from mlfail.binspec import BinSpec
 from mlfail.counts import (
     BATCH_ROWS,
+    bin_cells,
     bin_index,
     cell_table,
     check_types,
@@ -111,14 +112,9 @@ def window_counts(
         if len(code) and (code.min() < 0 or code.max() >= n):
             raise ValueError(f"a window index outside 0..{n_windows - 1}")
         rows += np.bincount(code, minlength=n)
-        scaled: dict[int, np.ndarray] = {}  # code × n_bins, for each n_bins the specs have
-        buf = np.empty_like(code)
-        for i in read:
-            nb = specs[i].n_bins
-            if nb not in scaled:
-                scaled[nb] = code * nb
-            np.add(scaled[nb], batch[f"__b{i}"].to_numpy(), out=buf)
-            cells[i] += np.bincount(buf, minlength=n * nb)
+        binned = [(specs[i], batch[f"__b{i}"].to_numpy()) for i in read]
+        for i, counts in zip(read, bin_cells(code, n, binned), strict=True):
+            cells[i] += counts.ravel()
         for j in range(len(flags)):
             flagged[j] += np.bincount(code[batch[f"__m{j}"].to_numpy()], minlength=n)
         if mean is not None:

@@ -356,7 +356,7 @@ def label_pass(
         if "auc" in perf.columns:
             a = perf["auc"].fill_null(np.nan).to_numpy().astype(float)
             auc[pw] = np.where(enough, a, np.nan)
-        elif tspec.task == "classification" and tspec.is_score:
+        elif tspec.has_auc:
             notes.append(
                 f"AUC per window is not computed on the {eng.name} engine (a rank per window); "
                 "use --engine polars for it"
@@ -385,7 +385,7 @@ def _window_performance(t: _Log, tspec: TaskSpec, key: EngineKey) -> pl.DataFram
     label and prediction). The tables are the same: a window's rows are all in its run."""
     eng, live_src = t.eng, t.live_src
     runs = _runs(t.rows, RANK_ROWS)
-    if not (t.on_polars and tspec.is_score and tspec.task == "classification" and len(runs) > 1):
+    if not (t.on_polars and tspec.has_auc and len(runs) > 1):
         return _window_index(eng.performance(live_src, tspec, [key]), key, t.start)
     k = polars_key(key, live_src.schema)
     kx = pl.col(k) if isinstance(k, str) else k

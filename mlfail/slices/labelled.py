@@ -318,7 +318,7 @@ def _records(
     cmap = {c.name: c for c in cands}
     slices = [_slice_dict(natives, *keys[i]) for i in order]
     aucs: list[float | None] = [None] * (len(order) + 1)
-    if not reg and tspec.is_score:  # AUC: one mask column per slice, so the first ones only
+    if tspec.has_auc:  # AUC: one mask column per slice, so the first ones only
         masks = [pl.lit(True)] + [_mask(cmap, sl) for sl in slices[: settings.auc_slices]]
         aucs[: len(masks)] = auc_for(live_src.lf, tspec, masks)
         if len(slices) > settings.auc_slices:
