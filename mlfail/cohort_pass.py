@@ -106,7 +106,9 @@ class _Codes:
         dense = np.take(self.lut, code)
         miss = dense == unseen
         if miss.any():
-            new = np.unique(code[miss]).astype(np.int64)
+            seen = np.zeros(top, dtype=bool)  # the new codes, ascending, without a sort
+            seen[code[miss]] = True
+            new = np.flatnonzero(seen).astype(np.int64)
             k = len(self.present) + len(new)
             if k >= unseen:  # a wider type, with room for the marker of codes not seen
                 wide = np.uint16 if k < (1 << 16) - 1 else np.uint32

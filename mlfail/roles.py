@@ -31,8 +31,10 @@ Costs: per source, one after the other, one collection of the non-float columns'
 (:func:`mlfail.counts.value_counts`: exact distinct counts, and the nulls, min and max of the
 columns with few values; not of a column whose flag-given role nothing reads, such as
 ``--timestamp``) and streaming aggregations of a dozen other columns each (row count, and per
-column null count, min, max); and, for output detection, one query on the prediction and the
-candidate columns (at most :data:`OUTPUT_ROWS` reference rows).
+column null count, min, max) — on the reference not of a column a flag gives its role, on live
+not of a float that varies on the reference (no rule reads those); and, for output detection,
+one query on the prediction and the candidate columns (at most :data:`OUTPUT_ROWS` reference
+rows).
 
 ``RoleAssignment.to_dict()`` is the JSON object reports carry as ``inputs.roles``::
 
@@ -381,6 +383,7 @@ def collect_stats(
     frames: Sequence[pl.LazyFrame],
     values: list[dict[str, pl.DataFrame]] | None = None,
     skip: Collection[str] = (),
+    unread: Sequence[Collection[str]] = (),
 ) -> list[dict[str, _Stats]]:
     """Per source, per binnable (or time) column: rows, nulls, distinct (for floats capped at
     2: "two or more"), min, max. The sources one after the other: per source, a streaming
@@ -392,9 +395,12 @@ def collect_stats(
     tables of the columns with few values (:func:`mlfail.counts.value_counts`), which the
     slices' probe reuses instead of counting them again. Columns in ``skip`` (their role given
     by a flag that no inference reads, such as --timestamp: a distinct count over every row)
-    are not counted."""
+    are not counted. ``unread[k]``, when given, names the columns of source k whose statistics
+    nothing reads: their value counts are still taken (later steps reuse them), but no other
+    aggregation reads them, and they have no entry in the result."""
     out = []
-    for lf in frames:
+    for k, lf in enumerate(frames):
+        ignored = unread[k] if k < len(unread) else ()
         schema = lf.collect_schema()
         names = [
             n for n, dt in schema.items() if (is_binnable(dt) or dt.is_temporal()) and n not in skip
@@ -408,14 +414,14 @@ def collect_stats(
         known = {i for i in exact if names[i] in tables}
         for i in known:
             row.update(_table_stats(i, tables[names[i]], schema[names[i]]))
-        rest = [i for i in range(len(names)) if i not in known]
+        rest = [i for i in range(len(names)) if i not in known and names[i] not in ignored]
         # a dozen columns per query: one query of every column decoded them all at once
         for at in range(0, max(len(rest), 1), _STATS_CHUNK):
             exprs = [pl.len().alias("rows")]
             for i in rest[at : at + _STATS_CHUNK]:
                 exprs += _stat_exprs(i, names[i], schema[names[i]])
             row.update(lf.select(exprs).collect(engine="streaming").row(0, named=True))
-        out.append({n: _stats_of(row, i) for i, n in enumerate(names)})
+        out.append({n: _stats_of(row, i) for i, n in enumerate(names) if n not in ignored})
     return out
 
 
@@ -528,8 +534,17 @@ def infer_roles(
     # a column whose role a flag fixes, and that no rule or later step reads the statistics
     # of, is not counted (cohorts and slices never use these roles)
     fixed = {c for c, (r, _) in given.items() if r in _FIXED_UNREAD}
-    stats = collect_stats([ref_lf] if live_lf is None else [ref_lf, live_lf], values, fixed)
-    ref_st, live_st = stats[0], stats[-1] if live_lf is not None else None
+    # No rule reads a flag-given column's reference statistics, and a float's live ones only
+    # matter when it is constant on the reference (_constant_live): the others are not taken.
+    # (Live's other columns are: their distinct counts feed live_distinct.)
+    (ref_st,) = collect_stats([ref_lf], values, fixed, [set(given)])
+    live_st = None
+    if live_lf is not None:
+        idle = {
+            n for n, t in live_schema.items()
+            if t.is_float() and not (n in ref_st and ref_st[n].distinct <= 1)
+        }  # fmt: skip
+        (live_st,) = collect_stats([live_lf], values, fixed, [idle])
     partitions = {**hive_keys(reference), **(hive_keys(live) if live is not None else {})}
 
     decided: dict[str, ColumnRole] = {}

@@ -263,6 +263,36 @@ def test_constant_columns_are_skipped_with_a_note() -> None:
     assert _role(ref, "two") == "feature"
 
 
+def test_a_float_constant_on_the_reference_is_judged_by_its_live_values() -> None:
+    """Live statistics of a float are taken only for a reference-constant float, and there
+    they decide: constant when live holds the same value, a feature when live adds one (a
+    rollout), a feature when live is a different single value; a float that varies on the
+    reference is a feature whatever live holds."""
+    rng = np.random.default_rng(27)
+    ref = _base(rng).with_columns(f=pl.lit(1.5), g=pl.lit(2.0), h=pl.lit(0.0), v=rng.normal(size=N))
+    live = ref.with_columns(
+        g=pl.Series(np.where(np.arange(N) % 2 == 0, 2.0, 3.0)), h=pl.lit(7.0), v=pl.lit(1.0)
+    )
+    roles = _roles(ref, live)
+    assert roles.get("f").role == "constant" and "one value (1.5)" in roles.get("f").reason
+    assert [roles.get(c).role for c in ("g", "h", "v")] == ["feature"] * 3
+
+
+def test_unread_columns_are_value_counted_but_not_aggregated() -> None:
+    """``unread`` leaves a column's aggregates out (no entry) but keeps its value counts,
+    which later steps reuse; the other columns' statistics are unchanged."""
+    from mlfail.roles import collect_stats
+
+    rng = np.random.default_rng(31)
+    df = pl.DataFrame({"s": rng.choice(["p", "q"], N).tolist(), "x": rng.normal(size=N),
+                       "y": rng.normal(size=N)})  # fmt: skip
+    values: list[dict[str, pl.DataFrame]] = []
+    (full,) = collect_stats([df.lazy()])
+    (part,) = collect_stats([df.lazy()], values, (), [{"s", "x"}])
+    assert set(part) == {"y"} and part["y"] == full["y"]
+    assert set(values[0]) == {"s"} and values[0]["s"]["__count"].sum() == N
+
+
 def test_exclude_and_flag_errors() -> None:
     rng = np.random.default_rng(19)
     ref = _base(rng).with_columns(y=pl.Series(rng.normal(size=N)))
