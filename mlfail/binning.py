@@ -37,7 +37,7 @@ from mlfail.counts import VALUE, VALUE_COUNT, _categorical_table, collect_each, 
 from mlfail.errors import UsageError
 from mlfail.featureprofile import profile_column, profile_values
 from mlfail.featurestats import FeatureStats
-from mlfail.quantiles import Span
+from mlfail.quantiles import Ordered, Span
 from mlfail.quantiles import exact_quantiles as exact_quantiles  # re-exported: the public path
 
 
@@ -244,17 +244,24 @@ def _numeric_specs(lf: pl.LazyFrame, nums: Sequence[str], build: _Build) -> None
 
     def column(col: pl.Series) -> tuple[BinSpec | None, pl.DataFrame | None]:
         spans: list[Span] = []
+        # a profile asks for a second set of quantiles: one sort serves both (Ordered)
+        order: list[Ordered] | None = [] if build.profile is not None else None
         spec = _numeric_or_int_spec(
             col, build.planned[col.name], build.schema[col.name], build.settings, levels,
-            explicit=build.explicit, spans_out=spans,
+            explicit=build.explicit, spans_out=spans, order_out=order,
         )  # fmt: skip
+        ordered = order[0] if order else None
         if spec is not None and build.profile is not None:
-            build.profile[col.name] = profile_column(col, spec)  # one key per worker
+            build.profile[col.name] = profile_column(col, spec, ordered)  # one key per worker
         if spec is None or not build.counting:
             return spec, None
-        # counted on the worker too, while the column is in memory: from the quantile
-        # brackets when every edge lies in one, else with the counting core
-        table = _counts_from_spans(col, spec, spans) if spans else None
+        # counted on the worker too, while the column is in memory: from the sorted values or
+        # the quantile brackets when every edge lies in one, else with the counting core
+        table: pl.DataFrame | None
+        if ordered is not None and spec.kind == "numeric":
+            table = _counts_table(col, spec, ordered.at_most(spec.edges))
+        else:
+            table = _counts_from_spans(col, spec, spans) if spans else None
         if table is None:
             table = count_frame(col.to_frame().lazy(), [spec])
         return spec, table
@@ -354,7 +361,11 @@ def _numeric_or_int_spec(
     *,
     explicit: bool,
     spans_out: list[Span] | None = None,
+    order_out: list[Ordered] | None = None,
 ) -> BinSpec | None:
+    """A numeric column's spec (an integer column with few values: a categorical one); with
+    ``order_out``, its finite values sorted (:class:`Ordered`), from which the quantiles come,
+    are appended there, else the quantiles come by selection (its brackets in ``spans_out``)."""
     f = col.name
     if planned == "integer":
         probe = col.head(100_000).drop_nulls()
@@ -368,7 +379,11 @@ def _numeric_or_int_spec(
         values = col if clean else col.filter(col.is_finite())
     else:
         values = col.cast(pl.Float64)
-    q = exact_quantiles(values.drop_nulls(), levels, spans_out)
+    if order_out is not None:
+        order_out.append(Ordered.of(values.drop_nulls()))
+        q = order_out[-1].quantiles(levels)
+    else:
+        q = exact_quantiles(values.drop_nulls(), levels, spans_out)
     edges = numeric_edges(list(q) if q is not None else [])
     return BinSpec(feature=f, kind="numeric", edges=edges, dtype=str(dtype))
 
@@ -377,13 +392,18 @@ def _counts_from_spans(col: pl.Series, spec: BinSpec, spans: Sequence[Span]) -> 
     """The count table of ``col`` for ``spec`` — what :func:`mlfail.counts.count_frame` gives —
     from the selection's brackets: #(x ≤ e) = #(x = -inf) + #(finite < a) + #(bracket ≤ e) for an
     edge e inside bracket [a, b]. None when an edge lies in no bracket."""
-    x = col.cast(pl.Float64)
     cum: list[int] = []
     for e in spec.edges:
         hit = next((sp for sp in spans if sp[0] <= e <= sp[1]), None)
         if hit is None:
             return None
         cum.append(hit[2] + int(np.count_nonzero(hit[3] <= e)))
+    return _counts_table(col, spec, cum)
+
+
+def _counts_table(col: pl.Series, spec: BinSpec, cum: Sequence[int]) -> pl.DataFrame:
+    """The count table of ``col`` for ``spec`` from #(finite values ≤ e) per inner edge e."""
+    x = col.cast(pl.Float64)
     nan = neg_inf = 0
     if col.dtype.is_float() and not (
         col.null_count() == 0 and _finite_sum(col)  # finite sum: no NaN/±inf

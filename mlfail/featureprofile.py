@@ -34,11 +34,12 @@ from mlfail.featurestats import (
     level_key,
     mean_tolerance,
 )
-from mlfail.quantiles import exact_quantiles
+from mlfail.quantiles import Ordered, exact_quantiles
 
 
-def profile_column(col: pl.Series, spec: BinSpec) -> FeatureStats:
-    """The profile of a reference column held whole in memory (its every row)."""
+def profile_column(col: pl.Series, spec: BinSpec, ordered: Ordered | None = None) -> FeatureStats:
+    """The profile of a reference column held whole in memory (its every row); ``ordered``,
+    when the bin spec's read sorted the column's finite values, gives the quantiles."""
     dtype = col.dtype
     st = FeatureStats(
         feature=spec.feature,
@@ -49,7 +50,7 @@ def profile_column(col: pl.Series, spec: BinSpec) -> FeatureStats:
         numeric=is_numeric_dtype(dtype),
     )
     if st.numeric:
-        _numeric(st, col.cast(pl.Float64))
+        _numeric(st, col.cast(pl.Float64), ordered)
     if spec.kind == "categorical":
         vc = col.cast(pl.String).alias("v").to_frame().group_by("v").len()
         add_frequencies(st, vc, dtype)
@@ -89,15 +90,22 @@ class NumericSummary(NamedTuple):
     defaults: dict[str, int]  # NUMERIC_DEFAULTS' key → rows equal to that value
 
 
-def numeric_summary(x: pl.Series, levels: Sequence[float]) -> NumericSummary:
+def numeric_summary(
+    x: pl.Series, levels: Sequence[float], ordered: Ordered | None = None
+) -> NumericSummary:
     """Counts, moments, quantiles at ``levels`` (Polars' linear quantile to the bit, by
-    selection) and default-value counts of a Float64 column held in memory: a reference
-    feature's profile, and the signatures' summary of the affected rows (root cause)."""
+    selection, or from ``ordered``: ``x``'s finite values already sorted) and default-value
+    counts of a Float64 column held in memory: a reference feature's profile, and the
+    signatures' summary of the affected rows (root cause)."""
     missing = int((x.is_null() | x.is_nan()).sum())
     neg_inf, pos_inf = int((x == -math.inf).sum()), int((x == math.inf).sum())
-    # the finite values: the column itself when it has no null, NaN or ±inf (no copy of it)
-    fin = x if missing == 0 and neg_inf + pos_inf == 0 else x.filter(x.is_finite())
-    found = exact_quantiles(fin, levels)
+    if ordered is not None:
+        fin = ordered.finite
+        found = ordered.quantiles(levels)
+    else:
+        # the finite values: the column itself when it has no null, NaN or ±inf (no copy)
+        fin = x if missing == 0 and neg_inf + pos_inf == 0 else x.filter(x.is_finite())
+        found = exact_quantiles(fin, levels)
     qs: list[float | None] = list(found) if found is not None else [None] * len(levels)
     return NumericSummary(
         missing=missing,
@@ -117,9 +125,9 @@ def _float(v: object) -> float | None:
     return None if v is None else float(v)  # type: ignore[arg-type]
 
 
-def _numeric(st: FeatureStats, x: pl.Series) -> None:
+def _numeric(st: FeatureStats, x: pl.Series, ordered: Ordered | None = None) -> None:
     """Counts, moments, quantiles and default-value counts of a Float64 column."""
-    sm = numeric_summary(x, QUANTILE_LEVELS)
+    sm = numeric_summary(x, QUANTILE_LEVELS, ordered)
     st.nulls, st.neg_inf, st.pos_inf = sm.missing, sm.neg_inf, sm.pos_inf
     st.count = len(sm.finite)
     st.min, st.max = finite_or_none(sm.min), finite_or_none(sm.max)
@@ -130,7 +138,9 @@ def _numeric(st: FeatureStats, x: pl.Series) -> None:
     }
     st.defaults = dict(sm.defaults)
     if st.mean is not None and not is_default_value(st.mean):
-        st.defaults[MEAN_DEFAULT] = _near(x, st.mean, mean_tolerance(st.mean))
+        tol = mean_tolerance(st.mean)
+        near = ordered.near(st.mean, tol) if ordered is not None else _near(x, st.mean, tol)
+        st.defaults[MEAN_DEFAULT] = near
 
 
 CHUNK = 1 << 20  # values compared at a time: temporaries of a chunk, not of the column

@@ -5,8 +5,10 @@ baseline's feature profile (:mod:`mlfail.featureprofile`) both use it on columns
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -89,6 +91,22 @@ def _order_statistics(
     return out
 
 
+def _ranks(n: int, levels: Sequence[float]) -> list[tuple[int, int, float]]:
+    """Per level, the two neighbouring 0-based ranks of Polars' linear quantile of n values,
+    and the fraction between them."""
+    idx = []
+    for level in levels:
+        f = (n - 1) * level
+        lo = math.floor(f)
+        idx.append((lo, min(math.ceil(f), n - 1), f - lo))
+    return idx
+
+
+def _polars_quantiles(values: pl.Series, levels: Sequence[float]) -> list[float]:
+    q = values.to_frame("v").select(pl.col("v").quantile(list(levels), interpolation="linear"))
+    return list(q.item())
+
+
 def exact_quantiles(
     values: pl.Series, levels: Sequence[float], spans_out: list[Span] | None = None
 ) -> list[float] | None:
@@ -101,13 +119,8 @@ def exact_quantiles(
     if n == 0:
         return None
     if n < SELECT_MIN:
-        q = values.to_frame("v").select(pl.col("v").quantile(list(levels), interpolation="linear"))
-        return list(q.item())
-    idx = []
-    for level in levels:
-        f = (n - 1) * level
-        lo = math.floor(f)
-        idx.append((lo, min(math.ceil(f), n - 1), f - lo))
+        return _polars_quantiles(values, levels)
+    idx = _ranks(n, levels)
     stats = _order_statistics(values, [r for lo, hi, _ in idx for r in (lo, hi)], 3.0, spans_out)
     if stats is None:
         if spans_out is not None:
@@ -115,3 +128,47 @@ def exact_quantiles(
         srt = values.sort()
         stats = {r: float(srt[r]) for lo, hi, _ in idx for r in (lo, hi)}
     return [_interpolate(stats[lo], stats[hi], frac) for lo, hi, frac in idx]
+
+
+@dataclass(frozen=True)
+class Ordered:
+    """A column's finite values (Float64: no null, NaN or ±inf) and a sorted copy of them, for
+    a caller that asks one column for several sets of quantiles and for counts below points:
+    a baseline's bin edges, their reference counts and the feature's profile quantiles. One
+    numpy sort (about 50 ms per 5M values here) costs less than a selection per set of levels
+    (about 60 and 45 ms), at the price of the copy: the bin specs of a walk, which need one set,
+    select instead."""
+
+    finite: pl.Series
+    ordered: np.ndarray
+
+    @classmethod
+    def of(cls, finite: pl.Series) -> Ordered:
+        return cls(finite, np.sort(finite.to_numpy()))
+
+    def quantiles(self, levels: Sequence[float]) -> list[float] | None:
+        """:func:`exact_quantiles` of the finite values, from the sorted copy."""
+        n = len(self.ordered)
+        if n == 0:
+            return None
+        if n < SELECT_MIN:
+            return _polars_quantiles(self.finite, levels)
+        s = self.ordered
+        return [
+            _interpolate(float(s[lo]), float(s[hi]), frac) for lo, hi, frac in _ranks(n, levels)
+        ]
+
+    def near(self, centre: float, tol: float) -> int:
+        """#(|v − centre| ≤ tol), in the same IEEE operations as the row-wise test: v − centre
+        only grows with v, so the values that pass are one run of the sorted copy, found by
+        two bisections."""
+        s = self.ordered
+
+        def gap(v: float) -> float:
+            return float(np.float64(v) - np.float64(centre))
+
+        return bisect.bisect_right(s, tol, key=gap) - bisect.bisect_left(s, -tol, key=gap)
+
+    def at_most(self, points: Sequence[float]) -> list[int]:
+        """#(finite values ≤ p) for each point."""
+        return [int(k) for k in np.searchsorted(self.ordered, points, side="right")]

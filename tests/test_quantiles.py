@@ -103,12 +103,14 @@ def test_float_column_with_inf_nan_and_nulls_uses_finite_values_only() -> None:
         max_size=300,
     ),
     st.booleans(),
+    st.booleans(),
 )
 def test_reference_counts_from_brackets_equal_the_counting_core(
-    xs: list[float | None], as_int: bool
+    xs: list[float | None], as_int: bool, profiled: bool
 ) -> None:
-    """build_specs(counts=...) counts numeric columns from the quantile brackets; the table must
-    be the one count_frame gives (ties on edges, ±inf, NaN and nulls included)."""
+    """build_specs(counts=...) counts numeric columns from the quantile brackets, or from the
+    sorted values when it also profiles them (baseline create); the table must be the one
+    count_frame gives (ties on edges, ±inf, NaN and nulls included)."""
     col = pl.Series("x", xs, dtype=pl.Float64)
     if as_int:
         col = pl.Series("x", [None if v is None or v != v or abs(v) == float("inf") else int(v)
@@ -117,8 +119,55 @@ def test_reference_counts_from_brackets_equal_the_counting_core(
     quantiles.SELECT_MIN, quantiles._SAMPLE = 1, 16
     try:
         tables: list[pl.DataFrame] = []
-        specs = binning.build_specs(col.to_frame().lazy(), ["x"], numeric=["x"], counts=tables)
+        specs = binning.build_specs(
+            col.to_frame().lazy(), ["x"], numeric=["x"], counts=tables,
+            profile={} if profiled else None,
+        )  # fmt: skip
     finally:
         quantiles.SELECT_MIN, quantiles._SAMPLE = old
     expected = count_frame(col.to_frame().lazy(), specs)
     assert tables[0].sort("bin").equals(expected.sort("bin"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=400),
+    st.lists(st.floats(0.0, 1.0), min_size=1, max_size=5),
+    st.lists(st.floats(-2e6, 2e6, allow_nan=False), min_size=1, max_size=5),
+)
+def test_the_sorted_copy_gives_polars_quantiles_and_counts_below_points(
+    xs: list[float], levels: list[float], points: list[float]
+) -> None:
+    """Ordered (a baseline's one sort per column): Polars' linear quantiles to the bit on the
+    long-column path, and #(x ≤ p) as a row-wise count gives it."""
+    old = quantiles.SELECT_MIN
+    quantiles.SELECT_MIN = 1  # the long-column path (index into the sorted copy)
+    try:
+        o = quantiles.Ordered.of(pl.Series(xs, dtype=pl.Float64))
+        got = o.quantiles(levels)
+    finally:
+        quantiles.SELECT_MIN = old
+    x = np.asarray(xs, dtype=float)
+    assert got == _polars(x, levels)
+    assert o.at_most(points) == [int(np.count_nonzero(x <= p)) for p in points]
+
+
+@pytest.mark.parametrize("centre", [2.5, -1e-9, 1e15, 0.1 + 0.2])
+def test_near_counts_what_the_row_wise_tolerance_test_counts(centre: float) -> None:
+    """Ordered.near bisects for |v − centre| ≤ tol; values exactly at centre ± tol and one ulp
+    either side decide the edges, as numpy's row-wise |x − centre| ≤ tol does."""
+    tol = max(abs(centre) * 1e-9, 1e-12)
+    rng = np.random.default_rng(11)
+    edges = np.array([centre - tol, centre + tol, centre])
+    x = np.concatenate(
+        [
+            edges,
+            np.nextafter(edges, np.inf),
+            np.nextafter(edges, -np.inf),
+            centre + rng.normal(0, tol, 500),
+            centre + rng.normal(0, 100 * tol, 500),
+        ]
+    )
+    want = int(np.count_nonzero(np.abs(x - centre) <= tol))
+    assert 0 < want < len(x)
+    assert quantiles.Ordered.of(pl.Series(x)).near(centre, tol) == want
