@@ -97,9 +97,12 @@ def _on_frame(
         both = pred.is_not_null() & col.is_not_null()
         p, v = pred.filter(both), col.filter(both)
         p_unique, cache = p.n_unique(), None
-    if len(p) < 10 or p_unique < 2 or v.n_unique() < 2:
+    if len(p) < 10 or p_unique < 2:
         return missing
-    return _output_reason(prediction, c, p, v, is_score=is_score, cache=cache)
+    v_unique = v.n_unique()  # a hash of every row: taken once, read by every rule below
+    if v_unique < 2:
+        return missing
+    return _output_reason(prediction, c, p, v, v_unique, is_score=is_score, cache=cache)
 
 
 def _output_reason(
@@ -107,6 +110,7 @@ def _output_reason(
     c: str,
     p: pl.Series,
     v: pl.Series,
+    v_unique: int,
     *,
     is_score: bool,
     cache: dict[str, object] | None = None,
@@ -117,16 +121,16 @@ def _output_reason(
             scores = p.cast(pl.Float64).to_numpy()
             if cache is not None:
                 cache["scores"] = scores
-        return _function_of_score(scores, v)
+        return _function_of_score(scores, v, v_unique)
     classes = p.n_unique()
-    if classes <= 2 and v.dtype.is_numeric() and v.n_unique() > 2:
+    if classes <= 2 and v.dtype.is_numeric() and v_unique > 2:
         t = _threshold_agreement(v.cast(pl.Float64).to_numpy(), _class_codes(p))
         if t is not None:
             return (
                 f"the score behind --prediction ({prediction} follows {c} ≥ {t[0]:.4g} "
                 f"on {t[1]:.1%} of rows)"
             )
-    if classes <= 20 and v.n_unique() <= 20:
+    if classes <= 20 and v_unique <= 20:
         share = _mapping_agreement(p.cast(pl.String), v.cast(pl.String))
         if share is not None:
             return f"a relabelling of the predicted class on {share:.1%} of rows"
@@ -139,8 +143,8 @@ def _class_codes(x: pl.Series) -> np.ndarray:
     return x.cast(pl.String).rank("dense").to_numpy()
 
 
-def _function_of_score(s: np.ndarray, v: pl.Series) -> str | None:
-    if v.n_unique() <= 2:
+def _function_of_score(s: np.ndarray, v: pl.Series, v_unique: int) -> str | None:
+    if v_unique <= 2:
         t = _threshold_agreement(s, _class_codes(v))
         return None if t is None else f"decision: score ≥ {t[0]:.4g} on {t[1]:.1%} of rows"
     if v.dtype.is_numeric():
@@ -155,7 +159,8 @@ def _agree(mask: np.ndarray) -> float:
 def _transform_of_score(s: np.ndarray, x: np.ndarray) -> str | None:
     """The score rounded, clipped or affinely rescaled, on ≥ 99% of rows."""
     ok = np.isfinite(s) & np.isfinite(x)
-    s, x = s[ok], x[ok]
+    if not ok.all():  # a copy of both only when there is something to drop
+        s, x = s[ok], x[ok]
     if s.size < 10:
         return None
     if np.ptp(s) == 0 or np.ptp(x) == 0 or abs(float(np.corrcoef(s, x)[0, 1])) < 0.9:
