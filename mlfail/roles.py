@@ -50,6 +50,7 @@ rows).
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
@@ -341,22 +342,26 @@ class _Stats:
         return self.distinct / self.non_null if self.non_null else 0.0
 
 
-def _stat_exprs(i: int, name: str, dtype: pl.DataType) -> list[pl.Expr]:
+def _stat_exprs(i: int, name: str, dtype: pl.DataType, finite: bool = False) -> list[pl.Expr]:
     """Streaming-friendly aggregates only: a ``filter`` inside an aggregation (or an
     ``n_unique``) makes the streaming engine hold the whole column, which at 5M rows cost
     seconds and gigabytes; ``when/then`` streams, and the exact distinct counts come from
     :func:`mlfail.counts.value_counts` (a null counted as a value, corrected for in
-    :func:`_stats_of`)."""
+    :func:`_stats_of`). A float's are its plain min and max (Polars' skip NaN) unless
+    ``finite``: the min and max of its finite values and their count, which costs twice as
+    much and is only needed where the plain ones are not finite (:func:`_finite_floats`)."""
     col = pl.col(name)
     out = [col.null_count().alias(f"{i}n")]
     if dtype.is_float():
         # floats are never identifiers: only "none / one / two or more" values is needed,
         # from the finite min and max and the finite count, sparing an exact distinct count
-        finite = pl.when(col.is_finite()).then(col)
+        if not finite:
+            return [*out, col.min().alias(f"{i}lo"), col.max().alias(f"{i}hi")]
+        kept = pl.when(col.is_finite()).then(col)
         out += [
             col.is_finite().sum().alias(f"{i}k"),
-            finite.min().alias(f"{i}lo"),
-            finite.max().alias(f"{i}hi"),
+            kept.min().alias(f"{i}lo"),
+            kept.max().alias(f"{i}hi"),
         ]
         return out
     if dtype.is_numeric() or dtype == pl.String:
@@ -421,8 +426,27 @@ def collect_stats(
             for i in rest[at : at + _STATS_CHUNK]:
                 exprs += _stat_exprs(i, names[i], schema[names[i]])
             row.update(lf.select(exprs).collect(engine="streaming").row(0, named=True))
+        _finite_floats(lf, row, [(i, names[i]) for i in rest if schema[names[i]].is_float()])
         out.append({n: _stats_of(row, i) for i, n in enumerate(names) if n not in ignored})
     return out
+
+
+def _finite_floats(lf: pl.LazyFrame, row: dict[str, Any], floats: list[tuple[int, str]]) -> None:
+    """A float's plain min and max are its finite values' when both are finite, and then it
+    holds at least one finite value (its finite count, read only as "none or some"); all null,
+    they say it has none. A NaN (every value NaN) or ±inf among them: the finite statistics
+    are taken, for those columns only."""
+    again = []
+    for i, name in floats:
+        lo, hi = row[f"{i}lo"], row[f"{i}hi"]
+        if lo is None and hi is None:
+            row[f"{i}k"] = 0
+        elif lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi):
+            row[f"{i}k"] = 1
+        else:
+            again += _stat_exprs(i, name, pl.Float64(), finite=True)
+    if again:
+        row.update(lf.select(again).collect(engine="streaming").row(0, named=True))
 
 
 def _table_stats(i: int, table: pl.DataFrame, dtype: pl.DataType) -> dict[str, Any]:

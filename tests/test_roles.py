@@ -293,6 +293,37 @@ def test_unread_columns_are_value_counted_but_not_aggregated() -> None:
     assert set(values[0]) == {"s"} and values[0]["s"]["__count"].sum() == N
 
 
+def test_float_statistics_are_those_of_the_finite_values() -> None:
+    """A float's statistics (nulls, none / one / two or more finite values, their min and max)
+    come from its plain min and max when those are finite, else from its finite values: every
+    case against numpy on the finite values."""
+    from mlfail.roles import collect_stats
+
+    nan, inf = float("nan"), float("inf")
+    n = 200
+    rng = np.random.default_rng(32)
+    cols = {
+        "plain": rng.normal(size=n).tolist(),
+        "nan": [nan, *rng.normal(size=n - 1).tolist()],
+        "all_nan": [nan] * n,
+        "nan_null": [nan, None] * (n // 2),
+        "inf": [inf, -inf, *rng.normal(size=n - 2).tolist()],
+        "one_and_inf": [inf, *([2.5] * (n - 1))],
+        "only_inf": [inf, -inf] * (n // 2),
+        "nulls": [None] * n,
+        "one": [None, *([0.0] * (n - 1))],
+    }
+    df = pl.DataFrame({k: pl.Series(v, dtype=pl.Float64) for k, v in cols.items()})
+    (st,) = collect_stats([df.lazy()])
+    for name, values in cols.items():
+        x = np.array([np.nan if v is None else v for v in values])
+        fin = x[np.isfinite(x)]
+        got = st[name]
+        assert got.nulls == sum(v is None for v in values), name
+        assert got.distinct == min(len(np.unique(fin)), 2), name
+        assert (got.lo, got.hi) == ((fin.min(), fin.max()) if fin.size else (None, None)), name
+
+
 def test_exclude_and_flag_errors() -> None:
     rng = np.random.default_rng(19)
     ref = _base(rng).with_columns(y=pl.Series(rng.normal(size=N)))
