@@ -560,8 +560,14 @@ def infer_roles(
     fixed = {c for c, (r, _) in given.items() if r in _FIXED_UNREAD}
     # No rule reads a flag-given column's reference statistics, and a float's live ones only
     # matter when it is constant on the reference (_constant_live): the others are not taken.
-    # (Live's other columns are: their distinct counts feed live_distinct.)
-    (ref_st,) = collect_stats([ref_lf], values, fixed, [set(given)])
+    # (Live's other columns are: their distinct counts feed live_distinct.) Nor does any step
+    # read the reference value counts of an integer given by --features: its spec counts its
+    # own values (binning._numeric_or_int_spec); a string's feed its categorical spec.
+    given_ints = {
+        c for c, (r, _) in given.items()
+        if r == "feature" and c in ref_schema and ref_schema[c].is_integer()
+    }  # fmt: skip
+    (ref_st,) = collect_stats([ref_lf], values, fixed | given_ints, [set(given)])
     live_st = None
     if live_lf is not None:
         idle = {

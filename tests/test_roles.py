@@ -324,6 +324,24 @@ def test_float_statistics_are_those_of_the_finite_values() -> None:
         assert (got.lo, got.hi) == ((fin.min(), fin.max()) if fin.size else (None, None)), name
 
 
+def test_an_integer_given_by_features_is_not_value_counted_on_the_reference() -> None:
+    """No step reads it (its spec counts its own values), so the roles query leaves it out;
+    a string given by --features keeps its table (its categorical spec reads it), and the
+    specs are those built without any table."""
+    from mlfail.binning import build_specs
+
+    rng = np.random.default_rng(33)
+    ref = pl.DataFrame({"i": rng.integers(0, 7, N), "s": rng.choice(["a", "b", "c"], N).tolist(),
+                        "x": rng.normal(size=N)})  # fmt: skip
+    lf = ref.lazy()
+    roles = infer_roles(lf, lf, RoleFlags(features=("i", "s", "x")))
+    kept = roles.values_of(lf)
+    assert kept is not None and set(kept) == {"s"}
+    with_tables = build_specs(lf, ["i", "s", "x"], value_counts=kept)
+    assert with_tables == build_specs(lf, ["i", "s", "x"])
+    assert [s.kind for s in with_tables] == ["categorical", "categorical", "numeric"]
+
+
 def test_exclude_and_flag_errors() -> None:
     rng = np.random.default_rng(19)
     ref = _base(rng).with_columns(y=pl.Series(rng.normal(size=N)))
