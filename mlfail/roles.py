@@ -50,22 +50,21 @@ rows).
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 import polars as pl
 
 from mlfail.config import Roles, is_binnable, split_list
-from mlfail.counts import VALUE_COUNT, value_counts
 from mlfail.derived import find_outputs
 from mlfail.errors import UsageError
 from mlfail.io import Source
+from mlfail.rolestats import ColumnStats, collect_stats
 
 # fmt: off
 Role = Literal[
@@ -83,7 +82,7 @@ NEVER_SLICE_KEYS = frozenset(
 )
 
 
-def _constant_live(st: _Stats, lst: _Stats | None) -> bool:
+def _constant_live(st: ColumnStats, lst: ColumnStats | None) -> bool:
     """A reference-constant column is constant (skipped) only when live holds the same one
     value or none: a value live adds is a drift, and the column stays a feature (so does it
     when there is no live side to judge by)."""
@@ -325,137 +324,8 @@ class RoleAssignment:
         return lines
 
 
-@dataclass(frozen=True)
-class _Stats:
-    rows: int
-    nulls: int
-    distinct: int
-    lo: object
-    hi: object
-
-    @property
-    def non_null(self) -> int:
-        return self.rows - self.nulls
-
-    @property
-    def ratio(self) -> float:
-        return self.distinct / self.non_null if self.non_null else 0.0
-
-
-def _stat_exprs(i: int, name: str, dtype: pl.DataType, finite: bool = False) -> list[pl.Expr]:
-    """Streaming-friendly aggregates only: a ``filter`` inside an aggregation (or an
-    ``n_unique``) makes the streaming engine hold the whole column, which at 5M rows cost
-    seconds and gigabytes; ``when/then`` streams, and the exact distinct counts come from
-    :func:`mlfail.counts.value_counts` (a null counted as a value, corrected for in
-    :func:`_stats_of`). A float's are its plain min and max (Polars' skip NaN) unless
-    ``finite``: the min and max of its finite values and their count, which costs twice as
-    much and is only needed where the plain ones are not finite (:func:`_finite_floats`)."""
-    col = pl.col(name)
-    out = [col.null_count().alias(f"{i}n")]
-    if dtype.is_float():
-        # floats are never identifiers: only "none / one / two or more" values is needed,
-        # from the finite min and max and the finite count, sparing an exact distinct count
-        if not finite:
-            return [*out, col.min().alias(f"{i}lo"), col.max().alias(f"{i}hi")]
-        kept = pl.when(col.is_finite()).then(col)
-        out += [
-            col.is_finite().sum().alias(f"{i}k"),
-            kept.min().alias(f"{i}lo"),
-            kept.max().alias(f"{i}hi"),
-        ]
-        return out
-    if dtype.is_numeric() or dtype == pl.String:
-        out += [col.min().alias(f"{i}lo"), col.max().alias(f"{i}hi")]
-    return out
-
-
-def _stats_of(row: dict[str, Any], i: int) -> _Stats:
-    nulls = int(row[f"{i}n"])
-    lo, hi = row.get(f"{i}lo"), row.get(f"{i}hi")
-    if f"{i}k" in row:  # a float: none / one / two or more finite values
-        distinct = 2 if lo is not None and hi is not None and hi > lo else min(row[f"{i}k"], 1)
-    else:  # the distinct count takes a null as one value
-        distinct = int(row[f"{i}u"]) - (1 if nulls else 0)
-    return _Stats(int(row["rows"]), nulls, int(distinct), lo, hi)
-
-
-_STATS_CHUNK = 12
 # flag-given roles whose statistics nothing reads (never features, cohorts, slice keys)
 _FIXED_UNREAD = ("timestamp", "label", "prediction", "identifier", "output", "excluded")
-
-
-def collect_stats(
-    frames: Sequence[pl.LazyFrame],
-    values: list[dict[str, pl.DataFrame]] | None = None,
-    skip: Collection[str] = (),
-    unread: Sequence[Collection[str]] = (),
-) -> list[dict[str, _Stats]]:
-    """Per source, per binnable (or time) column: rows, nulls, distinct (for floats capped at
-    2: "two or more"), min, max. The sources one after the other: per source, a streaming
-    value-count query of the non-float columns (their exact distinct counts, and the nulls,
-    min and max of those with few values: :func:`mlfail.counts.value_counts`), then a
-    streaming aggregation per dozen of the other columns. Every column of both sources in one
-    ``collect_all`` with ``n_unique`` held them all at once (5M rows × 50 columns: 5.7 GB
-    and 16 s; this way about 0.8 GB and 6 s). ``values`` receives, per source, the value-count
-    tables of the columns with few values (:func:`mlfail.counts.value_counts`), which the
-    slices' probe reuses instead of counting them again. Columns in ``skip`` (their role given
-    by a flag that no inference reads, such as --timestamp: a distinct count over every row)
-    are not counted. ``unread[k]``, when given, names the columns of source k whose statistics
-    nothing reads: their value counts are still taken (later steps reuse them), but no other
-    aggregation reads them, and they have no entry in the result."""
-    out = []
-    for k, lf in enumerate(frames):
-        ignored = unread[k] if k < len(unread) else ()
-        schema = lf.collect_schema()
-        names = [
-            n for n, dt in schema.items() if (is_binnable(dt) or dt.is_temporal()) and n not in skip
-        ]
-        exact = [i for i, n in enumerate(names) if not schema[n].is_float()]
-        got, tables = value_counts(lf, [names[i] for i in exact])
-        if values is not None:
-            values.append(tables)
-        row: dict[str, Any] = {"rows": 0, **{f"{i}u": got[names[i]] for i in exact}}
-        # a kept value-count table already gives the column's nulls, min and max
-        known = {i for i in exact if names[i] in tables}
-        for i in known:
-            row.update(_table_stats(i, tables[names[i]], schema[names[i]]))
-        rest = [i for i in range(len(names)) if i not in known and names[i] not in ignored]
-        # a dozen columns per query: one query of every column decoded them all at once
-        for at in range(0, max(len(rest), 1), _STATS_CHUNK):
-            exprs = [pl.len().alias("rows")]
-            for i in rest[at : at + _STATS_CHUNK]:
-                exprs += _stat_exprs(i, names[i], schema[names[i]])
-            row.update(lf.select(exprs).collect(engine="streaming").row(0, named=True))
-        _finite_floats(lf, row, [(i, names[i]) for i in rest if schema[names[i]].is_float()])
-        out.append({n: _stats_of(row, i) for i, n in enumerate(names) if n not in ignored})
-    return out
-
-
-def _finite_floats(lf: pl.LazyFrame, row: dict[str, Any], floats: list[tuple[int, str]]) -> None:
-    """A float's plain min and max are its finite values' when both are finite, and then it
-    holds at least one finite value (its finite count, read only as "none or some"); all null,
-    they say it has none. A NaN (every value NaN) or ±inf among them: the finite statistics
-    are taken, for those columns only."""
-    again = []
-    for i, name in floats:
-        lo, hi = row[f"{i}lo"], row[f"{i}hi"]
-        if lo is None and hi is None:
-            row[f"{i}k"] = 0
-        elif lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi):
-            row[f"{i}k"] = 1
-        else:
-            again += _stat_exprs(i, name, pl.Float64(), finite=True)
-    if again:
-        row.update(lf.select(again).collect(engine="streaming").row(0, named=True))
-
-
-def _table_stats(i: int, table: pl.DataFrame, dtype: pl.DataType) -> dict[str, Any]:
-    """What :func:`_stat_exprs` gives for a non-float column, from its value-count table."""
-    col, n = table[table.columns[0]], table[VALUE_COUNT]
-    out: dict[str, Any] = {f"{i}n": int(n.filter(col.is_null()).sum())}
-    if dtype.is_numeric() or dtype == pl.String:
-        out[f"{i}lo"], out[f"{i}hi"] = col.min(), col.max()
-    return out
 
 
 def hive_keys(source: Source | pl.LazyFrame) -> dict[str, list[str]]:
@@ -500,7 +370,7 @@ def _time_partition(name: str, values: Sequence[str]) -> str | None:
     return None
 
 
-def _time_reason(name: str, dtype: pl.DataType, st: _Stats | None) -> str | None:
+def _time_reason(name: str, dtype: pl.DataType, st: ColumnStats | None) -> str | None:
     if dtype in (pl.Date,) or isinstance(dtype, pl.Datetime):
         return f"a {dtype.base_type()} column other than --timestamp"
     if st is None or st.lo is None or st.hi is None:
@@ -514,7 +384,9 @@ def _time_reason(name: str, dtype: pl.DataType, st: _Stats | None) -> str | None
     return None
 
 
-def _id_reason(name: str, dtype: pl.DataType, ref: _Stats, live: _Stats | None) -> str | None:
+def _id_reason(
+    name: str, dtype: pl.DataType, ref: ColumnStats, live: ColumnStats | None
+) -> str | None:
     """Why an integer or string column is an identifier, or None (floats never are)."""
     if not (dtype.is_integer() or dtype == pl.String) or ref.non_null < ID_MIN_ROWS:
         return None
@@ -642,8 +514,8 @@ def _infer_one(
     name: str,
     dtype: pl.DataType,
     present: Literal["both", "reference", "live"],
-    st: _Stats | None,
-    lst: _Stats | None,
+    st: ColumnStats | None,
+    lst: ColumnStats | None,
     partition: list[str] | None,
 ) -> ColumnRole:
     def role(r: Role, reason: str, flag: str | None) -> ColumnRole:

@@ -281,7 +281,7 @@ def test_a_float_constant_on_the_reference_is_judged_by_its_live_values() -> Non
 def test_unread_columns_are_value_counted_but_not_aggregated() -> None:
     """``unread`` leaves a column's aggregates out (no entry) but keeps its value counts,
     which later steps reuse; the other columns' statistics are unchanged."""
-    from mlfail.roles import collect_stats
+    from mlfail.rolestats import collect_stats
 
     rng = np.random.default_rng(31)
     df = pl.DataFrame({"s": rng.choice(["p", "q"], N).tolist(), "x": rng.normal(size=N),
@@ -297,7 +297,7 @@ def test_float_statistics_are_those_of_the_finite_values() -> None:
     """A float's statistics (nulls, none / one / two or more finite values, their min and max)
     come from its plain min and max when those are finite, else from its finite values: every
     case against numpy on the finite values."""
-    from mlfail.roles import collect_stats
+    from mlfail.rolestats import collect_stats
 
     nan, inf = float("nan"), float("inf")
     n = 200
@@ -450,7 +450,7 @@ def test_statistics_from_value_count_tables_equal_the_column_aggregates() -> Non
     """Nulls, min, max and distinct of a column with few values come from its kept value-count
     table; they equal the aggregates over the column, as for a column with too many values
     to keep (``b``: 12,000 values) and for floats."""
-    from mlfail.roles import collect_stats
+    from mlfail.rolestats import collect_stats
 
     rng = np.random.default_rng(30)
     n = 12_500
