@@ -258,7 +258,7 @@ def _numeric_specs(lf: pl.LazyFrame, nums: Sequence[str], build: _Build) -> None
         # counted on the worker too, while the column is in memory: from the sorted values or
         # the quantile brackets when every edge lies in one, else with the counting core
         table: pl.DataFrame | None
-        if ordered is not None and spec.kind == "numeric":
+        if ordered is not None:  # only a numeric spec sorts its values
             table = _counts_table(col, spec, ordered.at_most(spec.edges))
         else:
             table = _counts_from_spans(col, spec, spans) if spans else None

@@ -5,8 +5,9 @@ reference again for these — one aggregation for every feature, then one query 
 its quantiles or its frequencies.
 
 The numbers are those of that per-feature path (``mlfail.baseline.build._profile_features``,
-still used for what the read did not hold): the same expressions, quantiles from
-:func:`mlfail.quantiles.exact_quantiles` (Polars' linear quantile to the bit); means and
+still used for what the read did not hold): the same expressions, quantiles equal to Polars'
+linear quantile to the bit (from the bin specs' sorted copy, :class:`mlfail.quantiles.Ordered`,
+or by :func:`mlfail.quantiles.exact_quantiles`' selection); means and
 standard deviations may differ from a streaming aggregation in the last bits only.
 """
 

@@ -1,6 +1,8 @@
 """Exact quantiles without sorting (design §2): Polars' ``quantile(level, "linear")`` of a
-column, identical to the bit, found by selection. The bin specs (:mod:`mlfail.binning`) and the
-baseline's feature profile (:mod:`mlfail.featureprofile`) both use it on columns read once.
+column, identical to the bit, found by selection; the walk's bin specs (:mod:`mlfail.binning`)
+and the signatures' summaries use it. Where one column is asked for several sets of quantiles
+(a baseline's bin edges and feature profile), :class:`Ordered` sorts it once instead; a
+selection that misses falls back to that same sorted path.
 """
 
 from __future__ import annotations
@@ -122,11 +124,10 @@ def exact_quantiles(
         return _polars_quantiles(values, levels)
     idx = _ranks(n, levels)
     stats = _order_statistics(values, [r for lo, hi, _ in idx for r in (lo, hi)], 3.0, spans_out)
-    if stats is None:
+    if stats is None:  # the brackets missed even when widened: the column sorted instead
         if spans_out is not None:
             spans_out.clear()
-        srt = values.sort()
-        stats = {r: float(srt[r]) for lo, hi, _ in idx for r in (lo, hi)}
+        return Ordered.of(values).quantiles(levels)
     return [_interpolate(stats[lo], stats[hi], frac) for lo, hi, frac in idx]
 
 

@@ -83,6 +83,19 @@ def test_missed_brackets_retry_then_fall_back_to_sorting() -> None:
     assert exact_quantiles(s, LEVELS) == _polars(values, LEVELS)
 
 
+def test_a_selection_that_misses_sorts_the_column_and_keeps_no_brackets(
+    select_always: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fallback itself (the test above may never reach it): with every selection missing,
+    the quantiles come from the sorted copy, equal to Polars', and no bracket is left for the
+    reference counts to read."""
+    monkeypatch.setattr(quantiles, "_order_statistics", lambda *a, **k: None)
+    values = np.random.default_rng(9).integers(0, 40, 5000).astype(float)  # ties
+    spans: list[quantiles.Span] = [(0.0, 1.0, 0, np.zeros(1))]
+    assert exact_quantiles(pl.Series(values), LEVELS, spans) == _polars(values, LEVELS)
+    assert spans == []
+
+
 def test_float_column_with_inf_nan_and_nulls_uses_finite_values_only() -> None:
     x = pl.Series("x", [1.0, float("inf"), None, float("nan"), 3.0, -float("inf"), 2.0] * 40_000)
     (spec,) = binning.build_specs(x.to_frame().lazy(), ["x"], explicit=True)
