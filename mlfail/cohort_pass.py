@@ -7,8 +7,10 @@ c value). Counted with one Polars query per group of columns and one per (day, c
 was a dozen full passes per source. Here each row is read once as small integers — each
 cohort value's code in Polars' global categories (renumbered 0, 1, … per column in the
 order the values are met, one or two bytes a row: :class:`_Codes`), each feature's bin
-(:func:`bin_index`, the count core's bins), the day's offset — a million rows at a time
-(:func:`mlfail.counts.sliced`): memory is two chunks, whatever the rows. The columns whose
+(the count core's bins; a numeric one read raw and binned with numpy by
+:func:`mlfail.counts.chunk_bins`), the day's offset — a million rows at a time, fewer when many
+numeric features are read raw (:func:`mlfail.counts.raw_rows`; :func:`mlfail.counts.sliced`:
+memory is two chunks, whatever the rows). The columns whose
 values met so far multiply to at most :data:`CUBE_CELLS` are counted together: one
 ``np.bincount`` per (group, feature) gives the group's cube, summed over the other columns
 for each one. The tables are the ones :func:`mlfail.counts.count_frame` (keys ``[c]``) and
@@ -37,12 +39,13 @@ from mlfail.binning import BinSpec
 from mlfail.counts import (
     BATCH_ROWS,
     bin_cells,
-    bin_index,
+    bin_read,
     cell_table,
     check_types,
+    chunk_bins,
     empty_table,
     joint_groups,
-    narrow,
+    raw_rows,
     sliced,
 )
 from mlfail.performance import SCORE_N, SCORE_SUM, TaskSpec, finish, metric_rows
@@ -299,12 +302,9 @@ def cohort_pass(
     cols = [c for c in cols if c in schema]
     if not cols:
         return CohortCounts({}, {}, {}, None)
-    bins = [  # one byte a row for most specs: the chunk read ahead is most of the memory
-        narrow(bin_index(s) if s.feature in schema else pl.lit(s.missing_index), s.n_bins).alias(
-            f"__b{i}"
-        )
-        for i, s in enumerate(specs)
-    ]
+    # one byte a row for most specs: the chunk read ahead is most of the memory
+    bins = [bin_read(s, schema, f"__b{i}") for i, s in enumerate(specs)]
+    rows_at = raw_rows(sum(s.kind == "numeric" and s.feature in schema for s in specs), BATCH_ROWS)
     exprs = [*(_code(c, schema[c]) for c in cols), *bins]
     task = per_day.task if per_day is not None else per_value
     measures = [e.meta.output_name() for e in metric_rows(task)] if task is not None else []
@@ -318,8 +318,8 @@ def cohort_pass(
     acc: dict[str, np.ndarray] = {}
     total = dict.fromkeys(["rows", *measures], 0.0)
     mapper = {c: _Codes() for c in cols}
-    for batch in sliced(lf.select(exprs), BATCH_ROWS):
-        b = [batch[f"__b{i}"].to_numpy() for i in range(len(specs))]
+    for batch in sliced(lf.select(exprs), rows_at):
+        b = [chunk_bins(batch, f"__b{i}", s) for i, s in enumerate(specs)]
         weights = {m: batch[m].to_numpy() for m in measures}
         dense = {c: mapper[c](batch[f"__c_{c}"].to_numpy()) for c in cols}
         _count_cubes(acc, dense, specs, b)

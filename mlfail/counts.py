@@ -204,6 +204,58 @@ def bin_index(spec: BinSpec) -> pl.Expr:
     return _category_index(spec, x.cast(pl.String))
 
 
+def _narrow_dtype(n: int) -> type[np.unsignedinteger[Any]]:
+    return np.uint8 if n <= 1 << 8 else np.uint16 if n <= 1 << 16 else np.uint32
+
+
+def numeric_bins(values: np.ndarray, spec: BinSpec) -> np.ndarray:
+    """:func:`bin_index` of a numeric spec with numpy, in :func:`narrow`'s dtype: ``values``
+    the column cast to Float64 (a null as NaN, as ``Series.to_numpy`` gives it), each row's
+    bin the number of edges below it, NaN in the missing bin. The same bins as the Polars
+    expression, five times faster (1M rows, 9 edges: 1.5 against 7.7 ms here): the sum of
+    edge comparisons and the when/then a Polars query evaluates row by row cost more than
+    one compare-and-add per edge into a byte."""
+    out = np.zeros(len(values), dtype=_narrow_dtype(spec.n_bins))
+    above = np.empty(len(values), dtype=bool)
+    for e in spec.edges:
+        np.greater(values, e, out=above)
+        np.add(out, above, out=out, casting="unsafe")
+    out[np.isnan(values)] = spec.missing_index
+    return out
+
+
+def bin_read(spec: BinSpec, schema: pl.Schema, name: str) -> pl.Expr:
+    """What a chunked numpy pass reads for ``spec``'s bin, as ``name``: a numeric column's
+    values as Float64 (binned by :func:`chunk_bins` after the read: Polars' sum of edge
+    comparisons on the read-ahead thread cost more than the whole read), a categorical spec's
+    bin (:func:`bin_index`), an absent column's missing bin."""
+    if spec.feature not in schema:
+        return narrow(pl.lit(spec.missing_index), spec.n_bins).alias(name)
+    if spec.kind == "numeric":
+        return pl.col(spec.feature).cast(pl.Float64).alias(name)
+    return narrow(bin_index(spec), spec.n_bins).alias(name)
+
+
+def chunk_bins(frame: pl.DataFrame, name: str, spec: BinSpec) -> np.ndarray:
+    """``spec``'s bins in a chunk read with :func:`bin_read` as ``name``."""
+    col = frame[name]
+    if col.dtype == pl.Float64:
+        return numeric_bins(col.to_numpy(), spec)
+    return col.to_numpy()
+
+
+RAW_BYTES = 128 << 20  # the raw numeric values a chunk of a pass using bin_read holds at most
+
+
+def raw_rows(numeric: int, rows: int = BATCH_ROWS) -> int:
+    """The rows a chunked pass reads at a time when ``numeric`` of its columns come as raw
+    Float64 (:func:`bin_read`: eight bytes a row, where a bin is one): ``rows``, halved until
+    they hold at most :data:`RAW_BYTES` (30 numeric features: half a million rows)."""
+    while rows > 1 << 16 and rows * 8 * numeric > RAW_BYTES:
+        rows //= 2
+    return rows
+
+
 FOLDED_LOOKUP = 10_000  # folded categories looked up in the Enum; more are tested with is_in
 
 

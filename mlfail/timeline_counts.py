@@ -6,9 +6,11 @@ They were two Polars passes: a ``group_by(window).agg`` of rows, nulls and mean,
 :func:`mlfail.counts.count_frame` keyed by the window — one numeric ``group_by`` of cumulative
 edge sums plus one ``group_by(window, value)`` per categorical feature. Here each live row is
 read once as small integers — its window's code (1 + the window index, 0 for a row without a
-window: a null timestamp), each spec's bin (:func:`mlfail.counts.bin_index`, the count core's
-bins), a missing flag for each column whose missing values its spec's missing bin does not
-give, and the score — a million rows at a time (:func:`mlfail.counts.sliced`: memory is two
+window: a null timestamp), each spec's bin (the count core's bins: a categorical one by
+:func:`mlfail.counts.bin_index` in the query, a numeric one read raw and binned with numpy by
+:func:`mlfail.counts.chunk_bins`), a missing flag for each column whose missing values its
+spec's missing bin does not give, and the score — half a million rows at a time with 30
+numeric features (:func:`mlfail.counts.raw_rows`; :func:`mlfail.counts.sliced`: memory is two
 chunks, whatever the rows), and counted with one ``np.bincount(window * n_bins + bin)`` per
 spec, summed over the chunks.
 
@@ -30,12 +32,13 @@ from mlfail.binspec import BinSpec
 from mlfail.counts import (
     BATCH_ROWS,
     bin_cells,
-    bin_index,
+    bin_read,
     cell_table,
     check_types,
+    chunk_bins,
     empty_table,
     missing,
-    narrow,
+    raw_rows,
     sliced,
 )
 
@@ -99,7 +102,8 @@ def window_counts(
     }
     flags = [f for f in nulls if f not in from_bins]
     exprs = [(key + 1).fill_null(0).cast(pl.Int64).alias(_W)]
-    exprs += [narrow(bin_index(specs[i]), specs[i].n_bins).alias(f"__b{i}") for i in read]
+    exprs += [bin_read(specs[i], schema, f"__b{i}") for i in read]
+    rows_at = raw_rows(sum(specs[i].kind == "numeric" for i in read), BATCH_ROWS)
     exprs += [missing(f, schema[f]).alias(f"__m{j}") for j, f in enumerate(flags)]
     if mean is not None:
         exprs.append(pl.col(mean).cast(pl.Float64).fill_nan(None).alias(_MEAN))
@@ -107,12 +111,12 @@ def window_counts(
     cells = {i: np.zeros(n * specs[i].n_bins, dtype=np.int64) for i in read}
     flagged = np.zeros((len(flags), n), dtype=np.int64)
     total, valued = np.zeros(n), np.zeros(n, dtype=np.int64)
-    for batch in sliced(lf.select(exprs), BATCH_ROWS):
+    for batch in sliced(lf.select(exprs), rows_at):
         code = batch[_W].to_numpy()
         if len(code) and (code.min() < 0 or code.max() >= n):
             raise ValueError(f"a window index outside 0..{n_windows - 1}")
         rows += np.bincount(code, minlength=n)
-        binned = [(specs[i], batch[f"__b{i}"].to_numpy()) for i in read]
+        binned = [(specs[i], chunk_bins(batch, f"__b{i}", specs[i])) for i in read]
         for i, counts in zip(read, bin_cells(code, n, binned), strict=True):
             cells[i] += counts.ravel()
         for j in range(len(flags)):

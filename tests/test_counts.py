@@ -253,3 +253,48 @@ def per_row_of(df: pl.DataFrame, spec: BinSpec) -> np.ndarray:
     from mlfail.counts import bin_index
 
     return np.bincount(df.select(bin_index(spec).alias("i"))["i"].to_numpy(), minlength=spec.n_bins)
+
+
+def test_chunk_bins_reads_raw_numbers_and_bins_them_as_bin_index() -> None:
+    """The chunked passes read a numeric column raw (Float64) and bin it with numpy: per row the
+    bin of ``bin_index``, in its narrow dtype (two bytes past 256 bins); a categorical spec's
+    bin and an absent column's missing bin come from the query itself."""
+    from mlfail.counts import bin_index, bin_read, chunk_bins, narrow
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=5000)
+    x[::7] = np.nan
+    x[::11] = np.inf
+    x[::13] = -np.inf
+    df = pl.DataFrame(
+        {"x": pl.Series(x).scatter([1, 2, 3], None), "c": ["a", "b", None, "z"] * 1250}
+    )
+    df = df.with_columns(pl.col("x").round(0).cast(pl.Int32, strict=False).alias("i"))
+    wide = BinSpec("x", "numeric", edges=tuple(np.linspace(-3, 3, 300)))
+    specs = [
+        BinSpec("x", "numeric", edges=(-1.0, 0.0, 0.5)),
+        wide,
+        BinSpec("i", "numeric", edges=(-1.0, 0.0, 1.0)),  # an integer column, read as Float64
+        BinSpec("c", "categorical", categories=("a", "b")),
+        BinSpec("gone", "numeric", edges=(0.0,)),  # not in the frame: every row missing
+    ]
+    raw = df.select(bin_read(s, df.schema, f"b{k}") for k, s in enumerate(specs))
+    assert raw["b0"].dtype == pl.Float64 and raw["b2"].dtype == pl.Float64
+    for k, s in enumerate(specs):
+        got = chunk_bins(raw, f"b{k}", s)
+        if s.feature in df.columns:
+            want = df.select(narrow(bin_index(s), s.n_bins).alias("w"))["w"].to_numpy()
+        else:
+            want = np.full(df.height, s.missing_index)
+        assert got.tolist() == want.tolist(), s.feature
+        assert got.dtype == (np.uint16 if s is wide else np.uint8)
+    assert set(chunk_bins(raw, "b0", specs[0]).tolist()) == {0, 1, 2, 3, 4}  # every bin met
+
+
+def test_raw_rows_keeps_a_chunk_of_raw_values_under_its_budget() -> None:
+    from mlfail.counts import BATCH_ROWS, RAW_BYTES, raw_rows
+
+    assert raw_rows(0) == raw_rows(5) == BATCH_ROWS
+    assert raw_rows(30) == BATCH_ROWS // 2
+    assert raw_rows(30) * 8 * 30 <= RAW_BYTES < 2 * raw_rows(30) * 8 * 30
+    assert raw_rows(100_000) == 1 << 16  # a floor: a chunk is never a handful of rows

@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlfail.binning import BinSpec, build_specs, specs_from_json, specs_to_json
-from mlfail.counts import count_frame, count_source, dense, merge
+from mlfail.counts import bin_read, chunk_bins, count_frame, count_source, dense, merge
 from mlfail.io import open_source
 from mlfail.psi import (
     PsiSettings,
@@ -198,6 +198,9 @@ def test_every_extreme_value_lands_in_exactly_its_bin(dtype: Any) -> None:
         assert got == brute_counts(spec, native), (spec, got)
         per_row = df.select(bin_index(spec).alias("b"))["b"].to_list()
         assert per_row == [brute_bin(spec, v) for v in native], spec
+        # the chunked passes' numpy binning of the raw values: the same bin, row by row
+        raw = df.select(bin_read(spec, df.schema, "b"))
+        assert chunk_bins(raw, "b", spec).tolist() == per_row, spec
     # the reference's own profile as a categorical (what an integer with few values becomes):
     # still one bin per row, by the value's text
     (cat,) = build_specs(df.lazy(), ["x"], categorical=["x"])
@@ -235,6 +238,8 @@ def test_random_values_of_every_dtype_land_in_their_bin(dtype: Any, data: st.Dat
     s = series(live, dtype)
     got = dense(count_frame(s.to_frame().lazy(), [spec]), spec).tolist()
     assert got == brute_counts(spec, s.to_list())
+    raw = s.to_frame().select(bin_read(spec, s.to_frame().schema, "b"))
+    assert chunk_bins(raw, "b", spec).tolist() == [brute_bin(spec, v) for v in s.to_list()]
     # the reference counted during build_specs (quantile brackets) = the counting core
     tables: list[pl.DataFrame] = []
     rs = series(ref, dtype).to_frame()
