@@ -52,3 +52,34 @@ def test_a_value_frequent_overall_is_frequent_in_some_chunk(
     assert (
         mh.frequent_value(pl.DataFrame({"x": []}, schema={"x": pl.Float64}).lazy(), "x", 1) is None
     )
+
+
+@pytest.mark.parametrize(
+    "pool, dtype",
+    [
+        ([0.25, 0.5, -0.0, 0.0, float("nan"), None, 1e300, -1.5], pl.Float64),
+        ([0.25, 0.5, float("nan"), None, 3.0], pl.Float32),
+        ([1, 2, 3, -(2**62), 2**62 + 1, None], pl.Int64),  # past 2**53: no float round trip
+        (["a", "b", "c", None], pl.String),  # grouped, not sorted
+        ([True, False, None], pl.Boolean),
+    ],
+    ids=["f64", "f32", "i64", "str", "bool"],
+)
+@pytest.mark.parametrize("seed", range(6))
+def test_frequent_value_of_every_dtype_and_special_value(
+    pool: list[Any], dtype: Any, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each chunk's candidates come from a numpy sort for numbers: NaN (equal to nothing),
+    nulls, signed zeros and integers past 2**53 still give the value one group_by gives."""
+    monkeypatch.setattr(mh, "BATCH_ROWS", 61)
+    rng = np.random.default_rng(seed)
+    weights = rng.dirichlet(np.ones(len(pool)) * 0.3)  # one value often dominates
+    picks = rng.choice(len(pool), 700, p=weights)
+    s = pl.Series("x", [pool[i] for i in picks], dtype=dtype, strict=False)
+    for at_least in (0.05 * 700, 0.2 * 700, 0.6 * 700):
+        got = mh.frequent_value(s.to_frame().lazy(), "x", at_least)
+        want = _oracle(s, at_least)
+        if want is not None and isinstance(want[0], float) and np.isnan(want[0]):
+            assert got is not None and np.isnan(got[0]) and got[1] == want[1]
+        else:
+            assert got == want, (at_least, got, want)

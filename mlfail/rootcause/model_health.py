@@ -4,6 +4,7 @@ global performance against the reference, and performance on a drift-carrying co
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,30 @@ from mlfail.rootcause.evidence import CohortEvidence, ExplainSettings, Performan
 SPIKE_SHARE = 0.05  # a prediction value on this share of the live rows (or more) can be a spike
 
 
+def _frequent_in_chunk(values: pl.Series, least: float) -> list[Any]:
+    """The values with at least ``least`` rows in one chunk (null included), or a few more:
+    the exact recount decides. A numeric chunk is sorted with numpy (a value with k rows is a
+    run, so ``s[i] == s[i + k − 1]`` at its start: 1M scores 10 against 60 ms for a hash
+    ``group_by``); NaN, which equals nothing, is counted on its own, and nulls by
+    ``null_count``; any other dtype is grouped."""
+    k = max(1, math.ceil(least))
+    dtype = values.dtype
+    if not (dtype.is_float() or dtype.is_integer()):
+        vc = values.to_frame().group_by(values.name).len()
+        return vc.filter(pl.col("len") >= least)[values.name].to_list()
+    out: list[Any] = [None] if values.null_count() >= k else []
+    s = np.sort(values.drop_nulls().to_numpy())
+    if dtype.is_float():
+        nan = int(np.count_nonzero(np.isnan(s)))  # sorted last
+        if nan >= k:
+            out.append(math.nan)
+        s = s[: len(s) - nan]
+    if len(s) >= k:
+        starts = s[: len(s) - k + 1]
+        out.extend(np.unique(starts[starts == s[k - 1 :]]).tolist())
+    return out
+
+
 def frequent_value(lf: pl.LazyFrame, col: str, at_least: float) -> tuple[Any, int] | None:
     """The most frequent value of ``col`` (null included) and its rows, when it has at least
     ``at_least`` rows; None otherwise (ties: the smallest value). Exact, in the memory of a
@@ -43,8 +68,7 @@ def frequent_value(lf: pl.LazyFrame, col: str, at_least: float) -> tuple[Any, in
     share = at_least / total
     seen: set[Any] = set()
     for batch in sliced(lf.select(x), BATCH_ROWS):
-        vc = batch.group_by(col).len()
-        seen.update(vc.filter(pl.col("len") >= share * batch.height)[col].to_list())
+        seen.update(_frequent_in_chunk(batch[col], share * batch.height))
     if not seen:
         return None
     values = [v for v in seen if v is not None]
