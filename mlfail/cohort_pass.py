@@ -302,7 +302,8 @@ def cohort_pass(
     cols = [c for c in cols if c in schema]
     if not cols:
         return CohortCounts({}, {}, {}, None)
-    # one byte a row for most specs: the chunk read ahead is most of the memory
+    # a categorical bin is a byte a row, a numeric column comes raw (eight): the chunks read
+    # ahead are most of the memory, so raw_rows shortens them when many columns come raw
     bins = [bin_read(s, schema, f"__b{i}") for i, s in enumerate(specs)]
     rows_at = raw_rows(sum(s.kind == "numeric" and s.feature in schema for s in specs), BATCH_ROWS)
     exprs = [*(_code(c, schema[c]) for c in cols), *bins]
