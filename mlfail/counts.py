@@ -205,7 +205,15 @@ def bin_index(spec: BinSpec) -> pl.Expr:
 
 
 def _narrow_dtype(n: int) -> type[np.unsignedinteger[Any]]:
+    """The narrowest unsigned numpy type of a code below ``n`` (:func:`narrow`'s rule)."""
     return np.uint8 if n <= 1 << 8 else np.uint16 if n <= 1 << 16 else np.uint32
+
+
+_POLARS_UINT: dict[type, type[pl.DataType]] = {
+    np.uint8: pl.UInt8,
+    np.uint16: pl.UInt16,
+    np.uint32: pl.UInt32,
+}
 
 
 def numeric_bins(values: np.ndarray, spec: BinSpec) -> np.ndarray:
@@ -302,9 +310,9 @@ def missing(name: str, dtype: pl.DataType) -> pl.Expr:
 
 def narrow(code: pl.Expr, n: int) -> pl.Expr:
     """A code below ``n`` in the narrowest unsigned type: the bytes per row of a chunk that a
-    counting pass holds (a bin of ≤ 256 in one byte, not four)."""
-    dtype = pl.UInt8 if n <= 1 << 8 else pl.UInt16 if n <= 1 << 16 else pl.UInt32
-    return code.cast(dtype)
+    counting pass holds (a bin of ≤ 256 in one byte, not four); the Polars form of
+    :func:`_narrow_dtype`, so that a bin binned with numpy has the query's dtype."""
+    return code.cast(_POLARS_UINT[_narrow_dtype(n)])
 
 
 def _value_expr(spec: BinSpec) -> pl.Expr:
