@@ -26,8 +26,14 @@ for i in $(seq -w 0 29); do FEATS+=(--features "num_$i"); done
 for i in $(seq 0 9); do FEATS+=(--features "cat_0$i"); done
 ROLES=(--timestamp ts --label label --prediction score)
 # the baseline both sides read (`triage --baseline`), written once by the working tree
-"$PY" -m mlfail baseline create --reference "$D/reference.parquet" --out "$OUT/bl.json" \
+"$PY" -P -m mlfail baseline create --reference "$D/reference.parquet" --out "$OUT/bl.json" \
     "${FEATS[@]}" "${ROLES[@]}" "${SEGS[@]}" --force 2>/dev/null
+# `python -P`: without it, `-m`/`-c` put the current directory first on sys.path, and run from
+# the checkout both sides would import the working tree's mlfail, whatever PYTHONPATH says
+for side in "$REV:$OLD" "tree:$ROOT"; do
+    got=$(PYTHONPATH=${side#*:} "$PY" -P -c "import mlfail; print(mlfail.__file__)")
+    [ "$got" = "${side#*:}/mlfail/__init__.py" ] || { echo "${side%%:*}: imports $got" >&2; exit 2; }
+done
 run() {  # label, PYTHONPATH, command… (exit 1 is triage's "findings": not a failure here)
     local label=$1 path=$2
     shift 2
@@ -35,15 +41,17 @@ run() {  # label, PYTHONPATH, command… (exit 1 is triage's "findings": not a f
         >/dev/null | tail -1 || true
 }
 for r in $(seq "$ROUNDS"); do
-    for side in "$REV:$OLD" "tree:$ROOT"; do
+    sides=("$REV:$OLD" "tree:$ROOT")
+    ((r % 2)) || sides=("tree:$ROOT" "$REV:$OLD")  # ABBA: neither side always goes first
+    for side in "${sides[@]}"; do
         name=${side%%:*}
         path=${side#*:}
-        run "$name bare-scan" "$path" "$PY" -c "import polars as pl; pl.scan_parquet('$D/live.parquet').select(pl.all().null_count()).collect(engine='streaming')"
-        run "$name triage-reference" "$path" "$PY" -m mlfail triage -r "$D/reference.parquet" \
+        run "$name bare-scan" "$path" "$PY" -P -c "import polars as pl; pl.scan_parquet('$D/live.parquet').select(pl.all().null_count()).collect(engine='streaming')"
+        run "$name triage-reference" "$path" "$PY" -P -m mlfail triage -r "$D/reference.parquet" \
             -l "$D/live.parquet" "${ROLES[@]}" "${SEGS[@]}" --no-input -f json -o "$OUT/t.json" --force
-        run "$name triage-baseline" "$path" "$PY" -m mlfail triage --baseline "$OUT/bl.json" \
+        run "$name triage-baseline" "$path" "$PY" -P -m mlfail triage --baseline "$OUT/bl.json" \
             -l "$D/live.parquet" "${ROLES[@]}" "${SEGS[@]}" --no-input -f json -o "$OUT/t.json" --force
-        run "$name baseline-create" "$path" "$PY" -m mlfail baseline create \
+        run "$name baseline-create" "$path" "$PY" -P -m mlfail baseline create \
             --reference "$D/reference.parquet" --out "$OUT/b.json" "${FEATS[@]}" "${ROLES[@]}" \
             "${SEGS[@]}" --force
     done
