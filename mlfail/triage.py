@@ -30,7 +30,7 @@ from mlfail.events import load_changes, load_metrics
 from mlfail.io import Source, open_source
 from mlfail.owners import load_owners
 from mlfail.performance import values_once
-from mlfail.psi import FeaturePsi, PsiSettings, assess_feature, finalize
+from mlfail.psi import FeaturePsi, PsiSettings, assess_feature, finalize, preload
 from mlfail.reference import Reference
 from mlfail.report.model import PSI_SCHEMA_VERSION, ChangeEvent, change_events
 from mlfail.report.slices_model import SliceRecord, SliceReport, global_record, slice_record
@@ -131,6 +131,7 @@ def triage(
     """Run the seven steps. ``choose_slice`` (interactive mode) picks the slice to drill into
     from the ranked list (default: the worst); ``on_step`` sees each step as it completes."""
     cfg = settings or TriageSettings()
+    preload()  # scipy.special (the timeline's weekly-rhythm test, every tail) while data is read
     live_src = live if isinstance(live, Source) else open_source(live, role="--live")
     live_src = normalize_timestamp(live_src, roles.timestamp)
     scantrace.stage("roles and the reference: statistics, bin specs")

@@ -2,22 +2,78 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from mlfail._version import __version__
-from mlfail.cli import explain as explain_cmd
-from mlfail.cli import psi as psi_cmd
-from mlfail.cli import shadow as shadow_cmd
-from mlfail.cli import skew as skew_cmd
-from mlfail.cli import slices as slices_cmd
-from mlfail.cli import timeline as timeline_cmd
-from mlfail.cli import triage as triage_cmd
-from mlfail.cli.baseline import baseline_app
-from mlfail.cli.check import check_app
+
+# Each command's module, imported when the command runs (or when --help lists the commands):
+# a command loads its own part of the library, not all of it (`baseline create` never imports
+# the walk). In the order `mlfail --help` lists them.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "triage": ("mlfail.cli.triage", "triage_command"),
+    "psi": ("mlfail.cli.psi", "psi_command"),
+    "slices": ("mlfail.cli.slices", "slices_command"),
+    "timeline": ("mlfail.cli.timeline", "timeline_command"),
+    "explain": ("mlfail.cli.explain", "explain_command"),
+    "shadow": ("mlfail.cli.shadow", "shadow_command"),
+    "skew": ("mlfail.cli.skew", "skew_command"),
+    "baseline": ("mlfail.cli.baseline", "baseline_app"),
+    "check": ("mlfail.cli.check", "check_app"),
+}
+
+
+def _load(name: str) -> Any:
+    """The click command ``name`` from its module: a Typer sub-app's group, or a function's
+    command built as the app would build it."""
+    module, attr = COMMANDS[name]
+    obj = getattr(importlib.import_module(module), attr)
+    if isinstance(obj, typer.Typer):
+        return typer.main.get_group(obj)
+    one = typer.Typer(rich_markup_mode=None, add_completion=False)
+    one.command(name=name)(obj)
+    return typer.main.get_command(one)
+
+
+class _Commands(dict[str, Any]):
+    """The subcommands by name, each loaded on first lookup (the names are known up front,
+    so "No such command" and its did-you-mean still see them all)."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        super().__init__(dict.fromkeys(names))
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self[name] if name in self else default  # noqa: SIM401 (this is get itself)
+
+    def __getitem__(self, name: str) -> Any:
+        cmd = super().__getitem__(name)
+        if cmd is None:
+            cmd = _load(name)
+            self[name] = cmd
+        return cmd
+
+    def values(self) -> Any:  # a walk over every command (README, completion) loads them all
+        return [self[n] for n in self]
+
+    def items(self) -> Any:
+        return [(n, self[n]) for n in self]
+
+
+class _LazyGroup(TyperGroup):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = _Commands(COMMANDS)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)
+
 
 app = typer.Typer(
+    cls=_LazyGroup,
     name="mlfail",
     help=(
         "Triage production ML incidents: what broke, where, since when, why, and who owns it.\n\n"
@@ -56,19 +112,9 @@ def _root(
     """Triage production ML incidents."""
 
 
-app.command(name="triage")(triage_cmd.triage_command)
-app.command(name="psi")(psi_cmd.psi_command)
-app.add_typer(baseline_app, name="baseline")
-app.add_typer(check_app, name="check")
-app.command(name="slices")(slices_cmd.slices_command)
-app.command(name="timeline")(timeline_cmd.timeline_command)
-app.command(name="explain")(explain_cmd.explain_command)
-app.command(name="shadow")(shadow_cmd.shadow_command)
-app.command(name="skew")(skew_cmd.skew_command)
-
-
-def command_tree() -> dict[str, object]:
-    """{command: {flag_name: (param_name, is_multiple)} | {subcommand: …}}."""
+def command_tree(names: Iterable[str] | None = None) -> dict[str, object]:
+    """{command: {flag_name: (param_name, is_multiple)} | {subcommand: …}} for the commands
+    ``names`` (those of :data:`COMMANDS`; every one when None)."""
 
     def walk(cmd: Any) -> dict[str, object]:
         subs = getattr(cmd, "commands", None)
@@ -85,7 +131,10 @@ def command_tree() -> dict[str, object]:
                     out[flag[2:].replace("-", "_")] = (p.name, bool(getattr(p, "multiple", False)))
         return out
 
-    return walk(typer.main.get_command(app))
+    group = typer.main.get_command(app)
+    assert isinstance(group, _LazyGroup)
+    wanted = list(COMMANDS) if names is None else [n for n in COMMANDS if n in set(names)]
+    return {n: walk(group.commands.get(n)) for n in wanted}
 
 
 def build_default_map(argv: list[str], env: dict[str, str], cwd: str) -> dict[str, object]:
@@ -94,7 +143,8 @@ def build_default_map(argv: list[str], env: dict[str, str], cwd: str) -> dict[st
 
     path, explicit = find_config(argv, env, cwd)
     cfg = load_config_file(path, explicit=explicit) if path else {}
-    return default_map_for(command_tree(), cfg, env)
+    # the tree of the command argv runs (a token naming another command at most loads it too)
+    return default_map_for(command_tree(argv), cfg, env)
 
 
 def main() -> None:
