@@ -380,3 +380,38 @@ def test_cohort_quintiles_from_the_references_finer_specs_equal_a_pass_of_quinti
         assert reused == {}
     else:
         assert set(reused) == {"smooth", "counts", "holes"}  # "ties" lost edges: built anew
+
+
+def test_late_sums_are_the_same_bits_in_every_run(tmp_path: Any) -> None:
+    """A slice's score sum comes from chunks added in row order: every run gives the same
+    bits. A streaming sum added its morsels in the order its threads finished, and three runs
+    of `mlfail slices` at 1M rows gave three mean scores differing in the last bits."""
+    rng = np.random.default_rng(11)
+    n = 600_000
+    pl.DataFrame(
+        {
+            "geo": rng.choice(["US", "BR", "MX", "DE"], n).tolist(),
+            "hour": rng.integers(0, 6, n),
+            "y": rng.integers(0, 2, n),
+            "score": rng.random(n),  # full-precision floats: their sum depends on its order
+        }
+    ).write_parquet(tmp_path / "big.parquet", row_group_size=50_000)
+    lf = pl.scan_parquet(tmp_path / "big.parquet")
+    src = open_source(str(tmp_path / "big.parquet"), role="--live")
+    cands, _, _ = choose_candidates(
+        src, SourceReference(src, []), Roles(label="y", prediction="score"), (), SliceSettings()
+    )
+    measures = sl._measures(infer_task(src.schema, "y", "score"), "score", True)
+    late = count_slices(lf, cands, measures, max_predicates=2, late=(SSUM,))
+    keys: list[tuple[Any, ...] | None] = [
+        ("geo", g, NO_KEY, NO_KEY) for g in ["US", "BR", "MX", "DE"]
+    ] + [("geo", "BR", "hour", str(h)) for h in range(6)]
+    runs = {late.late_sums(keys)[SSUM].tobytes() for _ in range(6)}
+    assert len(runs) == 1
+    got = np.frombuffer(runs.pop())
+    frame = lf.collect()
+    for (_, g, b, h), s in zip(keys, got, strict=True):  # type: ignore[misc]
+        m = frame["geo"].to_numpy() == g
+        if b != NO_KEY:
+            m &= frame["hour"].to_numpy() == int(h)
+        assert s == pytest.approx(frame["score"].to_numpy()[m].sum(), rel=1e-12)

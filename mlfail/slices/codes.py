@@ -335,8 +335,11 @@ class SliceCounts:
         return out
 
     def _masked(self, want: list[tuple[int, int, int, int, int]]) -> dict[str, list[float]]:
-        """One streaming query: each needed candidate's code and each late measure once per
-        row (a projection), then a masked sum per slice."""
+        """One chunked read (:func:`mlfail.counts.sliced`): each needed candidate's code and
+        each late measure once per row, then a masked sum per slice over each chunk in
+        memory, the chunks added in row order. The same bits in every run: a streaming sum
+        adds its morsels in the order its threads finish (a slice's mean score differed in
+        its last bits from run to run)."""
         assert self._lf is not None
         schema = self._lf.collect_schema()
         used = sorted({x for _, ia, _, ib, _ in want for x in (ia, ib) if x >= 0})
@@ -350,8 +353,14 @@ class SliceCounts:
             for m in self.late:
                 w = pl.col(f"__w{m}")
                 sums.append(pl.when(mask).then(w).otherwise(0.0).sum().alias(f"{m}_{j}"))
-        row = self._lf.select(cols).select(sums).collect(engine="streaming").row(0, named=True)
-        return {m: [float(row[f"{m}_{j}"]) for j in range(len(want))] for m in self.late}
+        total = np.zeros(len(sums))
+        for frame in sliced(self._lf.select(cols), BATCH_ROWS):
+            # one contiguous chunk: a sum over several adds them in the order they lie
+            total += np.asarray(frame.rechunk().select(sums).row(0), dtype=np.float64)
+        k = len(self.late)
+        return {
+            m: [float(total[j * k + i]) for j in range(len(want))] for i, m in enumerate(self.late)
+        }
 
     def _tabled(self, want: list[tuple[int, int, int, int, int]]) -> dict[str, list[float]]:
         assert self._lf is not None
