@@ -351,8 +351,7 @@ class SliceCounts:
             if ib >= 0:
                 mask = mask & (pl.col(f"__k{ib}") == cb)
             for m in self.late:
-                w = pl.col(f"__w{m}")
-                sums.append(pl.when(mask).then(w).otherwise(0.0).sum().alias(f"{m}_{j}"))
+                sums.append(pl.col(f"__w{m}").filter(mask).sum().alias(f"{m}_{j}"))
         total = np.zeros(len(sums))
         for frame in sliced(self._lf.select(cols), BATCH_ROWS):
             # one contiguous chunk: a sum over several adds them in the order they lie
