@@ -82,6 +82,7 @@ class Run:
     wall: float
     rss_mb: float
     rc: int
+    cpu: float | None = None  # user + system seconds of the process and its children
 
 
 @dataclass
@@ -145,7 +146,8 @@ _RSS_HELPER = (
     "import resource, subprocess, sys\n"
     "rc = subprocess.call(sys.argv[2:], stdout=open(sys.argv[1], 'wb') if sys.argv[1] != '-' "
     "else subprocess.DEVNULL)\n"
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc, file=sys.stderr)\n"
+    "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(ru.ru_maxrss, rc, ru.ru_utime + ru.ru_stime, file=sys.stderr)\n"
 )
 
 
@@ -198,19 +200,26 @@ def measure(
         text = errf.read_text(errors="replace")
         rc = proc.returncode
         rss_kb = 0
+        cpu: float | None = None
         if TIME and tfile.exists():
-            m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", tfile.read_text())
+            timed = tfile.read_text()
+            m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", timed)
             rss_kb = int(m.group(1)) if m else 0
-            m = re.search(r"Exit status: (\d+)", tfile.read_text())
+            m = re.search(r"Exit status: (\d+)", timed)
             rc = int(m.group(1)) if m else rc
+            user = re.search(r"User time \(seconds\): ([\d.]+)", timed)
+            system = re.search(r"System time \(seconds\): ([\d.]+)", timed)
+            if user and system:
+                cpu = float(user.group(1)) + float(system.group(1))
         elif not TIME:
-            last = text.strip().splitlines()[-1:] or ["0 1"]
+            last = text.strip().splitlines()[-1:] or ["0 1 0"]
             with contextlib.suppress(ValueError):
-                rss_kb, rc = (int(x) for x in last[0].split())
+                k, code, secs = last[0].split()
+                rss_kb, rc, cpu = int(k), int(code), float(secs)
         tail = " ".join(text.strip().splitlines()[-2:])[:300]
         if status != "ok":
             return None, status, tail
-        return Run(wall=wall, rss_mb=rss_kb / 1024, rc=rc), "ok", tail
+        return Run(wall=wall, rss_mb=rss_kb / 1024, rc=rc, cpu=cpu), "ok", tail
 
 
 def _attempt(case: Case, res: Result, timeout: float, mem_cap_kb: int | None,
@@ -716,6 +725,38 @@ def triage_scaling_table(rows: list[dict]) -> list[str]:
                 num(c.get("s_per_m_rows"), ".2f"),
             ]
         out.append("| " + " | ".join(cells) + " |")
+    return [*out, "", *_cpu_table(rows)]
+
+
+def _cpu_table(rows: list[dict]) -> list[str]:
+    """The same cases in CPU seconds (user + system of the process): the wall-time ratios move
+    with the host (the bare scan is mostly decoding, the walk keeps both cores busy), the CPU
+    spent moves less."""
+    if not any(
+        (r.get(c) or {}).get("cpu_s") is not None for r in rows for c, _, _ in TRIAGE_SCALING
+    ):
+        return []
+    head = ["dataset", "live scan CPU s"]
+    for _, lim_case, label in TRIAGE_SCALING:
+        if lim_case == "limit: scan reference":
+            head.append("reference scan CPU s")
+        head += [f"{label} CPU s", f"× {lim_case.removeprefix('limit: scan ')} scan CPU"]
+    out = [
+        "CPU time (user + system seconds, medians; the process and its children), the same",
+        "cases: a steadier measure of the work than wall time on a host whose speed moves.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for r in rows:
+        cells = [r["dataset"], fmt_s(r.get("scan_live_cpu"))]
+        for case, lim_case, _ in TRIAGE_SCALING:
+            if lim_case == "limit: scan reference":
+                cells.append(fmt_s(r.get("scan_reference_cpu")))
+            c = r.get(case) or {}
+            ratio = c.get("cpu_ratio")
+            cells += [fmt_s(c.get("cpu_s")), "—" if ratio is None else f"{ratio:.2f}×"]
+        out.append("| " + " | ".join(cells) + " |")
     return [*out, ""]
 
 
@@ -735,6 +776,11 @@ def evaluate(data: dict) -> None:
     def peak(ds: str, case: str) -> float | None:
         r = results.get((ds, case))
         return max(x["rss_mb"] for x in r["runs"]) if r and r["runs"] else None
+
+    def cpu(ds: str, case: str) -> float | None:
+        r = results.get((ds, case))
+        secs = [x.get("cpu") for x in r["runs"]] if r and r["runs"] else []
+        return statistics.median(secs) if secs and None not in secs else None
 
     targets = []
     big = max(data["datasets"], key=lambda d: (d.endswith("_c40"), parse_ds(d)[0]))
@@ -823,16 +869,18 @@ def evaluate(data: dict) -> None:
                         "ratio": t / lim})  # fmt: skip
     data["targets"] = targets
     data["scaling"] = scaling
-    data["triage_scaling"] = triage_scaling(data, med, peak)
+    data["triage_scaling"] = triage_scaling(data, med, peak, cpu)
 
 
 def triage_scaling(
     data: dict,
     med: Callable[[str, str], float | None],
     peak: Callable[[str, str], float | None],
+    cpu: Callable[[str, str], float | None] = lambda ds, case: None,
 ) -> list[dict]:
     """One row per 40-feature dataset (by rows): the triage cases and baseline create, each with
-    its seconds, ratio to its bare scan in the same run, peak RSS and seconds per million rows."""
+    its seconds, ratio to its bare scan in the same run, peak RSS and seconds per million rows;
+    and the CPU seconds (user + system, medians) of each and of its scan, with their ratio."""
     rows_out = []
     for ds in sorted((d for d in data["datasets"] if parse_ds(d)[1] == 40), key=parse_ds):
         rows = parse_ds(ds)[0]
@@ -841,9 +889,12 @@ def triage_scaling(
             "rows": rows,
             "scan_live": med(ds, "limit: scan live"),
             "scan_reference": med(ds, "limit: scan reference"),
+            "scan_live_cpu": cpu(ds, "limit: scan live"),
+            "scan_reference_cpu": cpu(ds, "limit: scan reference"),
         }
         for case, lim_case, _ in TRIAGE_SCALING:
             t, lim = med(ds, case), med(ds, lim_case)
+            c, lim_c = cpu(ds, case), cpu(ds, lim_case)
             row[case] = (
                 None
                 if t is None
@@ -852,6 +903,8 @@ def triage_scaling(
                     "ratio": t / lim if lim else None,
                     "peak_mb": peak(ds, case),
                     "s_per_m_rows": t / (rows / 1e6) if rows else None,
+                    "cpu_s": c,
+                    "cpu_ratio": c / lim_c if c is not None and lim_c else None,
                 }
             )
         if any(row[c] for c, _, _ in TRIAGE_SCALING):

@@ -90,6 +90,14 @@ def test_runner_writes_a_results_table(tmp_path: Path) -> None:
     cells = [c.strip() for c in scaling[0].split("|")[1:-1]]
     assert len(cells) == 15 and "—" not in cells, scaling  # every column measured
     assert [c for c in cells if c.endswith("×")] == [cells[3], cells[7], cells[12]]
+    # the same cases in CPU seconds, each with its ratio to its scan's CPU
+    after = report.split("CPU time (user + system seconds", 1)[1]
+    cpu_rows = [r for r in after.splitlines() if r.startswith("| n20000_c40 |")]
+    assert len(cpu_rows) == 1, report
+    cpu = [c.strip() for c in cpu_rows[0].split("|")[1:-1]]
+    assert len(cpu) == 9 and "—" not in cpu, cpu_rows
+    assert [c for c in cpu if c.endswith("×")] == [cpu[3], cpu[5], cpu[8]]
+    assert all(float(cpu[i]) > 0 for i in (1, 2, 4, 6, 7)), cpu_rows
     assert "## Targets" in report and "≤ 2.0× ref+live scan" in report
     raw = json.loads((tmp_path / "res" / "2000-01-01.json").read_text())
     assert raw["machine"]["cores"] and raw["versions"]["polars"]
@@ -97,4 +105,5 @@ def test_runner_writes_a_results_table(tmp_path: Path) -> None:
     for case in ("mlfail triage --reference", "mlfail triage --baseline", "mlfail baseline create"):
         c = row[case]
         assert c["ratio"] > 0 and c["peak_mb"] > 0, row
+        assert c["cpu_s"] > 0 and c["cpu_ratio"] > 0, row
         assert abs(c["s_per_m_rows"] - c["s"] / 0.02) < 1e-9  # 20k rows = 0.02 M
