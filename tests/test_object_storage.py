@@ -9,8 +9,11 @@ import datetime as dt
 import json
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import polars as pl
@@ -355,8 +358,15 @@ def test_missing_credentials(s3: S3Server) -> None:
     for k, v in s3.options(max_retries="0").items():
         if "access_key" not in k:
             flags += ["--storage-option", f"{k}={v}"]
-    env = {"POLARS_CREDENTIAL_PROVIDER_BUILDER_CACHE_SIZE": "0"}  # no credentials cached
-    r = run("psi", "-r", url("train/reference.parquet"), "-l", url("live/"), *flags, env=env)
+    # in a fresh process: run inside the test process, this found credentials once in six CI
+    # runs (an earlier test's, most likely, through a per-process cache of Polars)
+    env = {**os.environ, "POLARS_CREDENTIAL_PROVIDER_BUILDER_CACHE_SIZE": "0"}
+    argv = ["psi", "-r", url("train/reference.parquet"), "-l", url("live/"), *flags]
+    out = subprocess.run(
+        [sys.executable, "-P", "-m", "mlfail", *argv],
+        capture_output=True, text=True, env=env, check=False, cwd=SAMPLE,
+    )  # fmt: skip
+    r = SimpleNamespace(exit_code=out.returncode, stdout=out.stdout, stderr=out.stderr)
     line = one_error_line(r)
     assert "no credentials found" in line and "AWS_SECRET_ACCESS_KEY" in line
 
