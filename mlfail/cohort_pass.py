@@ -9,7 +9,7 @@ cohort value's code in Polars' global categories (renumbered 0, 1, … per colum
 order the values are met, one or two bytes a row: :class:`_Codes`), each feature's bin
 (the count core's bins; a numeric one read raw and binned with numpy by
 :func:`mlfail.counts.chunk_bins`), the day's offset — a million rows at a time, fewer when many
-numeric features are read raw (:func:`mlfail.counts.raw_rows`; :func:`mlfail.counts.sliced`:
+numeric features are read raw (:func:`mlfail.counts.chunk_rows`; :func:`mlfail.counts.sliced`:
 memory is two chunks, whatever the rows). The columns whose
 values met so far multiply to at most :data:`CUBE_CELLS` are counted together: one
 ``np.bincount`` per (group, feature) gives the group's cube, summed over the other columns
@@ -43,9 +43,9 @@ from mlfail.counts import (
     cell_table,
     check_types,
     chunk_bins,
+    chunk_rows,
     empty_table,
     joint_groups,
-    raw_rows,
     sliced,
 )
 from mlfail.performance import SCORE_N, SCORE_SUM, TaskSpec, finish, metric_rows
@@ -303,9 +303,9 @@ def cohort_pass(
     if not cols:
         return CohortCounts({}, {}, {}, None)
     # a categorical bin is a byte a row, a numeric column comes raw (eight): the chunks read
-    # ahead are most of the memory, so raw_rows shortens them when many columns come raw
+    # ahead are most of the memory, so chunk_rows shortens them when many columns come raw
     bins = [bin_read(s, schema, f"__b{i}") for i, s in enumerate(specs)]
-    rows_at = raw_rows(sum(s.kind == "numeric" and s.feature in schema for s in specs), BATCH_ROWS)
+    rows_at = chunk_rows(specs, schema, BATCH_ROWS)
     exprs = [*(_code(c, schema[c]) for c in cols), *bins]
     task = per_day.task if per_day is not None else per_value
     measures = [e.meta.output_name() for e in metric_rows(task)] if task is not None else []

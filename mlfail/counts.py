@@ -20,7 +20,7 @@ count whose few distinct values are then mapped to bins (category, ``__other__``
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -239,9 +239,14 @@ def bin_read(spec: BinSpec, schema: pl.Schema, name: str) -> pl.Expr:
     bin (:func:`bin_index`), an absent column's missing bin."""
     if spec.feature not in schema:
         return narrow(pl.lit(spec.missing_index), spec.n_bins).alias(name)
-    if spec.kind == "numeric":
+    if _comes_raw(spec, schema):
         return pl.col(spec.feature).cast(pl.Float64).alias(name)
     return narrow(bin_index(spec), spec.n_bins).alias(name)
+
+
+def _comes_raw(spec: BinSpec, schema: pl.Schema) -> bool:
+    """Whether :func:`bin_read` reads ``spec``'s column raw (eight bytes a row)."""
+    return spec.kind == "numeric" and spec.feature in schema
 
 
 def chunk_bins(frame: pl.DataFrame, name: str, spec: BinSpec) -> np.ndarray:
@@ -253,6 +258,12 @@ def chunk_bins(frame: pl.DataFrame, name: str, spec: BinSpec) -> np.ndarray:
 
 
 RAW_BYTES = 128 << 20  # the raw numeric values a chunk of a pass using bin_read holds at most
+
+
+def chunk_rows(specs: Iterable[BinSpec], schema: pl.Schema, rows: int) -> int:
+    """The rows a chunked pass reading ``specs`` with :func:`bin_read` takes at a time, at
+    most ``rows``: :func:`raw_rows` of the columns that come raw."""
+    return raw_rows(sum(_comes_raw(s, schema) for s in specs), rows)
 
 
 def raw_rows(numeric: int, rows: int = BATCH_ROWS) -> int:

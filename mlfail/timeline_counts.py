@@ -10,7 +10,7 @@ window: a null timestamp), each spec's bin (the count core's bins: a categorical
 :func:`mlfail.counts.bin_index` in the query, a numeric one read raw and binned with numpy by
 :func:`mlfail.counts.chunk_bins`), a missing flag for each column whose missing values its
 spec's missing bin does not give, and the score — half a million rows at a time with 30
-numeric features (:func:`mlfail.counts.raw_rows`; :func:`mlfail.counts.sliced`: memory is two
+numeric features (:func:`mlfail.counts.chunk_rows`; :func:`mlfail.counts.sliced`: memory is two
 chunks, whatever the rows), and counted with one ``np.bincount(window * n_bins + bin)`` per
 spec, summed over the chunks.
 
@@ -36,9 +36,9 @@ from mlfail.counts import (
     cell_table,
     check_types,
     chunk_bins,
+    chunk_rows,
     empty_table,
     missing,
-    raw_rows,
     sliced,
 )
 
@@ -105,7 +105,7 @@ def window_counts(
     flags = [f for f in nulls if f not in from_bins]
     exprs = [(key + 1).fill_null(0).cast(pl.Int64).alias(_W)]
     exprs += [bin_read(specs[i], schema, f"__b{i}") for i in read]
-    rows_at = raw_rows(sum(specs[i].kind == "numeric" for i in read), BATCH_ROWS)
+    rows_at = chunk_rows([specs[i] for i in read], schema, BATCH_ROWS)
     exprs += [missing(f, schema[f]).alias(f"__m{j}") for j, f in enumerate(flags)]
     if mean is not None:
         exprs.append(pl.col(mean).cast(pl.Float64).fill_nan(None).alias(_MEAN))

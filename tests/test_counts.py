@@ -298,3 +298,20 @@ def test_raw_rows_keeps_a_chunk_of_raw_values_under_its_budget() -> None:
     assert raw_rows(30) == BATCH_ROWS // 2
     assert raw_rows(30) * 8 * 30 <= RAW_BYTES < 2 * raw_rows(30) * 8 * 30
     assert raw_rows(100_000) == 1 << 16  # a floor: a chunk is never a handful of rows
+
+
+def test_chunk_rows_counts_the_columns_bin_read_reads_raw() -> None:
+    """Only a numeric spec whose column is there comes raw: an absent one is a literal and a
+    categorical one a byte, and neither shortens the chunk."""
+    from mlfail.counts import BATCH_ROWS, bin_read, chunk_rows, raw_rows
+
+    schema = pl.Schema({f"x{i}": pl.Float64 for i in range(30)} | {"c": pl.String})
+    nums = [BinSpec(f"x{i}", "numeric", edges=(0.0,)) for i in range(40)]  # x30..x39 absent
+    cat = BinSpec("c", "categorical", categories=("a", "b"))
+    specs = [*nums, cat]
+    raw = [s for s in specs if bin_read(s, schema, "b").meta.root_names() == [s.feature]]
+    raw = [s for s in raw if s.kind == "numeric"]
+    assert len(raw) == 30
+    assert chunk_rows(specs, schema, BATCH_ROWS) == raw_rows(30) == BATCH_ROWS // 2
+    assert chunk_rows(specs[30:], schema, BATCH_ROWS) == BATCH_ROWS  # absent and categorical
+    assert chunk_rows(specs, schema, 1000) == 1000  # never more than asked

@@ -55,6 +55,8 @@ def test_every_exported_name_resolves() -> None:
     for name in mlfail.__all__:
         value = getattr(mlfail, name)
         assert value is not None and not isinstance(value, type(mlfail)), name
+    # the lazy table and __all__ name the same API (a name only in one is lost or unlisted)
+    assert set(mlfail._LAZY) == set(mlfail.__all__) - {"__version__"}
 
 
 def test_unknown_attribute_is_an_attribute_error() -> None:

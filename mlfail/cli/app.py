@@ -133,7 +133,8 @@ def command_tree(names: Iterable[str] | None = None) -> dict[str, object]:
 
     group = typer.main.get_command(app)
     assert isinstance(group, _LazyGroup)
-    wanted = list(COMMANDS) if names is None else [n for n in COMMANDS if n in set(names)]
+    asked = set(COMMANDS if names is None else names)
+    wanted = [n for n in COMMANDS if n in asked]
     return {n: walk(group.commands.get(n)) for n in wanted}
 
 

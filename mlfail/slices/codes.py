@@ -336,8 +336,8 @@ class SliceCounts:
 
     def _masked(self, want: list[tuple[int, int, int, int, int]]) -> dict[str, list[float]]:
         """One chunked read (:func:`mlfail.counts.sliced`): each needed candidate's code and
-        each late measure once per row, then a masked sum per slice over each chunk in
-        memory, the chunks added in row order. The same bits in every run: a streaming sum
+        each late measure once per row, then per chunk in memory the sum of each slice's
+        rows, the chunks added in row order. The same bits in every run: a streaming sum
         adds its morsels in the order its threads finish (a slice's mean score differed in
         its last bits from run to run)."""
         assert self._lf is not None
