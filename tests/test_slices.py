@@ -525,3 +525,32 @@ def test_auc_for_matches_mann_whitney_on_continuous_scores() -> None:
         u = stats.mannwhitneyu(score[m & (y == 1)], score[m & (y == 0)]).statistic
         assert value == pytest.approx(u / ((m & (y == 1)).sum() * (m & (y == 0)).sum()), abs=1e-5)
     assert got[2] is None
+
+
+@pytest.mark.parametrize("chunk", [1 << 20, 700])  # one chunk; eleven chunks
+def test_auc_for_ties_nulls_and_chunks_match_mann_whitney(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tied scores count ½; rows without a label or a (finite) score are in no AUC; the
+    chunked pass adds its chunks to the same counts as one chunk would."""
+    from mlfail.performance import infer_task
+    from mlfail.slices import auc_for
+
+    monkeypatch.setattr("mlfail.slices.stats.BATCH_ROWS", chunk)
+    rng = np.random.default_rng(15)
+    n = 7500
+    y = (rng.random(n) < 0.4).astype(float)
+    score = np.round(np.clip(0.3 * y + rng.normal(0.4, 0.2, n), 0, 1) * 40) / 40  # 41 values
+    g = rng.choice(["a", "b"], n)
+    y_col = pl.Series("y", y).scatter(np.arange(0, n, 17), None)  # unlabelled rows
+    p_col = pl.Series("p", score).scatter(np.arange(5, n, 23), None)
+    p_col = p_col.scatter(np.arange(7, n, 29), float("nan"))
+    df = pl.DataFrame([y_col.cast(pl.Int64), p_col, pl.Series("g", g)])
+    spec = infer_task(df.schema, "y", "p")
+    got = auc_for(df.lazy(), spec, [pl.lit(True), pl.col("g") == "a"])
+    ok = y_col.is_not_null().to_numpy() & p_col.is_not_null().to_numpy() & ~np.isnan(score)
+    ok &= ~p_col.is_nan().fill_null(True).to_numpy()
+    for value, m in ((got[0], ok), (got[1], ok & (g == "a"))):
+        pos, neg = score[m & (y == 1)], score[m & (y == 0)]
+        u = stats.mannwhitneyu(pos, neg).statistic  # ties count ½
+        assert value == pytest.approx(u / (len(pos) * len(neg)), abs=1e-12)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
+from mlfail.counts import BATCH_ROWS, sliced
 from mlfail.performance import TaskSpec
 from mlfail.tails import hypergeom_sf, norm_sf, welch_greater_p
 
@@ -75,42 +76,43 @@ AUC_SIG_FIGS = 5  # scores are grouped at this precision for AUC (|error| ≲ 1e
 
 
 def auc_for(lf: pl.LazyFrame, task: TaskSpec, masks: Sequence[pl.Expr]) -> list[float | None]:
-    """AUC (Mann–Whitney, ties counted ½) of the score within each mask, in one pass.
+    """AUC (Mann–Whitney, ties counted ½) of the score within each mask.
 
-    One ``group_by(score, class)`` counts the labelled rows of every mask per distinct score
-    (rounded to ``AUC_SIG_FIGS`` significant digits, so that the table stays small on big
-    data); each mask's AUC then follows from cumulative sums over the sorted scores."""
+    Scores are rounded to ``AUC_SIG_FIGS`` significant digits, so that the distinct scores
+    stay few on big data. One small query lists the labelled rows' distinct rounded scores;
+    then a chunked pass (:func:`mlfail.counts.sliced`) codes each row as 2 × its score's
+    rank + class and adds each mask's ``np.bincount`` of those codes into a dense (mask,
+    code) table. Each mask's AUC follows from cumulative sums over the sorted scores.
+
+    Memory is the table (masks × 2 × distinct scores) plus two chunks, whatever the rows: one
+    streaming ``group_by`` with a masked sum per mask held 0.76 GB at 5M rows and 1.2 GB at
+    20M, because Polars decodes the slice columns ahead of the aggregation."""
     if not masks:
         return []
     y = pl.col(task.label)
     p = pl.col(task.prediction).cast(pl.Float64)
     lab = y.is_not_null() & p.is_not_null() & p.is_not_nan()
-    counts = (
-        lf.filter(lab)
-        .group_by(
-            p.round_sig_figs(AUC_SIG_FIGS).alias("_s"),
-            (y.cast(pl.Float64) >= 0.5).alias("_pos"),
-        )
-        .agg(  # "& y.is_not_null()" makes a literal mask (all rows) count rows, not groups
-            [
-                (m.fill_null(False) & y.is_not_null()).sum().cast(pl.Int64).alias(f"m{i}")
-                for i, m in enumerate(masks)
-            ]
-        )
-        .collect(engine="streaming")
-    )
-    if counts.height == 0:
+    score = p.round_sig_figs(AUC_SIG_FIGS)
+    scores = lf.filter(lab).select(score.unique().sort()).collect(engine="streaming").to_series()
+    if scores.len() == 0:
         return [None] * len(masks)
-    scores = np.unique(counts["_s"].to_numpy())
-    idx = np.searchsorted(scores, counts["_s"].to_numpy())
-    is_pos = counts["_pos"].to_numpy().astype(bool)
+    cells = 2 * scores.len()
+    rank2 = pl.Series(np.arange(0, cells, 2, dtype=np.int32))
+    positive = (y.cast(pl.Float64) >= 0.5).fill_null(False).cast(pl.Int32)
+    query = lf.select(  # rows outside ``lab`` are in no mask; their code is any valid one
+        (score.replace_strict(scores, rank2, default=0, return_dtype=pl.Int32) + positive)
+        .fill_null(0)
+        .alias("_code"),
+        *[(m.fill_null(False) & lab).alias(f"m{i}") for i, m in enumerate(masks)],
+    )
+    table = np.zeros((len(masks), cells), dtype=np.int64)
+    for frame in sliced(query, BATCH_ROWS):
+        code = frame["_code"].to_numpy()
+        for i in range(len(masks)):
+            table[i] += np.bincount(code[frame[f"m{i}"].to_numpy()], minlength=cells)
     out: list[float | None] = []
-    for i in range(len(masks)):
-        c = counts[f"m{i}"].to_numpy().astype(float)
-        pos = np.zeros(len(scores))
-        neg = np.zeros(len(scores))
-        np.add.at(pos, idx[is_pos], c[is_pos])
-        np.add.at(neg, idx[~is_pos], c[~is_pos])
+    for row in table:
+        neg, pos = row[0::2].astype(float), row[1::2].astype(float)
         n_pos, n_neg = pos.sum(), neg.sum()
         if n_pos == 0 or n_neg == 0:
             out.append(None)
