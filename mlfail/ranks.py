@@ -9,17 +9,22 @@ group's rows lie in score order, each run of one (group, block) is a tie inside 
 and its rows' average rank is its first position in the group plus (length + 1) / 2. The
 sums are kept twice over in integers, so they are exact; Polars' float sum of half-integer
 ranks is exact too below 2**53, so the two agree to the bit. Ties are those of Polars'
-rank: -0.0 equals 0.0, and NaN equals NaN, above every number.
+rank: -0.0 equals 0.0, and NaN equals NaN, above every number. The groupings run on
+``WORKERS`` threads: the sorts and scans release the GIL, and nothing else runs at the end
+of a baseline's read (5M rows, 9 groupings: 0.96-1.02 s on one thread, 0.69-0.79 s on two).
 """
 
 from __future__ import annotations
 
+import queue
 import sys
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 _BLOCK_BITS = 32  # tie blocks per grouping: fewer than 2**32 rows
+WORKERS = 2  # groupings ranked at once: a (uint64 + byte) buffer a row each
 _LOW_BYTE = 0 if sys.byteorder == "little" else 7  # a uint64's lowest byte in memory
 
 
@@ -56,9 +61,21 @@ def rank_sums(
     packed, ties = tie_blocks(score)
     packed <<= np.uint64(1)
     np.bitwise_or(packed, positive, out=packed, casting="unsafe")  # no uint64 copy of it
-    key = np.empty(n, dtype=np.uint64)  # one buffer for every grouping's sorted keys
-    flag = np.empty(n, dtype=np.uint8)  # and one for their positive flags
-    return [_grouped(packed, codes, k, key, flag, ties) for codes, k in groupings]
+    # the groupings on WORKERS threads (numpy's sort and scans release the GIL), each with
+    # one buffer for its groupings' sorted keys and one for their positive flags
+    buffers: queue.SimpleQueue[tuple[np.ndarray, np.ndarray]] = queue.SimpleQueue()
+    for _ in range(WORKERS):
+        buffers.put((np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.uint8)))
+
+    def one(codes: np.ndarray, k: int) -> np.ndarray:
+        key, flag = buffers.get()
+        try:
+            return _grouped(packed, codes, k, key, flag, ties)
+        finally:
+            buffers.put((key, flag))
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        return [f.result() for f in [pool.submit(one, codes, k) for codes, k in groupings]]
 
 
 def _grouped(
