@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import queue
 import sys
+from collections import deque
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -53,8 +54,9 @@ def rank_sums(
     """For each grouping ``(codes, k)`` (a code in ``0..k-1`` a row), the sum over each
     group's positive rows of their average rank of ``score`` within the group (float64,
     exact): the ``_rank_pos`` of :func:`mlfail.performance.metric_aggs` per group. The rows
-    are the labelled ones; ``positive`` is a boolean a row. The groupings are taken one at
-    a time (an iterator may make each when it is needed)."""
+    are the labelled ones; ``positive`` is a boolean a row. The groupings are taken as a
+    thread frees up, at most ``WORKERS`` ahead of the results (an iterator may make each
+    when it is needed)."""
     n = len(score)
     if n >= 1 << _BLOCK_BITS:
         raise ValueError("rank_sums: 2**32 rows or more")
@@ -74,8 +76,17 @@ def rank_sums(
         finally:
             buffers.put((key, flag))
 
+    # at most WORKERS groupings in flight, so that an iterator still makes each one only
+    # when a thread is about to take it (the baseline's codes, joined column by column)
+    out: list[np.ndarray] = []
+    running: deque[Future[np.ndarray]] = deque()
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        return [f.result() for f in [pool.submit(one, codes, k) for codes, k in groupings]]
+        for codes, k in groupings:
+            if len(running) == WORKERS:
+                out.append(running.popleft().result())
+            running.append(pool.submit(one, codes, k))
+        out.extend(f.result() for f in running)
+    return out
 
 
 def _grouped(

@@ -4,8 +4,12 @@ one-row groups, groups with no positive or no negative."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -91,3 +95,32 @@ def test_rank_sums_on_threads_keep_each_grouping_in_place() -> None:
     assert len(got) == len(groupings)
     for sums, (codes, k) in zip(got, groupings, strict=True):
         assert np.array_equal(sums, _polars(score, positive, codes, k))
+
+
+def test_rank_sums_take_groupings_at_most_workers_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A baseline makes each grouping's codes only when it is taken: the threads never hold
+    more than WORKERS groupings that are not ranked yet."""
+    import mlfail.ranks as ranks
+
+    done: list[int] = []
+    grouped = ranks._grouped
+
+    def counted(*args: Any) -> np.ndarray:
+        out = grouped(*args)
+        done.append(1)
+        return out
+
+    monkeypatch.setattr(ranks, "_grouped", counted)
+    rng = np.random.default_rng(8)
+    n = 20_000
+    score, positive = rng.random(n), rng.random(n) < 0.5
+    ahead: list[int] = []
+
+    def groupings() -> Iterator[tuple[np.ndarray, int]]:
+        for j in range(7):
+            ahead.append(j - len(done))  # made, not yet ranked: at most WORKERS, this one too
+            yield rng.integers(0, 3, n).astype(np.uint8), 3
+
+    got = rank_sums(score, positive, groupings())
+    assert len(got) == 7 and len(done) == 7
+    assert max(ahead) <= ranks.WORKERS
